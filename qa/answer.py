@@ -1,0 +1,252 @@
+"""Ranked chunks -> :class:`Answer`: pick the evidence sentence, mark the answer span, cite, or abstain.
+
+No generative model is available offline, so answers are extractive: the best evidence sentence from the
+top passages, with the span that answers a who / when / how-many / which-article question wrapped in
+``**``. When the best evidence is too weak the answer says the articles do not contain it.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from enum import Enum
+from typing import Any
+
+import numpy as np
+
+from .retrieve import HybridRetriever, Ranking
+from .text import fold, has_diacritics, syllables
+from .types import Answer, Hit, Source, Span
+
+NOT_FOUND_EN = "Not found in the articles."
+NOT_FOUND_VI = "Không tìm thấy câu trả lời trong các bài báo."
+EVIDENCE_CHUNKS = 3  # the evidence sentence is taken from the best few passages
+# Evidence sentence score = cosine + these bonuses (tuned on seeds/questions.jsonl, see README).
+PASSAGE_BONUS = 0.2  # x fused score of the best passage holding the sentence
+OVERLAP_BONUS = 0.1  # x lexical coverage x share of question syllables in the sentence
+TYPED_BONUS = 0.1  # the sentence holds a name / date / number when the question asks for one
+SHORT_PENALTY = 0.05  # captions and bylines under SHORT_CHARS rarely answer anything
+SHORT_CHARS = 50
+
+_SURNAMES = (
+    "Nguyễn",
+    "Trần",
+    "Lê",
+    "Phạm",
+    "Hoàng",
+    "Huỳnh",
+    "Phan",
+    "Vũ",
+    "Võ",
+    "Đặng",
+    "Bùi",
+    "Đỗ",
+    "Hồ",
+    "Ngô",
+    "Dương",
+    "Lý",
+    "Trương",
+    "Đào",
+    "Đoàn",
+    "Vương",
+    "Trịnh",
+    "Đinh",
+    "Lâm",
+    "Phùng",
+    "Mai",
+    "Tô",
+    "Tạ",
+    "Hà",
+    "Lương",
+    "Cao",
+    "Châu",
+    "Thái",
+    "Lưu",
+    "Quách",
+    "Triệu",
+    "Hứa",
+    "Kiều",
+    "Chu",
+    "Tăng",
+    "Khổng",
+    "Văn",
+    "Thân",
+)
+_LATIN = [chr(c) for c in range(0x41, 0x1EFA)]  # Basic Latin .. Latin Extended Additional (Vietnamese)
+_UPPER = "".join(c for c in _LATIN if c.isupper() and c.isalpha())
+_LOWER = "".join(c for c in _LATIN if c.islower() and c.isalpha())
+_UPPER_SYLLABLE = f"[{_UPPER}][{_LOWER}]*"
+# Full names have three or four syllables; two-syllable runs are mostly places ("Hà Nội", "Hoàng Mai").
+_NAME = re.compile(rf"\b(?:{'|'.join(_SURNAMES)})(?:\s+{_UPPER_SYLLABLE}){{2,3}}\b")
+_DATE = re.compile(
+    r"\b(?:ngày\s+)?\d{1,2}[/-]\d{1,2}(?:[/-]\d{2,4})?\b|\b(?:tháng\s+\d{1,2}(?:[/-]\d{4})?|năm\s+\d{4})\b",
+    re.IGNORECASE,
+)
+_NUMBER = re.compile(rf"\b\d+(?:[.,]\d{{3}})*(?:/\d+)?\b(?:\s+[{_LOWER}]+){{0,2}}")
+
+
+class Kind(Enum):
+    """What a question asks for, which decides the span to mark."""
+
+    WHO = "who"
+    WHEN = "when"
+    HOW_MANY = "how_many"
+    WHICH_ARTICLE = "which_article"
+    OTHER = "other"
+
+
+_KIND_PATTERNS = (
+    (Kind.WHICH_ARTICLE, r"\bwhich (article|story|report|news|piece)\b|\bbai (bao|viet) nao\b|\btin nao\b"),
+    (Kind.HOW_MANY, r"\bhow (many|much)\b|\bbao nhieu\b|\bso luong\b|\bmay (nguoi|don vi|tap the)\b"),
+    (Kind.WHEN, r"\bwhen\b|\bwhat (date|day|year)\b|\bkhi nao\b|\bbao gio\b|\b(ngay|thang|nam) nao\b"),
+    (Kind.WHO, r"\bwho(m|se)?\b|\bai\b|\bnguoi nao\b|\bdong chi nao\b"),
+)
+
+
+_SPAN_PATTERNS = {Kind.WHO: _NAME, Kind.WHEN: _DATE, Kind.HOW_MANY: _NUMBER}
+
+
+def question_kind(question: str) -> Kind:
+    """Classify an English or Vietnamese (with or without diacritics) question."""
+    folded = fold(question)
+    for kind, pattern in _KIND_PATTERNS:
+        if re.search(pattern, folded):
+            return kind
+    return Kind.OTHER
+
+
+@dataclass(frozen=True, slots=True)
+class _Candidate:
+    row: int
+    score: float
+
+
+def answer_question(
+    retriever: HybridRetriever,
+    question: str,
+    top_k: int,
+    min_margin: float,
+) -> Answer:
+    """Retrieve, pick evidence and build the :class:`Answer` (sources best first, at most ``top_k``).
+
+    ``confidence`` is the margin of the best article sentence over the off-topic background texts;
+    under ``min_margin`` the answer is "not found in the articles" with no sources.
+    """
+    ranking = retriever.rank(question)
+    margin = float(ranking.sentences.max()) - ranking.background if ranking.sentences.size else -1.0
+    hits = retriever.hits(ranking, max(top_k, EVIDENCE_CHUNKS))
+    kind = question_kind(question)
+    best = _best_sentence(retriever, ranking, hits[:EVIDENCE_CHUNKS], question, kind)
+    if best is None or margin < min_margin:
+        return Answer(
+            question=question,
+            answer=NOT_FOUND_VI if has_diacritics(question) else NOT_FOUND_EN,
+            answerable=False,
+            sources=(),
+            confidence=round(margin, 4),
+        )
+    index = retriever.index
+    sentence = index.sentences[best.row]
+    document = index.documents[sentence.doc_id]
+    text = _mark(sentence.text, _span(kind, sentence.text, question))
+    if kind is Kind.WHICH_ARTICLE:
+        text = f"**{document.title}**: {sentence.text}"
+    sources = tuple(_source(retriever, hit) for hit in hits[:top_k])
+    return Answer(
+        question=question,
+        answer=text,
+        answerable=True,
+        sources=sources,
+        evidence=sentence,
+        confidence=round(margin, 4),
+    )
+
+
+def _best_sentence(
+    retriever: HybridRetriever, ranking: Ranking, hits: list[Hit], question: str, kind: Kind
+) -> _Candidate | None:
+    """The evidence sentence among those of ``hits``: highest cosine plus the bonuses above."""
+    passage_score: dict[int, float] = {}
+    for hit in hits:
+        for row in retriever.index.chunk_sentences[hit.chunk.chunk_id]:
+            passage_score[row] = max(passage_score.get(row, 0.0), hit.score)
+    if not passage_score:
+        return None
+    wanted = set(syllables(question))
+    typed = _SPAN_PATTERNS.get(kind)
+    candidates = []
+    for row, passage in passage_score.items():
+        text = retriever.index.sentences[row].text
+        overlap = len(wanted & set(syllables(text))) / len(wanted) if wanted else 0.0
+        score = (
+            float(ranking.sentences[row])
+            + PASSAGE_BONUS * passage
+            + OVERLAP_BONUS * ranking.coverage * overlap
+            + (TYPED_BONUS if typed is not None and typed.search(text) else 0.0)
+            - (SHORT_PENALTY if len(text) < SHORT_CHARS else 0.0)
+        )
+        candidates.append(_Candidate(row, score))
+    return max(candidates, key=lambda c: (c.score, -c.row))
+
+
+def _span(kind: Kind, sentence: str, question: str) -> tuple[int, int] | None:
+    """Offsets of the answer within ``sentence`` for who/when/how-many questions, else None."""
+    pattern = _SPAN_PATTERNS.get(kind)
+    if pattern is None:
+        return None
+    asked = set(syllables(question))
+    for match in pattern.finditer(sentence):
+        # Prefer a match the question does not already contain ("Who met Truong Tan Sang?").
+        if not set(syllables(match.group())) <= asked:
+            return match.start(), match.end()
+    return None
+
+
+def _mark(text: str, span: tuple[int, int] | None) -> str:
+    if span is None:
+        return text
+    start, end = span
+    return f"{text[:start]}**{text[start:end]}**{text[end:]}"
+
+
+def _source(retriever: HybridRetriever, hit: Hit) -> Source:
+    document = retriever.index.documents[hit.chunk.doc_id]
+    return Source(
+        doc_id=document.doc_id,
+        title=document.title,
+        url=document.url,
+        date=document.date,
+        text=hit.chunk.text,
+        score=round(float(np.float32(hit.score)), 4),
+        start=hit.chunk.start,
+        end=hit.chunk.end,
+    )
+
+
+def answer_json(answer: Answer) -> dict[str, Any]:
+    """The documented JSON shape shared by ``qa ask --json`` and ``POST /api/ask``."""
+    return {
+        "question": answer.question,
+        "answer": answer.answer,
+        "answerable": answer.answerable,
+        "sources": [
+            {
+                "doc_id": s.doc_id,
+                "title": s.title,
+                "url": s.url,
+                "text": s.text,
+                "score": s.score,
+                "start": s.start,
+                "end": s.end,
+            }
+            for s in answer.sources
+        ],
+    }
+
+
+def evidence_in(source: Source, evidence: Span | None) -> tuple[int, int] | None:
+    """Where ``evidence`` lies inside ``source.text`` (offsets relative to the passage), if it does."""
+    if evidence is None or evidence.doc_id != source.doc_id:
+        return None
+    start, end = max(evidence.start, source.start), min(evidence.end, source.end)
+    return (start - source.start, end - source.start) if start < end else None

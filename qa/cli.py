@@ -1,0 +1,146 @@
+"""``qa``: thin command line over the library (parse, call ``qa.*``, print)."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import sys
+import textwrap
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from .answer import answer_json
+from .config import Settings, get_settings
+from .embedding import load_embedder
+from .engine import Engine
+from .errors import QAError
+from .index import build_index
+from .types import Answer
+
+app = typer.Typer(
+    help="Ask questions about a folder of news articles, offline.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+SeedsOpt = Annotated[
+    Path | None, typer.Option("--seeds", help="Articles folder [env QA_SEEDS_DIR; default ./seeds].")
+]
+IndexOpt = Annotated[
+    Path | None, typer.Option("--index", help="Index folder [env QA_INDEX_DIR; default ./index].")
+]
+ModelOpt = Annotated[
+    str | None,
+    typer.Option("--model", help="'multilingual-e5-small' or a sentence-transformers folder [env QA_MODEL]."),
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")]
+
+
+def _settings(seeds: Path | None, index: Path | None, model: str | None, **more: Any) -> Settings:
+    """Environment settings with the command-line flags that were given laid over them."""
+    update = {"seeds_dir": seeds, "index_dir": index, "model": model, **more}
+    return get_settings().model_copy(update={k: v for k, v in update.items() if v is not None})
+
+
+@contextlib.contextmanager
+def _user_errors() -> Iterator[None]:
+    """Turn a :class:`QAError` into one line on stderr and exit status 1 (never a traceback)."""
+    try:
+        yield
+    except QAError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from None
+
+
+@app.command()
+def index(
+    seeds: SeedsOpt = None,
+    index: IndexOpt = None,
+    model: ModelOpt = None,
+    force: Annotated[bool, typer.Option("--force", help="Rebuild even if nothing changed.")] = False,
+) -> None:
+    """Build the index from the articles (quick no-op when nothing changed)."""
+    settings = _settings(seeds, index, model)
+    with _user_errors():
+        embedder = load_embedder(settings)
+        report = build_index(settings, embedder, force=force, progress=sys.stderr.isatty())
+    if report.rebuilt:
+        typer.echo(
+            f"Indexed {report.documents} articles into {report.chunks} chunks and {report.sentences} "
+            f"sentences in {report.seconds:.1f} s ({report.embedded} texts embedded, {report.reused} reused)"
+            f" -> {report.path}"
+        )
+    else:
+        typer.echo(
+            f"Index is up to date: {report.documents} articles, {report.chunks} chunks "
+            f"(checked in {report.seconds:.2f} s) -> {report.path}"
+        )
+
+
+@app.command()
+def ask(
+    question: Annotated[str, typer.Argument(help="English or Vietnamese, with or without diacritics.")],
+    top_k: Annotated[int, typer.Option("--top-k", "-k", min=1, max=20, help="Sources to show.")] = 5,
+    as_json: JsonOpt = False,
+    seeds: SeedsOpt = None,
+    index: IndexOpt = None,
+    model: ModelOpt = None,
+) -> None:
+    """Answer a question from the articles, citing the passages (builds the index if missing)."""
+    settings = _settings(seeds, index, model)
+    with _user_errors():
+        engine = Engine.open(settings, progress=sys.stderr.isatty())
+        answer = engine.ask(question, top_k)
+    if as_json:
+        typer.echo(json.dumps(answer_json(answer), ensure_ascii=False, indent=2))
+    else:
+        typer.echo(_format_answer(answer))
+
+
+@app.command()
+def info(
+    as_json: JsonOpt = False,
+    seeds: SeedsOpt = None,
+    index: IndexOpt = None,
+    model: ModelOpt = None,
+) -> None:
+    """Show the embedding model, the index location and its counts."""
+    settings = _settings(seeds, index, model)
+    with _user_errors():
+        details = Engine.open(settings, build_missing=False).info()
+    if as_json:
+        typer.echo(json.dumps(details, ensure_ascii=False, indent=2))
+        return
+    emb, idx = details["embedder"], details["index"]
+    counts = ", ".join(f"{v} {k}" for k, v in idx["counts"].items())
+    typer.echo(
+        f"embedder : {emb['backend']} / {emb['model']} ({emb['source']}), dim {emb['dim']}\n"
+        f"index    : {idx['path']}\n"
+        f"built at : {idx['built_at']}\n"
+        f"contents : {counts}\n"
+        f"articles : {details['seeds_dir']}"
+    )
+
+
+def _format_answer(answer: Answer) -> str:
+    lines = [answer.answer, ""]
+    if answer.sources:
+        lines.append("Sources:")
+    for n, source in enumerate(answer.sources, 1):
+        lines.append(f"[{n}] {source.title}")
+        where = f"{source.doc_id}, characters {source.start}-{source.end}, score {source.score:.3f}"
+        lines.append(f"    {where}" + (f", {source.url}" if source.url else ""))
+        passage = textwrap.shorten(source.text, 300, placeholder=" …")
+        lines.extend(textwrap.wrap(passage, 100, initial_indent="    ", subsequent_indent="    "))
+    return "\n".join(lines)
+
+
+def main() -> None:
+    """Console entry point."""
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
+    app()

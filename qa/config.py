@@ -1,0 +1,56 @@
+"""Settings: the one place that reads the environment (prefix ``QA_``).
+
+Every other module receives a :class:`Settings` explicitly; CLI flags override fields with
+``settings.model_copy(update=...)``.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+Retriever = Literal["dense", "lexical", "hybrid"]
+
+
+class Settings(BaseSettings):
+    """Configuration of corpus, index, model, retrieval and serving."""
+
+    model_config = SettingsConfigDict(env_prefix="QA_", frozen=True)
+
+    seeds_dir: Path = Field(Path("seeds"), description="Folder of .txt/.md articles.")
+    index_dir: Path = Field(Path("index"), description="Folder holding the built index.")
+    model: str = Field(
+        "multilingual-e5-small",
+        description="'multilingual-e5-small' (packaged), 'fake' (tests), or a sentence-transformers folder.",
+    )
+
+    chunk_size: int = Field(1000, ge=100, le=8000, description="Target chunk length in characters.")
+    chunk_overlap: int = Field(1, ge=0, le=5, description="Sentences shared by neighbouring chunks.")
+
+    retriever: Retriever = "hybrid"
+    top_k: int = Field(5, ge=1, le=20)
+    lexical_weight: float = Field(
+        2.0, ge=0.0, description="Weight of BM25 evidence in hybrid fusion, scaled by query coverage."
+    )
+    sentence_weight: float = Field(
+        0.5, ge=0.0, le=1.0, description="Share of a chunk's dense score taken from its best sentence."
+    )
+    min_margin: float = Field(
+        -0.01,
+        description="How much closer than the off-topic background texts the best article sentence must be "
+        "to the question; below it the answer is 'not found in the articles'.",
+    )
+    max_question_chars: int = Field(1000, ge=1, description="Longest question accepted, in characters.")
+
+    host: str = "127.0.0.1"
+    port: int = Field(8000, ge=1, le=65535)
+
+
+@lru_cache
+def get_settings() -> Settings:
+    """The settings read from the environment, built once per process."""
+    return Settings()

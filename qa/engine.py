@@ -1,0 +1,95 @@
+"""The assembled pipeline: settings -> embedder -> index -> retriever -> answers.
+
+``Engine.open`` is what the CLI and the API call; it builds the index first when there is none.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from .answer import answer_question
+from .config import Retriever, Settings
+from .embedding import Embedder, load_embedder
+from .errors import QuestionError
+from .index import Index, build_index, index_exists, load_index
+from .retrieve import HybridRetriever
+from .types import Answer, Hit
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Engine:
+    """A loaded model, index and retriever, ready to answer questions (thread-safe for reads)."""
+
+    settings: Settings
+    embedder: Embedder
+    index: Index
+    retriever: HybridRetriever
+
+    @classmethod
+    def open(
+        cls,
+        settings: Settings,
+        embedder: Embedder | None = None,
+        *,
+        build_missing: bool = True,
+        progress: bool = False,
+    ) -> Engine:
+        """Load the index for ``settings`` (building it first if absent and ``build_missing``)."""
+        embedder = embedder or load_embedder(settings)
+        if build_missing and not index_exists(settings.index_dir):
+            log.info("no index in %s: building it from %s", settings.index_dir, settings.seeds_dir)
+            report = build_index(settings, embedder, progress=progress)
+            log.info("indexed %d chunks in %.1f s", report.chunks, report.seconds)
+        index = load_index(settings.index_dir, embedder)
+        retriever = HybridRetriever(
+            index,
+            embedder,
+            lexical_weight=settings.lexical_weight,
+            sentence_weight=settings.sentence_weight,
+        )
+        return cls(settings, embedder, index, retriever)
+
+    def ask(self, question: str, top_k: int | None = None) -> Answer:
+        """Answer one question; raises :class:`QuestionError` for an unusable question."""
+        question = check_question(question, self.settings.max_question_chars)
+        k = top_k if top_k is not None else self.settings.top_k
+        if not 1 <= k <= 20:
+            raise QuestionError(f"top_k must be between 1 and 20, not {k}")
+        return answer_question(self.retriever, question, k, self.settings.min_margin)
+
+    def search(self, question: str, k: int, method: Retriever = "hybrid") -> list[Hit]:
+        """The ``k`` best chunks by one retriever, best first (for evaluation)."""
+        return self.retriever.search(question, k, method)
+
+    def info(self) -> dict[str, Any]:
+        """Embedder, index location, counts and build time: for ``qa info`` and ``/api/health``."""
+        return {
+            "embedder": {**self.embedder.describe(), "id": self.embedder.id},
+            "index": {
+                "path": str(self.index.path),
+                "built_at": self.index.built_at,
+                "counts": self.index.counts(),
+                "chunking": self.index.manifest["chunking"],
+            },
+            "seeds_dir": str(self.settings.seeds_dir),
+        }
+
+
+def check_question(question: str, max_chars: int) -> str:
+    """The question stripped of surrounding whitespace; raises :class:`QuestionError` if unusable."""
+    if "\x00" in question:
+        raise QuestionError("the question contains a NUL character")
+    try:
+        question.encode("utf-8")
+    except UnicodeEncodeError:
+        raise QuestionError("the question is not valid Unicode text (lone surrogate)") from None
+    question = question.strip()
+    if not question:
+        raise QuestionError("the question is empty")
+    if len(question) > max_chars:
+        raise QuestionError(f"the question is {len(question)} characters long; the limit is {max_chars}")
+    return question

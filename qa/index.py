@@ -1,0 +1,456 @@
+"""The index: a folder that describes itself, built atomically and verified on load.
+
+Layout of ``index_dir``::
+
+    current -> build-20261123T061500-4f2a/     symlink, swapped atomically with os.replace
+    build-20261123T061500-4f2a/
+        manifest.json       format, embedder, chunking, corpus checksums, counts, file checksums
+        documents.jsonl     one Document per line (NFC text without page furniture)
+        chunks.jsonl        one Chunk per line; row i is vector i of chunks.faiss
+        sentences.jsonl     one sentence Span per line; row i is vector i of sentences.faiss
+        chunks.faiss        FAISS inner-product index of chunk vectors
+        sentences.faiss     FAISS inner-product index of sentence vectors
+        background.jsonl    off-topic reference texts (qa/background.txt); row i is vector i of
+        background.faiss    ... these: a question nearer to them than to any sentence is off-topic
+
+A build is written to a temporary folder, fsynced, renamed, and only then published by replacing the
+``current`` link, so a crash at any moment leaves the previous index intact. JSON only, never pickle.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import json
+import logging
+import os
+import secrets
+import shutil
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import faiss
+import numpy as np
+from tqdm import tqdm
+
+from .chunking import chunk_document
+from .config import Settings
+from .corpus import find_files, read_document
+from .embedding import Embedder, Vectors
+from .errors import IndexCorruptError, IndexMismatchError, IndexNotBuiltError
+from .text import sentence_spans
+from .types import Chunk, Document, Span
+
+log = logging.getLogger(__name__)
+
+FORMAT = "vnqa-index"
+FORMAT_VERSION = 1
+CURRENT = "current"
+MANIFEST = "manifest.json"
+DATA_FILES = (
+    "documents.jsonl",
+    "chunks.jsonl",
+    "sentences.jsonl",
+    "background.jsonl",
+    "chunks.faiss",
+    "sentences.faiss",
+    "background.faiss",
+)
+BACKGROUND = Path(__file__).with_name("background.txt")
+PASSAGE_TEMPLATE = "{title}\n{text}"  # what the model reads for a chunk: the article title gives context
+BATCH = 16
+
+Progress = Callable[[int, int], None]
+
+
+@dataclass(frozen=True)
+class Index:
+    """A loaded index: documents by id, chunks and sentences with their FAISS indexes."""
+
+    path: Path
+    manifest: dict[str, Any]
+    documents: dict[str, Document]
+    chunks: list[Chunk]
+    sentences: list[Span]
+    chunk_vectors: faiss.Index
+    sentence_vectors: faiss.Index
+    background: list[str]
+    background_vectors: faiss.Index
+    chunk_sentences: list[range] = field(default_factory=list)
+
+    @property
+    def embedder_id(self) -> str:
+        return str(self.manifest["embedder"]["id"])
+
+    @property
+    def built_at(self) -> str:
+        return str(self.manifest["built_at"])
+
+    def counts(self) -> dict[str, int]:
+        return {k: int(v) for k, v in self.manifest["counts"].items()}
+
+
+@dataclass(frozen=True)
+class BuildReport:
+    """What ``build_index`` did: whether anything changed, counts, seconds taken, vectors reused."""
+
+    path: Path
+    rebuilt: bool
+    documents: int
+    chunks: int
+    sentences: int
+    seconds: float
+    embedded: int = 0
+    reused: int = 0
+
+
+# ----------------------------------------------------------------------------------------- build
+
+
+def build_index(
+    settings: Settings,
+    embedder: Embedder,
+    *,
+    force: bool = False,
+    progress: bool = False,
+) -> BuildReport:
+    """Build (or keep, when inputs are unchanged) the index for ``settings.seeds_dir``.
+
+    Vectors of unchanged chunk and sentence texts are reused from the previous build.
+    """
+    began = time.perf_counter()
+    index_dir = settings.index_dir
+    index_dir.mkdir(parents=True, exist_ok=True)
+    with _lock(index_dir):
+        files = find_files(settings.seeds_dir)
+        inputs = _inputs(settings, embedder, [(f.path, f.sha256) for f in files])
+        previous = _load_previous(index_dir, embedder.id)
+        if previous is not None and not force and previous.manifest.get("inputs") == inputs:
+            counts = previous.counts()
+            return BuildReport(
+                previous.path,
+                False,
+                counts["documents"],
+                counts["chunks"],
+                counts["sentences"],
+                time.perf_counter() - began,
+            )
+
+        documents = [read_document(f.path) for f in files]
+        chunks: list[Chunk] = []
+        for doc in documents:
+            chunks.extend(chunk_document(doc, settings.chunk_size, settings.chunk_overlap, len(chunks)))
+        sentences = [
+            Span(doc.doc_id, s, e, doc.text[s:e]) for doc in documents for s, e in sentence_spans(doc.text)
+        ]
+        titles = {doc.doc_id: doc.title for doc in documents}
+        chunk_inputs = [PASSAGE_TEMPLATE.format(title=titles[c.doc_id], text=c.text) for c in chunks]
+        sentence_inputs = [s.text for s in sentences]
+        background = background_texts()
+
+        cache = _vector_cache(previous)
+        all_inputs = chunk_inputs + sentence_inputs + background
+        todo = sorted({t for t in all_inputs if t not in cache}, key=len)
+        with tqdm(total=len(todo), desc="embedding", unit="text", disable=not progress) as bar:
+            for batch in _batches(todo, BATCH):
+                for text, vector in zip(batch, embedder.embed_passages(batch), strict=True):
+                    cache[text] = vector
+                bar.update(len(batch))
+        chunk_matrix = _stack([cache[t] for t in chunk_inputs], embedder.dim)
+        sentence_matrix = _stack([cache[t] for t in sentence_inputs], embedder.dim)
+        background_matrix = _stack([cache[t] for t in background], embedder.dim)
+
+        manifest: dict[str, Any] = {
+            "format": FORMAT,
+            "format_version": FORMAT_VERSION,
+            "built_at": datetime.now(UTC).isoformat(timespec="seconds"),
+            "embedder": {**embedder.describe(), "id": embedder.id, "dim": embedder.dim},
+            "chunking": inputs["chunking"],
+            "inputs": inputs,
+            "counts": {"documents": len(documents), "chunks": len(chunks), "sentences": len(sentences)},
+        }
+        path = _publish(
+            index_dir,
+            manifest,
+            {
+                "documents.jsonl": _jsonl([asdict(d) for d in documents]),
+                "chunks.jsonl": _jsonl([asdict(c) for c in chunks]),
+                "sentences.jsonl": _jsonl([asdict(s) for s in sentences]),
+                "background.jsonl": _jsonl([{"text": t} for t in background]),
+                "chunks.faiss": _faiss_bytes(chunk_matrix),
+                "sentences.faiss": _faiss_bytes(sentence_matrix),
+                "background.faiss": _faiss_bytes(background_matrix),
+            },
+        )
+        return BuildReport(
+            path,
+            True,
+            len(documents),
+            len(chunks),
+            len(sentences),
+            time.perf_counter() - began,
+            embedded=len(todo),
+            reused=len(set(all_inputs)) - len(todo),
+        )
+
+
+def _inputs(settings: Settings, embedder: Embedder, files: Sequence[tuple[Path, str]]) -> dict[str, Any]:
+    """Everything the built index depends on: equal inputs give an equal index."""
+    root = settings.seeds_dir
+    return {
+        "embedder": embedder.id,
+        "chunking": {
+            "size": settings.chunk_size,
+            "overlap_sentences": settings.chunk_overlap,
+            "passage_template": PASSAGE_TEMPLATE,
+        },
+        "corpus": {
+            "folder": str(root),
+            "files": [{"path": str(p.relative_to(root)), "sha256": h} for p, h in files],
+        },
+        "background_sha256": hashlib.sha256(BACKGROUND.read_bytes()).hexdigest(),
+        "format_version": FORMAT_VERSION,
+    }
+
+
+def background_texts() -> list[str]:
+    """The off-topic reference texts shipped with vnqa (comment lines skipped)."""
+    lines = BACKGROUND.read_text(encoding="utf-8").splitlines()
+    return [line.strip() for line in lines if line.strip() and not line.startswith("#")]
+
+
+def _vector_cache(previous: Index | None) -> dict[str, Vectors]:
+    """Text -> vector from the previous build (same embedder), so unchanged texts are not re-embedded."""
+    if previous is None:
+        return {}
+    cache: dict[str, Vectors] = {}
+    titles = {d.doc_id: d.title for d in previous.documents.values()}
+    template = previous.manifest["chunking"].get("passage_template", PASSAGE_TEMPLATE)
+    chunk_vectors = previous.chunk_vectors.reconstruct_n(0, previous.chunk_vectors.ntotal)
+    for chunk, vector in zip(previous.chunks, chunk_vectors, strict=True):
+        cache[template.format(title=titles[chunk.doc_id], text=chunk.text)] = vector
+    sentence_vectors = previous.sentence_vectors.reconstruct_n(0, previous.sentence_vectors.ntotal)
+    for sentence, vector in zip(previous.sentences, sentence_vectors, strict=True):
+        cache[sentence.text] = vector
+    background_vectors = previous.background_vectors.reconstruct_n(0, previous.background_vectors.ntotal)
+    for text, vector in zip(previous.background, background_vectors, strict=True):
+        cache[text] = vector
+    return cache
+
+
+def _load_previous(index_dir: Path, embedder_id: str) -> Index | None:
+    try:
+        previous = load_index(index_dir)
+    except (IndexNotBuiltError, IndexCorruptError):
+        return None
+    return previous if previous.embedder_id == embedder_id else None
+
+
+def _batches(items: list[str], size: int) -> Iterator[list[str]]:
+    for i in range(0, len(items), size):
+        yield items[i : i + size]
+
+
+def _stack(rows: list[Vectors], dim: int) -> Vectors:
+    return np.ascontiguousarray(np.stack(rows), dtype=np.float32) if rows else np.zeros((0, dim), np.float32)
+
+
+def _faiss_bytes(matrix: Vectors) -> bytes:
+    flat = faiss.IndexFlatIP(matrix.shape[1])
+    flat.add(matrix)
+    return bytes(faiss.serialize_index(flat))
+
+
+def _jsonl(rows: list[dict[str, Any]]) -> bytes:
+    return "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows).encode()
+
+
+# --------------------------------------------------------------------------------------- publish
+
+
+def _publish(index_dir: Path, manifest: dict[str, Any], payload: dict[str, bytes]) -> Path:
+    """Write a complete build next to the current one, then point ``current`` at it atomically."""
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
+    name = f"build-{stamp}-{secrets.token_hex(3)}"
+    tmp = index_dir / f".tmp-{name}"
+    tmp.mkdir()
+    manifest = {
+        **manifest,
+        "files": {n: {"sha256": hashlib.sha256(b).hexdigest(), "bytes": len(b)} for n, b in payload.items()},
+    }
+    for filename, data in {
+        **payload,
+        MANIFEST: json.dumps(manifest, ensure_ascii=False, indent=2).encode(),
+    }.items():
+        _write_synced(tmp / filename, data)
+    _fsync_dir(tmp)
+    final = index_dir / name
+    os.rename(tmp, final)
+    link = index_dir / f".tmp-link-{name}"
+    os.symlink(name, link)
+    os.replace(link, index_dir / CURRENT)
+    _fsync_dir(index_dir)
+    _remove_stale(index_dir, keep=name)
+    return final
+
+
+def _write_synced(path: Path, data: bytes) -> None:
+    with open(path, "wb") as fh:
+        fh.write(data)
+        fh.flush()
+        os.fsync(fh.fileno())
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _remove_stale(index_dir: Path, keep: str) -> None:
+    """Delete older builds and leftovers of interrupted ones (readers hold loaded copies in memory)."""
+    for entry in index_dir.iterdir():
+        if entry.name in (keep, CURRENT, ".lock") or entry.name.startswith("."):
+            if entry.name.startswith(".tmp-"):
+                _remove(entry)
+            continue
+        if entry.name.startswith("build-"):
+            _remove(entry)
+
+
+def _remove(entry: Path) -> None:
+    if entry.is_symlink() or entry.is_file():
+        entry.unlink(missing_ok=True)
+    else:
+        shutil.rmtree(entry, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def _lock(index_dir: Path) -> Iterator[None]:
+    """One builder at a time per index folder (released by the OS if the process dies)."""
+    with open(index_dir / ".lock", "w") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+# ------------------------------------------------------------------------------------------ load
+
+
+def index_exists(index_dir: Path) -> bool:
+    """True when ``index_dir`` has a published build (which may still fail verification)."""
+    return (index_dir / CURRENT / MANIFEST).is_file()
+
+
+def load_index(index_dir: Path, embedder: Embedder | None = None) -> Index:
+    """Load and verify the published build; with ``embedder``, refuse an index built by another model.
+
+    Raises :class:`IndexNotBuiltError`, :class:`IndexCorruptError` or :class:`IndexMismatchError`.
+    """
+    if not index_exists(index_dir):
+        raise IndexNotBuiltError(f"no index in {index_dir}: run `qa index` first")
+    path = (index_dir / CURRENT).resolve()
+    manifest = _read_manifest(path)
+    if embedder is not None:
+        built_with = manifest["embedder"]["id"]
+        if built_with != embedder.id or int(manifest["embedder"]["dim"]) != embedder.dim:
+            raise IndexMismatchError(
+                f"the index in {index_dir} was built with {built_with}, but the configured model is "
+                f"{embedder.id}: run `qa index` to rebuild it, or choose the model it was built with"
+            )
+    payload = {name: _verified(path, name, manifest) for name in DATA_FILES}
+    try:
+        documents = [Document(**row) for row in _rows(payload["documents.jsonl"])]
+        chunks = [Chunk(**row) for row in _rows(payload["chunks.jsonl"])]
+        sentences = [Span(**row) for row in _rows(payload["sentences.jsonl"])]
+        background = [str(row["text"]) for row in _rows(payload["background.jsonl"])]
+        chunk_vectors = faiss.deserialize_index(np.frombuffer(payload["chunks.faiss"], dtype=np.uint8))
+        sentence_vectors = faiss.deserialize_index(np.frombuffer(payload["sentences.faiss"], dtype=np.uint8))
+        background_vectors = faiss.deserialize_index(
+            np.frombuffer(payload["background.faiss"], dtype=np.uint8)
+        )
+    except (TypeError, ValueError, RuntimeError) as exc:
+        raise IndexCorruptError(
+            f"the index in {path} cannot be read ({exc}): run `qa index --force`"
+        ) from None
+    counts = manifest["counts"]
+    if (
+        len(documents) != counts["documents"]
+        or len(chunks) != counts["chunks"]
+        or chunk_vectors.ntotal != counts["chunks"]
+        or len(sentences) != counts["sentences"]
+        or sentence_vectors.ntotal != counts["sentences"]
+        or background_vectors.ntotal != len(background)
+    ):
+        raise IndexCorruptError(f"the index in {path} has inconsistent counts: run `qa index --force`")
+    return Index(
+        path=path,
+        manifest=manifest,
+        documents={d.doc_id: d for d in documents},
+        chunks=chunks,
+        sentences=sentences,
+        chunk_vectors=chunk_vectors,
+        sentence_vectors=sentence_vectors,
+        background=background,
+        background_vectors=background_vectors,
+        chunk_sentences=_sentences_of_chunks(chunks, sentences),
+    )
+
+
+def _read_manifest(path: Path) -> dict[str, Any]:
+    try:
+        manifest: dict[str, Any] = json.loads((path / MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise IndexCorruptError(f"unreadable manifest in {path} ({exc}): run `qa index --force`") from None
+    if manifest.get("format") != FORMAT or manifest.get("format_version") != FORMAT_VERSION:
+        raise IndexMismatchError(
+            f"the index in {path} has format {manifest.get('format')} v{manifest.get('format_version')}, "
+            f"this vnqa reads {FORMAT} v{FORMAT_VERSION}: run `qa index --force`"
+        )
+    return manifest
+
+
+def _verified(path: Path, name: str, manifest: dict[str, Any]) -> bytes:
+    expected = manifest.get("files", {}).get(name)
+    try:
+        data = (path / name).read_bytes()
+    except OSError:
+        raise IndexCorruptError(f"the index in {path} lacks {name}: run `qa index --force`") from None
+    if (
+        expected is None
+        or len(data) != expected["bytes"]
+        or hashlib.sha256(data).hexdigest() != expected["sha256"]
+    ):
+        raise IndexCorruptError(f"{path / name} fails its checksum: run `qa index --force`")
+    return data
+
+
+def _rows(data: bytes) -> Iterator[dict[str, Any]]:
+    for line in data.decode("utf-8").splitlines():
+        if line:
+            yield json.loads(line)
+
+
+def _sentences_of_chunks(chunks: list[Chunk], sentences: list[Span]) -> list[range]:
+    """For each chunk, the range of sentence rows lying inside it (sentences are in document order)."""
+    by_doc: dict[str, list[int]] = {}
+    for row, sentence in enumerate(sentences):
+        by_doc.setdefault(sentence.doc_id, []).append(row)
+    ranges: list[range] = []
+    for chunk in chunks:
+        rows = [r for r in by_doc.get(chunk.doc_id, []) if _inside(sentences[r], chunk)]
+        ranges.append(range(rows[0], rows[-1] + 1) if rows else range(0))
+    return ranges
+
+
+def _inside(sentence: Span, chunk: Chunk) -> bool:
+    return sentence.start < chunk.end and sentence.end > chunk.start

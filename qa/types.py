@@ -1,0 +1,78 @@
+"""Frozen records shared by every module."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class Document:
+    """One article: NFC text plus metadata found in it."""
+
+    doc_id: str
+    title: str
+    text: str
+    url: str | None = None
+    date: str | None = None
+    path: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Span:
+    """A stretch ``text == document.text[start:end]`` of one document."""
+
+    doc_id: str
+    start: int
+    end: int
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class Chunk:
+    """A retrieval unit: ``text == document.text[start:end]``; ``chunk_id`` is its row in the index."""
+
+    chunk_id: int
+    doc_id: str
+    start: int
+    end: int
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class Hit:
+    """A retrieved chunk with its fused score (higher is better) and the parts of that score."""
+
+    chunk: Chunk
+    score: float
+    dense: float = 0.0
+    lexical: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class Source:
+    """A cited passage, as shown to users."""
+
+    doc_id: str
+    title: str
+    url: str | None
+    date: str | None
+    text: str
+    score: float
+    start: int
+    end: int
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """The reply to one question.
+
+    ``answer`` is the evidence sentence(s) with the answer span wrapped in ``**``; ``evidence`` is the
+    sentence span it was taken from (None when not answerable); ``sources`` are best first.
+    """
+
+    question: str
+    answer: str
+    answerable: bool
+    sources: tuple[Source, ...]
+    evidence: Span | None = None
+    confidence: float = 0.0

@@ -1,0 +1,97 @@
+"""Shared fixtures: tiny corpora, isolated environment, fake and real engines."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from qa.config import Settings, get_settings
+from qa.embedding import FakeEmbedder
+from qa.engine import Engine
+
+ROOT = Path(__file__).resolve().parent.parent
+SEEDS = ROOT / "seeds"
+
+ARTICLES = {
+    "a_conference.txt": (
+        "You are here\n\n"
+        "Hội nghị trực tuyến toàn quốc về công tác tổ chức\n\n"
+        "T.Hương | 09/02/2018 15:32\n\n"
+        "Đồng chí Trương Thị Mai chủ trì hội nghị trực tuyến toàn quốc. Hội nghị được tổ chức tại Hà Nội.\n\n"
+        "Các đại biểu đã nghe quán triệt 5 văn bản mới của Trung ương.\n\n"
+        "Nguồn KTĐT: http://example.vn/hoi-nghi.html\n\n"
+        "(0) Bình luận\nNổi bật\nĐừng bỏ lỡ\n"
+    ),
+    "b_visit.txt": (
+        "Thường trực Ban Bí thư Trương Tấn Sang làm việc với Thành ủy Hà Nội\n\n"
+        "Chiều 23/4, đồng chí Trương Tấn Sang đã làm việc với Thành ủy Hà Nội về công tác cán bộ.\n\n"
+        "Thành phố đã tinh giản được 1.549 biên chế trong năm qua.\n\n"
+        "0 nhận xét:\n\nĐăng nhận xét\n"
+    ),
+    "c_weather.md": (
+        "Thời tiết\n\nBản tin nông nghiệp\n\nNông dân thu hoạch lúa sớm vì mưa lớn kéo dài ở đồng bằng.\n"
+    ),
+}
+
+
+@pytest.fixture(autouse=True)
+def _isolated_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
+    """No QA_* variable leaks in, no model hub is reachable, and relative paths land in tmp_path."""
+    import os
+
+    for name in list(os.environ):
+        if name.startswith("QA_"):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.chdir(tmp_path)
+    get_settings.cache_clear()
+    yield
+    get_settings.cache_clear()
+
+
+def write_corpus(folder: Path, articles: dict[str, str] | None = None) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, text in (articles or ARTICLES).items():
+        (folder / name).write_text(text, encoding="utf-8")
+    return folder
+
+
+@pytest.fixture
+def corpus(tmp_path: Path) -> Path:
+    """A folder with three tiny articles (with page furniture, a URL and a byline date)."""
+    return write_corpus(tmp_path / "articles")
+
+
+@pytest.fixture
+def settings(corpus: Path, tmp_path: Path) -> Settings:
+    """Settings for the tiny corpus with the fake embedder and a private index folder."""
+    return Settings(seeds_dir=corpus, index_dir=tmp_path / "index", model="fake", chunk_size=200)
+
+
+@pytest.fixture
+def engine(settings: Settings) -> Engine:
+    """An engine over the tiny corpus with the fake embedder (index built on first use)."""
+    return Engine.open(settings, FakeEmbedder())
+
+
+@pytest.fixture(scope="session")
+def seeds_copy(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The five seed articles, copied so tests never touch the repository's folders."""
+    target = tmp_path_factory.mktemp("seeds")
+    for path in SEEDS.glob("*.txt"):
+        shutil.copy(path, target / path.name)
+    return target
+
+
+@pytest.fixture(scope="session")
+def real_settings(seeds_copy: Path, tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    return Settings(seeds_dir=seeds_copy, index_dir=tmp_path_factory.mktemp("real-index"))
+
+
+@pytest.fixture(scope="session")
+def real_engine(real_settings: Settings) -> Engine:
+    """The default model on the seed articles, loaded and indexed once per session."""
+    return Engine.open(real_settings)

@@ -1,0 +1,80 @@
+from __future__ import annotations
+
+import pytest
+
+from qa.answer import NOT_FOUND_EN, Kind, answer_json, evidence_in, question_kind
+from qa.config import Settings
+from qa.embedding import FakeEmbedder
+from qa.engine import Engine
+from qa.errors import QuestionError
+
+
+@pytest.mark.parametrize(
+    ("question", "kind"),
+    [
+        ("Who chaired the 2018 review meeting?", Kind.WHO),
+        ("Ai chủ trì hội nghị?", Kind.WHO),
+        ("ai chu tri hoi nghi", Kind.WHO),
+        ("When was the plan issued?", Kind.WHEN),
+        ("Hội nghị diễn ra ngày nào?", Kind.WHEN),
+        ("How many positions were cut?", Kind.HOW_MANY),
+        ("tinh giản bao nhiêu biên chế", Kind.HOW_MANY),
+        ("Which article covers the conference?", Kind.WHICH_ARTICLE),
+        ("What does Conclusion 40 concern?", Kind.OTHER),
+    ],
+)
+def test_question_kind(question: str, kind: Kind) -> None:
+    assert question_kind(question) is kind
+
+
+def test_who_question_marks_the_name(engine: Engine) -> None:
+    answer = engine.ask("Ai chủ trì hội nghị trực tuyến toàn quốc?", top_k=2)
+    assert answer.answerable
+    assert "**Trương Thị Mai**" in answer.answer
+    assert answer.sources[0].doc_id == "a_conference"
+    assert answer.evidence is not None
+    assert evidence_in(answer.sources[0], answer.evidence) is not None
+
+
+def test_how_many_question_marks_the_number(engine: Engine) -> None:
+    answer = engine.ask("Thành phố đã tinh giản được bao nhiêu biên chế?")
+    assert "**1.549 biên chế**" in answer.answer
+
+
+def test_json_shape_is_the_documented_one(engine: Engine) -> None:
+    data = answer_json(engine.ask("Trương Tấn Sang làm việc với ai?", top_k=2))
+    assert list(data) == ["question", "answer", "answerable", "sources"]
+    assert len(data["sources"]) == 2
+    for source in data["sources"]:
+        assert list(source) == ["doc_id", "title", "url", "text", "score", "start", "end"]
+        document = engine.index.documents[source["doc_id"]]
+        assert document.text[source["start"] : source["end"]] == source["text"]
+
+
+def test_weak_evidence_abstains(settings: Settings) -> None:
+    strict = Engine.open(settings.model_copy(update={"min_margin": 2.0}), FakeEmbedder())
+    answer = strict.ask("Who won the 2022 FIFA World Cup?")
+    assert not answer.answerable
+    assert answer.answer == NOT_FOUND_EN
+    assert answer.sources == ()
+
+
+@pytest.mark.parametrize(
+    ("question", "message"),
+    [
+        ("", "empty"),
+        ("   \n\t", "empty"),
+        ("a" * 1001, "limit is 1000"),
+        ("bad\x00byte", "NUL"),
+        ("lone \ud800 surrogate", "surrogate"),
+    ],
+)
+def test_unusable_questions_are_refused(engine: Engine, question: str, message: str) -> None:
+    with pytest.raises(QuestionError, match=message):
+        engine.ask(question)
+
+
+@pytest.mark.parametrize("top_k", [0, -1, 21])
+def test_top_k_out_of_range_is_refused(engine: Engine, top_k: int) -> None:
+    with pytest.raises(QuestionError, match="top_k"):
+        engine.ask("hội nghị", top_k)

@@ -1,0 +1,80 @@
+from __future__ import annotations
+
+import unicodedata
+from pathlib import Path
+
+import pytest
+
+from qa.corpus import find_files, load_documents, read_document
+from qa.errors import EmptyCorpusError, UnreadableFileError
+
+from .conftest import SEEDS
+
+
+def test_reads_title_url_date_and_drops_furniture(corpus: Path) -> None:
+    docs = {d.doc_id: d for d in load_documents(corpus)}
+    assert sorted(docs) == ["a_conference", "b_visit", "c_weather"]
+    conf = docs["a_conference"]
+    assert conf.title == "Hội nghị trực tuyến toàn quốc về công tác tổ chức"
+    assert conf.url == "http://example.vn/hoi-nghi.html"
+    assert conf.date == "2018-02-09"
+    assert "You are here" not in conf.text
+    assert "Bình luận" not in conf.text and "Nổi bật" not in conf.text
+    assert "Trương Thị Mai chủ trì" in conf.text
+    visit = docs["b_visit"]
+    assert visit.url is None and visit.date is None
+    assert "nhận xét" not in visit.text
+    assert visit.text.endswith("1.549 biên chế trong năm qua.")
+    weather = docs["c_weather"]
+    assert weather.title == "Bản tin nông nghiệp"  # the "Thời tiết" widget line is not a title
+
+
+def test_seed_articles_keep_their_text() -> None:
+    docs = {d.doc_id: d for d in load_documents(SEEDS)}
+    assert len(docs) == 5
+    assert docs["001_76149756d6973ddd"].date == "2018-02-09"
+    assert docs["000_6567be2efba4ea88"].url.startswith("http://kinhtedothi.vn/")  # type: ignore[union-attr]
+    assert docs["002_88b7908893ec28a4"].text.endswith("Mai Hiếu")  # author kept, "Ý KIẾN BẠN ĐỌC" dropped
+    assert "Thời tiết" not in docs["002_88b7908893ec28a4"].text
+    assert docs["001_76149756d6973ddd"].title.startswith("Thành ủy Hà Nội và Ban Tổ chức")
+    for doc in docs.values():
+        assert unicodedata.is_normalized("NFC", doc.text)
+
+
+def test_nfd_file_with_bom_and_crlf_becomes_nfc(tmp_path: Path) -> None:
+    path = tmp_path / "nfd.txt"
+    path.write_bytes(b"\xef\xbb\xbf" + unicodedata.normalize("NFD", "Tiêu đề\r\n\r\nNội dung bài.").encode())
+    doc = read_document(path)
+    assert doc.title == "Tiêu đề"
+    assert doc.text == "Tiêu đề\n\nNội dung bài."
+
+
+def test_empty_or_missing_folder_is_a_clear_error(tmp_path: Path) -> None:
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(EmptyCorpusError, match="no articles"):
+        find_files(tmp_path / "empty")
+    with pytest.raises(EmptyCorpusError, match="not found"):
+        find_files(tmp_path / "missing")
+
+
+def test_undecodable_file_names_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "latin1.txt"
+    path.write_bytes("Tiêu đề".encode("cp1258", errors="replace") + b"\xff\xfe bad")
+    with pytest.raises(UnreadableFileError, match=r"latin1\.txt: not UTF-8"):
+        load_documents(tmp_path)
+
+
+def test_empty_files_and_escaping_symlinks_are_skipped(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    folder = tmp_path / "articles"
+    folder.mkdir()
+    (folder / "good.txt").write_text("Tiêu đề\n\nNội dung.", encoding="utf-8")
+    (folder / "blank.txt").write_text("  \n", encoding="utf-8")
+    outside = tmp_path / "secret.txt"
+    outside.write_text("bí mật", encoding="utf-8")
+    (folder / "link.txt").symlink_to(outside)
+    files = find_files(folder)
+    assert [f.path.name for f in files] == ["good.txt"]
+    assert "blank.txt: the file is empty" in caplog.text
+    assert "link.txt: it links outside" in caplog.text

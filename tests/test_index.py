@@ -1,0 +1,90 @@
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from qa.config import Settings
+from qa.embedding import FakeEmbedder
+from qa.errors import IndexCorruptError, IndexMismatchError, IndexNotBuiltError
+from qa.index import CURRENT, DATA_FILES, MANIFEST, build_index, load_index
+
+
+def test_build_then_load_round_trips(settings: Settings) -> None:
+    report = build_index(settings, FakeEmbedder())
+    assert report.rebuilt and report.documents == 3 and report.chunks >= 3
+    index = load_index(settings.index_dir, FakeEmbedder())
+    assert index.counts() == {"documents": 3, "chunks": report.chunks, "sentences": report.sentences}
+    assert index.chunk_vectors.ntotal == len(index.chunks) == report.chunks
+    for chunk in index.chunks:
+        assert index.documents[chunk.doc_id].text[chunk.start : chunk.end] == chunk.text
+    manifest = json.loads((settings.index_dir / CURRENT / MANIFEST).read_text())
+    assert manifest["embedder"]["id"] == "fake-hash@256" and manifest["embedder"]["dim"] == 256
+    assert manifest["chunking"]["size"] == 200
+    assert set(manifest["files"]) == set(DATA_FILES)
+    assert not list(settings.index_dir.glob("**/*.pkl"))
+
+
+def test_unchanged_inputs_skip_the_rebuild(settings: Settings) -> None:
+    first = build_index(settings, FakeEmbedder())
+    second = build_index(settings, FakeEmbedder())
+    assert not second.rebuilt and second.path == first.path
+
+
+def test_changed_article_rebuilds_and_reuses_unchanged_vectors(settings: Settings) -> None:
+    first = build_index(settings, FakeEmbedder())
+    with open(settings.seeds_dir / "c_weather.md", "a", encoding="utf-8") as fh:
+        fh.write("\nMột câu mới được thêm vào.\n")
+    second = build_index(settings, FakeEmbedder())
+    assert second.rebuilt and second.path != first.path
+    assert second.reused > 0 and 0 < second.embedded < second.reused
+    assert not first.path.exists()  # the superseded build is cleaned up
+
+
+def test_missing_index_is_reported(tmp_path: Path) -> None:
+    with pytest.raises(IndexNotBuiltError, match="run `qa index`"):
+        load_index(tmp_path / "nowhere")
+
+
+def test_index_of_another_embedder_is_refused(settings: Settings) -> None:
+    build_index(settings, FakeEmbedder())
+    with pytest.raises(IndexMismatchError, match=r"built with fake-hash@256.*fake-hash@64"):
+        load_index(settings.index_dir, FakeEmbedder(dim=64))
+
+
+@pytest.mark.parametrize("name", DATA_FILES)
+def test_tampered_or_truncated_files_fail_verification(settings: Settings, name: str) -> None:
+    report = build_index(settings, FakeEmbedder())
+    target = report.path / name
+    data = target.read_bytes()
+    target.write_bytes(data[: len(data) // 2])
+    with pytest.raises(IndexCorruptError, match=name):
+        load_index(settings.index_dir, FakeEmbedder())
+
+
+def test_crash_before_publishing_keeps_the_previous_index(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    before = build_index(settings, FakeEmbedder())
+    (settings.seeds_dir / "c_weather.md").write_text(
+        "Tiêu đề mới\n\nNội dung mới hoàn toàn.", encoding="utf-8"
+    )
+
+    def crash(*args: object) -> None:
+        raise KeyboardInterrupt  # as if the process died right before the swap
+
+    monkeypatch.setattr(os, "replace", crash)
+    with pytest.raises(KeyboardInterrupt):
+        build_index(settings, FakeEmbedder())
+    monkeypatch.undo()
+    index = load_index(settings.index_dir, FakeEmbedder())
+    assert index.path == before.path
+    assert "Bản tin nông nghiệp" in index.documents["c_weather"].text
+    # the next build cleans up the half-finished one and publishes the new text
+    after = build_index(settings, FakeEmbedder())
+    assert "Nội dung mới" in load_index(settings.index_dir).documents["c_weather"].text
+    assert sorted(p.name for p in settings.index_dir.iterdir() if not p.name.startswith(".")) == sorted(
+        [CURRENT, after.path.name]
+    )

