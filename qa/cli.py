@@ -127,6 +127,24 @@ def info(
     )
 
 
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Interface to listen on [default 127.0.0.1].")] = None,
+    port: Annotated[int | None, typer.Option(help="Port [default 8000].")] = None,
+    seeds: SeedsOpt = None,
+    index: IndexOpt = None,
+    model: ModelOpt = None,
+) -> None:
+    """Serve the web chat and the JSON API (builds the index first if there is none)."""
+    import uvicorn
+
+    from .api import create_app
+
+    settings = _settings(seeds, index, model, host=host, port=port)
+    logging.getLogger("qa").setLevel(logging.INFO)
+    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="info")
+
+
 def _format_answer(answer: Answer) -> str:
     lines = [answer.answer, ""]
     if answer.sources:

@@ -161,6 +161,8 @@ def build_index(
                 for text, vector in zip(batch, embedder.embed_passages(batch), strict=True):
                     cache[text] = vector
                 bar.update(len(batch))
+                if not progress:  # servers and pipes get log lines instead of a bar
+                    log.info("embedded %d/%d texts", bar.n, len(todo))
         chunk_matrix = _stack([cache[t] for t in chunk_inputs], embedder.dim)
         sentence_matrix = _stack([cache[t] for t in sentence_inputs], embedder.dim)
         background_matrix = _stack([cache[t] for t in background], embedder.dim)

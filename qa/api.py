@@ -1,0 +1,235 @@
+"""HTTP: the chat page, the article viewer and the JSON API, built by ``create_app(settings)``.
+
+Routes::
+
+    GET  /                 chat page; ``?q=...`` answers server-side (works with JavaScript off)
+    GET  /turn?q=...       one answered turn as an HTML fragment (the page's script appends it)
+    GET  /doc/{doc_id}     an article, with ``start``/``end`` (passage) and ``es``/``ee`` (evidence) marked
+    POST /api/ask          {"question": str, "top_k": 1..20} -> the JSON of ``qa ask --json``
+    GET  /api/health       status, embedder, index counts and build time
+    GET  /docs             OpenAPI documentation
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import FastAPI, Query, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+from pydantic import BaseModel, ConfigDict, Field
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from .answer import answer_json
+from .config import Settings
+from .embedding import Embedder
+from .engine import Engine
+from .errors import QAError, QuestionError
+from .pages import EXAMPLES, document_segments, safe_url, turn
+
+log = logging.getLogger(__name__)
+
+WEB = Path(__file__).resolve().parent.parent / "web"
+SECURITY_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; "
+        "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+    ),
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "no-referrer",
+}
+
+
+class AskRequest(BaseModel):
+    """A question for ``POST /api/ask``."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    question: str = Field(
+        description="English or Vietnamese, with or without diacritics; at most 1000 chars."
+    )
+    top_k: int = Field(5, ge=1, le=20, description="How many source passages to return.")
+
+
+class SourceOut(BaseModel):
+    doc_id: str
+    title: str
+    url: str | None
+    text: str = Field(description="The passage, exactly as in the article.")
+    score: float
+    start: int = Field(description="Offset of the passage in the article's NFC text.")
+    end: int
+
+
+class AskResponse(BaseModel):
+    question: str
+    answer: str = Field(description="Evidence sentence(s); the answer span is wrapped in **.")
+    answerable: bool
+    sources: list[SourceOut] = Field(description="Best first.")
+
+
+class Health(BaseModel):
+    status: str
+    embedder: dict[str, Any]
+    index: dict[str, Any]
+
+
+class Problem(BaseModel):
+    detail: str
+
+
+def create_app(settings: Settings, embedder: Embedder | None = None) -> FastAPI:
+    """The web application; its lifespan loads model and index once (building the index if missing)."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        app.state.engine = None
+        app.state.problem = None
+        try:
+            app.state.engine = Engine.open(settings, embedder, progress=False)
+            log.info("serving %s", app.state.engine.index.path)
+        except QAError as exc:
+            log.error("cannot serve answers: %s", exc)
+            app.state.problem = str(exc)
+        yield
+
+    app = FastAPI(
+        title="vnqa",
+        description="Questions about Vietnamese news articles, answered offline with cited passages.",
+        version="0.1.0",
+        lifespan=lifespan,
+    )
+    templates = Jinja2Templates(directory=WEB / "templates")
+    app.mount("/static", StaticFiles(directory=WEB / "static"), name="static")
+
+    @app.middleware("http")
+    async def security_headers(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        response = await call_next(request)
+        for name, value in SECURITY_HEADERS.items():
+            response.headers.setdefault(name, value)
+        return response
+
+    def engine_of(request: Request) -> Engine:
+        engine: Engine | None = request.app.state.engine
+        if engine is None:
+            raise _Unavailable(request.app.state.problem or "the index is not loaded")
+        return engine
+
+    def page(request: Request, name: str, status: int = 200, **context: Any) -> HTMLResponse:
+        return templates.TemplateResponse(
+            request, name, {"examples": EXAMPLES, **context}, status_code=status
+        )
+
+    # ------------------------------------------------------------------------------------ JSON
+
+    @app.post(
+        "/api/ask",
+        response_model=AskResponse,
+        responses={422: {"model": Problem}, 503: {"model": Problem}},
+        tags=["api"],
+    )
+    def api_ask(body: AskRequest, request: Request) -> dict[str, Any]:
+        """Answer a question from the articles, with the passages it came from."""
+        return answer_json(engine_of(request).ask(body.question, body.top_k))
+
+    @app.get("/api/health", response_model=Health, responses={503: {"model": Problem}}, tags=["api"])
+    def api_health(request: Request) -> dict[str, Any]:
+        """Whether answers can be served, with the embedder and the index in use."""
+        info = engine_of(request).info()
+        return {"status": "ok", "embedder": info["embedder"], "index": info["index"]}
+
+    # ------------------------------------------------------------------------------------ HTML
+
+    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
+    def chat(request: Request, q: Annotated[str | None, Query(max_length=10_000)] = None) -> HTMLResponse:
+        turns = []
+        error = None
+        if q is not None:
+            engine = engine_of(request)
+            try:
+                turns.append(turn(engine.ask(q), engine.index))
+            except QuestionError as exc:
+                error = str(exc)
+        return page(request, "chat.html", 422 if error else 200, turns=turns, error=error, question=q or "")
+
+    @app.get("/turn", response_class=HTMLResponse, include_in_schema=False)
+    def chat_turn(request: Request, q: Annotated[str, Query(max_length=10_000)]) -> HTMLResponse:
+        engine = engine_of(request)
+        return page(request, "_turn.html", turn=turn(engine.ask(q), engine.index))
+
+    @app.get("/doc/{doc_id}", response_class=HTMLResponse, include_in_schema=False)
+    def document(
+        request: Request,
+        doc_id: str,
+        start: int | None = None,
+        end: int | None = None,
+        es: int | None = None,
+        ee: int | None = None,
+    ) -> HTMLResponse:
+        engine = engine_of(request)
+        doc = engine.index.documents.get(doc_id)
+        if doc is None:
+            return page(request, "error.html", 404, message=f"No article with id {doc_id!r}.")
+        segments = document_segments(doc, start, end, es, ee)
+        return page(request, "doc.html", doc=doc, url=safe_url(doc.url), segments=segments)
+
+    # ---------------------------------------------------------------------------------- errors
+
+    @app.exception_handler(_Unavailable)
+    async def unavailable(request: Request, exc: _Unavailable) -> Response:
+        return _problem(request, templates, 503, f"vnqa cannot answer right now: {exc}")
+
+    @app.exception_handler(QuestionError)
+    async def bad_question(request: Request, exc: QuestionError) -> Response:
+        return _problem(request, templates, 422, str(exc))
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(request: Request, exc: RequestValidationError) -> Response:
+        return _problem(request, templates, 422, _describe(exc))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        detail = exc.detail if isinstance(exc.detail, str) else "request failed"
+        if exc.status_code == 404:
+            detail = "Not found."
+        return _problem(request, templates, exc.status_code, detail)
+
+    return app
+
+
+class _Unavailable(Exception):
+    """The engine is not loaded (no articles, corrupt or mismatched index)."""
+
+
+def _wants_json(request: Request) -> bool:
+    return request.url.path.startswith("/api/") or "text/html" not in request.headers.get("accept", "")
+
+
+def _problem(request: Request, templates: Jinja2Templates, status: int, message: str) -> Response:
+    if _wants_json(request):
+        return JSONResponse({"detail": message}, status_code=status)
+    return templates.TemplateResponse(
+        request, "error.html", {"message": message, "examples": EXAMPLES}, status_code=status
+    )
+
+
+def _describe(exc: RequestValidationError) -> str:
+    """One readable sentence per validation problem, e.g. "top_k: must be at most 20"."""
+    parts = []
+    for error in exc.errors():
+        if error.get("type") == "json_invalid":
+            parts.append("the request body is not valid JSON")
+            continue
+        where = ".".join(str(p) for p in error.get("loc", ()) if p not in ("body", "query"))
+        message = str(error.get("msg", "invalid value"))
+        parts.append(f"{where}: {message}" if where else message)
+    return "; ".join(parts) or "invalid request"

@@ -1,0 +1,144 @@
+"""View models for the HTML pages: answers and articles cut into plain/highlighted segments.
+
+Templates only loop over these records and let Jinja2 escape every piece of text; nothing here returns
+markup, so article text, file names and questions can never become HTML.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from urllib.parse import urlencode, urlsplit
+
+from .answer import evidence_in
+from .index import Index
+from .types import Answer, Document, Source
+
+EXAMPLES = (
+    "Who chaired the 2018 review meeting?",
+    "How many staff positions did Hanoi cut?",
+    "What did Truong Tan Sang discuss with the Hanoi Party Committee?",
+    "Ai chủ trì hội nghị trực tuyến toàn quốc?",
+    "ai chu tri hoi nghi truc tuyen toan quoc",
+    "Chỉ thị số 24 của Thành ủy Hà Nội về việc gì?",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Segment:
+    """A piece of text; ``kind`` is "" (plain), "answer", "passage" or "evidence"; ``anchor`` marks the
+    first highlighted piece of an article (the viewer scrolls to it)."""
+
+    text: str
+    kind: str = ""
+    anchor: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Card:
+    """A source as shown under an answer."""
+
+    rank: int
+    title: str
+    date: str | None
+    url: str | None
+    doc_id: str
+    viewer: str
+    score: float
+    segments: tuple[Segment, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Turn:
+    """One question and its answer in the chat thread."""
+
+    question: str
+    answerable: bool
+    answer: tuple[Segment, ...]
+    cards: tuple[Card, ...]
+
+
+def safe_url(url: str | None) -> str | None:
+    """``url`` if it is an http(s) address, else None (no ``javascript:`` or ``data:`` links)."""
+    if not url:
+        return None
+    parts = urlsplit(url)
+    return url if parts.scheme in ("http", "https") and parts.netloc else None
+
+
+def answer_segments(text: str) -> tuple[Segment, ...]:
+    """Split an answer on its ``**`` marks: odd pieces are the answer span."""
+    pieces = text.split("**")
+    if len(pieces) % 2 == 0:  # unbalanced marks: show the text as it is
+        return (Segment(text),)
+    return tuple(Segment(p, "answer" if i % 2 else "") for i, p in enumerate(pieces) if p)
+
+
+def turn(answer: Answer, index: Index) -> Turn:
+    """The chat view of an :class:`Answer`."""
+    return Turn(
+        question=answer.question,
+        answerable=answer.answerable,
+        answer=answer_segments(answer.answer),
+        cards=tuple(_card(n, s, answer, index) for n, s in enumerate(answer.sources, 1)),
+    )
+
+
+def _card(rank: int, source: Source, answer: Answer, index: Index) -> Card:
+    local = evidence_in(source, answer.evidence)
+    if local is None:
+        segments: tuple[Segment, ...] = (Segment(source.text),)
+    else:
+        start, end = local
+        segments = tuple(
+            s
+            for s in (
+                Segment(source.text[:start]),
+                Segment(source.text[start:end], "evidence"),
+                Segment(source.text[end:]),
+            )
+            if s.text
+        )
+    query = {"start": source.start, "end": source.end}
+    if local is not None:
+        query.update(es=source.start + local[0], ee=source.start + local[1])
+    document = index.documents[source.doc_id]
+    return Card(
+        rank=rank,
+        title=source.title,
+        date=document.date,
+        url=safe_url(source.url),
+        doc_id=source.doc_id,
+        viewer=f"/doc/{source.doc_id}?{urlencode(query)}#hl",
+        score=source.score,
+        segments=segments,
+    )
+
+
+def document_segments(
+    document: Document,
+    start: int | None,
+    end: int | None,
+    evidence_start: int | None = None,
+    evidence_end: int | None = None,
+) -> tuple[Segment, ...]:
+    """The whole article, with ``[start, end)`` as the passage and the evidence inside it marked.
+
+    Offsets outside the text or out of order are ignored (the article is shown unmarked).
+    """
+    text = document.text
+    if start is None or end is None or not 0 <= start < end <= len(text):
+        return (Segment(text),)
+    cuts = [(0, start, ""), (start, end, "passage"), (end, len(text), "")]
+    if (
+        evidence_start is not None
+        and evidence_end is not None
+        and start <= evidence_start < evidence_end <= end
+    ):
+        cuts[1:2] = [
+            (start, evidence_start, "passage"),
+            (evidence_start, evidence_end, "evidence"),
+            (evidence_end, end, "passage"),
+        ]
+    pieces = [(a, b, kind) for a, b, kind in cuts if b > a]
+    first_marked = next(i for i, (_, _, kind) in enumerate(pieces) if kind)
+    return tuple(Segment(text[a:b], kind, i == first_marked) for i, (a, b, kind) in enumerate(pieces))

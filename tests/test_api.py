@@ -1,0 +1,198 @@
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from qa.api import create_app
+from qa.config import Settings
+from qa.embedding import FakeEmbedder
+
+from .conftest import write_corpus
+
+HTML = {"accept": "text/html"}
+
+
+@pytest.fixture
+def client(settings: Settings) -> Iterator[TestClient]:
+    with TestClient(create_app(settings, FakeEmbedder())) as c:
+        yield c
+
+
+def test_ask_returns_the_documented_json(client: TestClient) -> None:
+    response = client.post(
+        "/api/ask", json={"question": "ai chu tri hoi nghi truc tuyen toan quoc", "top_k": 2}
+    )
+    assert response.status_code == 200
+    data = response.json()
+    assert list(data) == ["question", "answer", "answerable", "sources"]
+    assert data["answerable"] is True and "**Trương Thị Mai**" in data["answer"]
+    assert len(data["sources"]) == 2 and data["sources"][0]["doc_id"] == "a_conference"
+    assert list(data["sources"][0]) == ["doc_id", "title", "url", "text", "score", "start", "end"]
+
+
+def test_top_k_defaults_to_five_and_is_capped_by_the_index(client: TestClient) -> None:
+    data = client.post("/api/ask", json={"question": "hội nghị Hà Nội"}).json()
+    assert 1 <= len(data["sources"]) <= 5
+
+
+@pytest.mark.parametrize(
+    ("body", "fragment"),
+    [
+        ({"question": ""}, "empty"),
+        ({"question": "   "}, "empty"),
+        ({"question": "x" * 1001}, "limit is 1000"),
+        ({"question": "hội nghị", "top_k": 0}, "top_k"),
+        ({"question": "hội nghị", "top_k": -1}, "top_k"),
+        ({"question": "hội nghị", "top_k": 10**6}, "top_k"),
+        ({"question": "hội nghị", "top_k": "5"}, "top_k"),
+        ({"question": 5}, "question"),
+        ({"question": None}, "question"),
+        ({"question": ["a"]}, "question"),
+        ({}, "question"),
+        ({"question": "hội nghị", "extra": 1}, "extra"),
+        ({"question": "a\x00b"}, "NUL"),
+    ],
+)
+def test_bad_input_is_a_clear_422(client: TestClient, body: object, fragment: str) -> None:
+    response = client.post("/api/ask", json=body)
+    assert response.status_code == 422
+    assert fragment in response.json()["detail"]
+
+
+@pytest.mark.parametrize(
+    ("raw", "fragment"),
+    [(b"not json", "not valid JSON"), (b'{"question": "\\ud800"}', "surrogate"), (b"[1, 2]", "dictionary")],
+)
+def test_malformed_bodies_are_a_clear_422(client: TestClient, raw: bytes, fragment: str) -> None:
+    response = client.post("/api/ask", content=raw, headers={"content-type": "application/json"})
+    assert response.status_code == 422
+    assert fragment in response.json()["detail"]
+
+
+def test_health_reports_embedder_and_index(client: TestClient) -> None:
+    data = client.get("/api/health").json()
+    assert data["status"] == "ok"
+    assert data["embedder"]["id"] == "fake-hash@256"
+    assert data["index"]["counts"]["documents"] == 3 and data["index"]["built_at"]
+
+
+def test_without_articles_the_server_says_why(tmp_path: Path) -> None:
+    (tmp_path / "none").mkdir()
+    settings = Settings(seeds_dir=tmp_path / "none", index_dir=tmp_path / "i", model="fake")
+    with TestClient(create_app(settings, FakeEmbedder())) as client:
+        health = client.get("/api/health")
+        assert health.status_code == 503 and "no articles" in health.json()["detail"]
+        assert client.post("/api/ask", json={"question": "x"}).status_code == 503
+        page = client.get("/?q=x", headers=HTML)
+        assert page.status_code == 503 and "no articles" in page.text
+
+
+def test_openapi_documents_the_api(client: TestClient) -> None:
+    schema = client.get("/openapi.json").json()
+    assert set(schema["paths"]) == {"/api/ask", "/api/health"}
+    assert client.get("/docs").status_code == 200
+
+
+def test_chat_page_offers_examples_and_a_form_that_works_without_javascript(client: TestClient) -> None:
+    page = client.get("/", headers=HTML)
+    assert page.status_code == 200 and page.headers["content-type"].startswith("text/html; charset=utf-8")
+    assert '<form id="ask" class="ask" method="get" action="/">' in page.text
+    assert "Ai chủ trì hội nghị trực tuyến toàn quốc?" in page.text
+    assert 'href="/?q=Who+chaired+the+2018+review+meeting%3F"' in page.text or "review meeting" in page.text
+
+
+def test_server_rendered_answer_has_cards_linking_to_the_viewer(client: TestClient) -> None:
+    page = client.get("/", params={"q": "Ai chủ trì hội nghị trực tuyến toàn quốc?"}, headers=HTML)
+    assert page.status_code == 200
+    assert "<strong>Trương Thị Mai</strong>" in page.text
+    assert 'class="card"' in page.text and "<mark>" in page.text
+    assert "/doc/a_conference?start=" in page.text and "#hl" in page.text
+    assert 'href="http://example.vn/hoi-nghi.html"' in page.text
+
+
+def test_not_found_answer_looks_different(settings: Settings) -> None:
+    strict = settings.model_copy(update={"min_margin": 2.0})
+    with TestClient(create_app(strict, FakeEmbedder())) as client:
+        page = client.get("/turn", params={"q": "Who won the 2022 FIFA World Cup?"}, headers=HTML)
+    assert 'class="bubble answer not-found"' in page.text and "Not found in the articles." in page.text
+    assert 'class="card"' not in page.text
+
+
+def test_turn_fragment_and_empty_question(client: TestClient) -> None:
+    fragment = client.get("/turn", params={"q": "1.549 biên chế"}, headers=HTML)
+    assert fragment.status_code == 200 and fragment.text.lstrip().startswith('<article class="turn">')
+    empty = client.get("/", params={"q": " "}, headers=HTML)
+    assert empty.status_code == 422 and "the question is empty" in empty.text
+
+
+def test_viewer_marks_passage_and_evidence(client: TestClient) -> None:
+    answer = client.post(
+        "/api/ask", json={"question": "Ai chủ trì hội nghị trực tuyến toàn quốc?", "top_k": 1}
+    )
+    source = answer.json()["sources"][0]
+    page = client.get(f"/doc/{source['doc_id']}", params={"start": source["start"], "end": source["end"]})
+    assert page.status_code == 200
+    assert '<mark class="passage" id="hl">' in page.text
+    assert "Hội nghị trực tuyến toàn quốc về công tác tổ chức" in page.text
+
+
+@pytest.mark.parametrize("query", [{"start": 5, "end": 2}, {"start": -1, "end": 10**9}, {}])
+def test_viewer_ignores_bad_offsets(client: TestClient, query: dict[str, int]) -> None:
+    page = client.get("/doc/b_visit", params=query)
+    assert page.status_code == 200 and "<mark" not in page.text
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/doc/nope",
+        "/doc/..%2Fpyproject",
+        "/doc/%2e%2e%2fqa%2fapi",
+        "/static/../qa/api.py",
+        "/static/%2e%2e/qa/api.py",
+        "/static/%2e%2e%2fqa%2fapi.py",
+        "/static//etc/passwd",
+        "/static/../../etc/passwd",
+        "/staticx/style.css",
+    ],
+)
+def test_unknown_and_traversal_paths_are_404(client: TestClient, path: str) -> None:
+    response = client.get(path, headers=HTML)
+    assert response.status_code == 404
+    assert "root:" not in response.text and "create_app" not in response.text
+
+
+def test_static_files_and_security_headers(client: TestClient) -> None:
+    css = client.get("/static/style.css")
+    assert css.status_code == 200 and "font-family" in css.text
+    for response in (client.get("/", headers=HTML), client.get("/api/health")):
+        csp = response.headers["content-security-policy"]
+        assert "script-src 'self'" in csp and "frame-ancestors 'none'" in csp and "img-src 'self'" in csp
+        assert response.headers["x-content-type-options"] == "nosniff"
+
+
+def test_hostile_article_renders_as_text(tmp_path: Path) -> None:
+    hostile = (
+        "<script>alert('title')</script> Tiêu đề độc hại\n\n"
+        "Bài viết có <img src=x onerror=alert(1)> và [link](javascript:alert(2)) cùng ![ảnh](http://evil.example/x.png).\n\n"
+        "Nguồn: javascript:alert(3)\n"
+    )
+    corpus = write_corpus(tmp_path / "evil", {"<img src=x onerror=alert(9)>.txt": hostile})
+    settings = Settings(seeds_dir=corpus, index_dir=tmp_path / "i", model="fake")
+    with TestClient(create_app(settings, FakeEmbedder())) as client:
+        data = client.post("/api/ask", json={"question": "bài viết độc hại"}).json()
+        assert (
+            data["sources"][0]["text"].count("<img src=x onerror=alert(1)>") == 1
+        )  # JSON carries data as-is
+        doc_id = data["sources"][0]["doc_id"]
+        pages = [
+            client.get("/", params={"q": "bài viết độc hại"}, headers=HTML).text,
+            client.get(f"/doc/{doc_id}", headers=HTML).text,
+        ]
+    for page in pages:
+        assert "<script>alert" not in page and "<img src=x" not in page
+        assert "&lt;img src=x onerror=alert(1)&gt;" in page or "&lt;img src=x onerror=alert(9)&gt;" in page
+        assert 'href="javascript:' not in page and "<img" not in page

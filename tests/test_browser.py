@@ -1,0 +1,121 @@
+"""The chat in a real headless Chromium (Debian's package driven by Playwright, never a downloaded one)."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+import uvicorn
+
+from qa.api import create_app
+from qa.config import Settings
+from qa.engine import Engine
+
+from .conftest import ROOT
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+CHROMIUM_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+SCREENSHOTS = ROOT / "build" / "screenshots"
+
+pytestmark = pytest.mark.real_model
+
+
+@pytest.fixture(scope="module")
+def live_url(real_settings: Settings, real_engine: Engine) -> Iterator[str]:
+    """The app on a free loopback port, served by uvicorn in a thread."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    server = uvicorn.Server(
+        uvicorn.Config(
+            create_app(real_settings, real_engine.embedder), host="127.0.0.1", port=port, log_level="warning"
+        )
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 60
+    while not server.started:
+        assert time.monotonic() < deadline, "server did not start"
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(10)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[object]:
+    if not Path(CHROMIUM).exists():
+        pytest.skip(f"browser test skipped: {CHROMIUM} is missing (install Debian's chromium package)")
+    sync_api = pytest.importorskip("playwright.sync_api", reason="browser test skipped: playwright missing")
+    with sync_api.sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
+        yield chromium
+        chromium.close()
+
+
+def test_ask_in_the_browser_and_open_the_source(browser: object, live_url: str) -> None:
+    page = browser.new_page(viewport={"width": 390, "height": 844})  # type: ignore[attr-defined]
+    dialogs: list[str] = []
+    outside: list[str] = []
+    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+    page.on(
+        "request",
+        lambda r: None if urlsplit(r.url).hostname in ("127.0.0.1", "localhost") else outside.append(r.url),
+    )
+    page.goto(live_url + "/")
+    page.fill("#q", "Who chaired the 2018 review meeting?")
+    page.press("#q", "Enter")
+    card = page.locator("article.turn .card").first
+    card.wait_for(timeout=30_000)
+    answer = page.locator("article.turn .bubble.answer").first.inner_text()
+    assert answer and "Not found" not in answer
+    doc_ids = page.locator("article.turn .card .card-meta").all_inner_texts()
+    assert any("001_76149756d6973ddd" in meta for meta in doc_ids[:3])
+    assert page.locator("article.turn .card mark").count() >= 1  # the evidence is highlighted
+
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / "chat.png"), full_page=True)
+
+    page.locator("article.turn .card a.open").first.click()
+    page.wait_for_url("**/doc/**")
+    highlighted = page.locator("#hl")
+    highlighted.wait_for()
+    assert highlighted.is_visible()
+    box = highlighted.bounding_box()
+    assert box is not None and box["y"] < 844  # scrolled into view
+    page.screenshot(path=str(SCREENSHOTS / "viewer.png"))
+    assert dialogs == [] and outside == []
+
+
+def test_example_questions_and_vietnamese_rendering(browser: object, live_url: str) -> None:
+    page = browser.new_page()  # type: ignore[attr-defined]
+    page.goto(live_url + "/")
+    page.locator(".example", has_text="ai chu tri hoi nghi truc tuyen toan quoc").click()
+    page.locator("article.turn .card").first.wait_for(timeout=30_000)
+    assert "Trương Thị Mai" in page.locator("article.turn .bubble.answer").first.inner_text()
+    assert "002_88b7908893ec28a4" in page.locator("article.turn .card .card-meta").first.inner_text()
+
+
+def test_form_works_with_javascript_off(browser: object, live_url: str) -> None:
+    context = browser.new_context(java_script_enabled=False)  # type: ignore[attr-defined]
+    page = context.new_page()
+    page.goto(live_url + "/")
+    page.fill("#q", "Ai chủ trì hội nghị trực tuyến toàn quốc?")
+    page.press("#q", "Enter")
+    page.wait_for_url("**/?q=*")
+    assert page.locator("article.turn .card").count() >= 1
+    context.close()
