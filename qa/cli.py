@@ -7,6 +7,7 @@ import json
 import logging
 import sys
 import textwrap
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Any
@@ -39,6 +40,10 @@ ModelOpt = Annotated[
     typer.Option("--model", help="'multilingual-e5-small' or a sentence-transformers folder [env QA_MODEL]."),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")]
+
+
+model_app = typer.Typer(help="Manage the embedding model.", no_args_is_help=True)
+app.add_typer(model_app, name="model")
 
 
 def _settings(seeds: Path | None, index: Path | None, model: str | None, **more: Any) -> Settings:
@@ -119,12 +124,29 @@ def info(
     emb, idx = details["embedder"], details["index"]
     counts = ", ".join(f"{v} {k}" for k, v in idx["counts"].items())
     typer.echo(
-        f"embedder : {emb['backend']} / {emb['model']} ({emb['source']}), dim {emb['dim']}\n"
+        f"embedder : {emb['backend']} / {emb['model']} ({emb['source']}), dim {emb['dim']}, "
+        f"{emb.get('precision', 'fp32')}\n"
         f"index    : {idx['path']}\n"
         f"built at : {idx['built_at']}\n"
         f"contents : {counts}\n"
         f"articles : {details['seeds_dir']}"
     )
+
+
+@model_app.command("prepare")
+def model_prepare(
+    cache: Annotated[
+        Path | None, typer.Option("--cache", help="Folder for converted models [env QA_MODEL_CACHE].")
+    ] = None,
+) -> None:
+    """Convert the packaged multilingual-e5-small for sentence-transformers (done once, then reused)."""
+    from .convert import prepare_e5
+
+    settings = _settings(None, None, None, model_cache=cache)
+    began = time.perf_counter()
+    with _user_errors():
+        folder = prepare_e5(settings.model_cache)
+    typer.echo(f"{folder} ({time.perf_counter() - began:.1f} s)")
 
 
 @app.command()

