@@ -6,6 +6,7 @@ import contextlib
 import json
 import logging
 import sys
+import tempfile
 import textwrap
 import time
 from collections.abc import Iterator
@@ -13,6 +14,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from tqdm import tqdm
 
 from .answer import answer_json
 from .config import Settings, get_settings
@@ -131,6 +133,75 @@ def info(
         f"contents : {counts}\n"
         f"articles : {details['seeds_dir']}"
     )
+
+
+@app.command("eval")
+def eval_(
+    questions: Annotated[
+        Path | None,
+        typer.Argument(help="Question set: our JSONL or a BEIR folder [default: SEEDS/questions.jsonl]."),
+    ] = None,
+    retriever: Annotated[
+        str, typer.Option("--retriever", help="dense, lexical, hybrid, or all (side by side).")
+    ] = "all",
+    k: Annotated[str, typer.Option("--k", help="Cut-offs for hit@k and Recall@k.")] = "1,3,5,10",
+    as_json: JsonOpt = False,
+    run_file: Annotated[
+        Path | None, typer.Option("--run-file", help="Write a TREC run (one per retriever with 'all').")
+    ] = None,
+    qrels_file: Annotated[Path | None, typer.Option("--qrels-file", help="Write the TREC qrels.")] = None,
+    seeds: SeedsOpt = None,
+    index: IndexOpt = None,
+    model: ModelOpt = None,
+) -> None:
+    """Measure retrieval and answers on a question set (Recall@k, MRR@10, nDCG@10, abstention)."""
+    from . import evaluate as ev
+
+    settings = _settings(seeds, index, model)
+    names = list(ev.RETRIEVERS) if retriever == ev.ALL else [retriever]
+    if not set(names) <= set(ev.RETRIEVERS):
+        typer.echo(f"error: unknown retriever {retriever!r}: use dense, lexical, hybrid or all", err=True)
+        raise typer.Exit(2)
+    try:
+        ks = sorted({int(x) for x in k.split(",") if x.strip()})
+    except ValueError:
+        ks = []
+    if not ks or min(ks) < 1:
+        typer.echo(f"error: --k takes positive integers separated by commas, not {k!r}", err=True)
+        raise typer.Exit(2)
+    path = questions or settings.seeds_dir / "questions.jsonl"
+    began = time.perf_counter()
+    with _user_errors(), contextlib.ExitStack() as stack:
+        records = ev.load_questions(path)
+        if path.is_dir():  # a BEIR folder: index its corpus in a scratch folder
+            scratch = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="vnqa-beir-")))
+            settings = settings.model_copy(
+                update={"seeds_dir": ev.beir_corpus(path, scratch / "corpus"), "index_dir": scratch / "index"}
+            )
+        engine = Engine.open(settings, progress=sys.stderr.isatty())
+        with tqdm(
+            total=len(records), desc="questions", unit="q", disable=as_json or not sys.stderr.isatty()
+        ) as bar:
+            outcomes = ev.evaluate_engine(engine, records, names, tick=lambda: bar.update(1))
+    report = ev.summarise(outcomes, names, ks)
+    failed = ev.failures(outcomes, names[-1])
+    if run_file is not None:
+        base = run_file
+        for name in names:
+            target = base if len(names) == 1 else base.with_name(f"{base.stem}.{name}{base.suffix}")
+            target.write_text(ev.trec_run(outcomes, name, f"vnqa-{name}"), encoding="utf-8")
+    if qrels_file:
+        qrels_file.write_text(ev.trec_qrels(records), encoding="utf-8")
+    if as_json:
+        typer.echo(json.dumps({**report, "failures": failed}, ensure_ascii=False, indent=2, sort_keys=True))
+        return
+    typer.echo(ev.table(report, ks))
+    typer.echo(f"\n{len(failed)} questions with a problem ({names[-1]} retriever):")
+    for f in failed:
+        typer.echo(f"- {f['id']} [{f['lang']}] {f['question']}")
+        typer.echo(f"    {'; '.join(f['problems'])}; expected {f['expected']}, got {f['retrieved']}")
+        typer.echo(f"    answer: {textwrap.shorten(f['answer'], 140, placeholder=' …')}")
+    typer.echo(f"\n{len(records)} questions in {time.perf_counter() - began:.1f} s")
 
 
 @model_app.command("prepare")

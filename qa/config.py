@@ -54,7 +54,7 @@ class Settings(BaseSettings):
         0.5, ge=0.0, le=1.0, description="Share of a chunk's dense score taken from its best sentence."
     )
     min_margin: float = Field(
-        -0.01,
+        -0.015,
         description="How much closer than the off-topic background texts the best article sentence must be "
         "to the question; below it the answer is 'not found in the articles'.",
     )

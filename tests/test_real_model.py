@@ -145,3 +145,25 @@ def test_kill_9_during_indexing_keeps_the_previous_index(
         after = Engine.open(real_settings, real_engine.embedder).ask(question)
         assert after.answer == before.answer
         assert [s.doc_id for s in after.sources] == [s.doc_id for s in before.sources]
+
+
+def test_hybrid_is_at_least_as_good_as_either_retriever_alone(real_engine: Engine) -> None:
+    from qa.evaluate import evaluate_engine, load_questions, summarise
+
+    questions = load_questions(SEEDS / "questions.jsonl")
+    report = summarise(
+        evaluate_engine(real_engine, questions, ["dense", "lexical", "hybrid"]),
+        ["dense", "lexical", "hybrid"],
+        [1, 3],
+    )
+    mrr = {
+        name: report["retrievers"][name]["passage"]["all"]["mrr@10"]
+        for name in ("dense", "lexical", "hybrid")
+    }
+    assert mrr["hybrid"] >= max(mrr["dense"], mrr["lexical"])
+    for lang in ("en", "vi", "vi-nodiac"):  # and it never does worse than the weaker of the two
+        by_lang = {
+            n: report["retrievers"][n]["document"][lang]["mrr@10"] for n in ("dense", "lexical", "hybrid")
+        }
+        assert by_lang["hybrid"] >= min(by_lang["dense"], by_lang["lexical"])
+    assert report["answers"]["all"]["abstention"]["recall"] >= 0.7
