@@ -12,6 +12,7 @@ Routes::
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -31,6 +32,8 @@ from .config import Settings
 from .embedding import Embedder
 from .engine import Engine
 from .errors import QAError, QuestionError
+from .index import CURRENT
+from .limits import BodyLimit, Gate
 from .pages import EXAMPLES, document_segments, safe_url, turn
 
 log = logging.getLogger(__name__)
@@ -93,12 +96,14 @@ def create_app(settings: Settings, embedder: Embedder | None = None) -> FastAPI:
         app.state.engine = None
         app.state.problem = None
         try:
-            app.state.engine = Engine.open(settings, embedder, progress=False)
+            app.state.engine = await asyncio.to_thread(Engine.open, settings, embedder)
             log.info("serving %s", app.state.engine.index.path)
         except QAError as exc:
             log.error("cannot serve answers: %s", exc)
             app.state.problem = str(exc)
+        watcher = asyncio.create_task(_watch_index(app, settings))
         yield
+        watcher.cancel()
 
     app = FastAPI(
         title="vnqa",
@@ -106,6 +111,13 @@ def create_app(settings: Settings, embedder: Embedder | None = None) -> FastAPI:
         version="0.1.0",
         lifespan=lifespan,
     )
+    app.add_middleware(
+        Gate,
+        concurrency=settings.max_concurrency,
+        waiting=settings.max_waiting,
+        paths=frozenset({"/api/ask", "/turn", "/"}),
+    )
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     templates = Jinja2Templates(directory=WEB / "templates")
     app.mount("/static", StaticFiles(directory=WEB / "static"), name="static")
 
@@ -204,6 +216,37 @@ def create_app(settings: Settings, embedder: Embedder | None = None) -> FastAPI:
         return _problem(request, templates, exc.status_code, detail)
 
     return app
+
+
+async def _watch_index(app: FastAPI, settings: Settings) -> None:
+    """Swap to a newly published index (``qa index`` replaced the ``current`` link) without downtime.
+
+    Requests take ``app.state.engine`` once, so each is answered wholly by the old or wholly by the new
+    index; a build that fails verification is logged and the old index keeps serving.
+    """
+    link = settings.index_dir / CURRENT
+    failed: Path | None = None
+    while True:
+        await asyncio.sleep(settings.reload_interval)
+        engine: Engine | None = app.state.engine
+        try:
+            published = link.resolve(strict=True)
+        except OSError:
+            continue
+        if published in (failed, engine.index.path if engine else None):
+            continue
+        try:
+            fresh = await asyncio.to_thread(
+                Engine.open, settings, engine.embedder if engine else None, build_missing=False
+            )
+        except QAError as exc:
+            log.error("not switching to %s: %s", published, exc)
+            if engine is None:
+                app.state.problem = str(exc)
+            failed = published
+            continue
+        app.state.engine, app.state.problem = fresh, None
+        log.info("now serving %s", fresh.index.path)
 
 
 class _Unavailable(Exception):

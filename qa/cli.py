@@ -70,12 +70,18 @@ def index(
     index: IndexOpt = None,
     model: ModelOpt = None,
     force: Annotated[bool, typer.Option("--force", help="Rebuild even if nothing changed.")] = False,
+    strict: Annotated[
+        bool, typer.Option("--strict", help="Fail on an unusable file instead of skipping it.")
+    ] = False,
 ) -> None:
-    """Build the index from the articles (quick no-op when nothing changed)."""
+    """Build the index from the articles (quick no-op when nothing changed).
+
+    Unusable files (not UTF-8, empty, symlinks leaving the folder) are skipped with a warning each.
+    """
     settings = _settings(seeds, index, model)
     with _user_errors():
         embedder = load_embedder(settings)
-        report = build_index(settings, embedder, force=force, progress=sys.stderr.isatty())
+        report = build_index(settings, embedder, force=force, progress=sys.stderr.isatty(), strict=strict)
     if report.rebuilt:
         typer.echo(
             f"Indexed {report.documents} articles into {report.chunks} chunks and {report.sentences} "
@@ -253,5 +259,5 @@ def _format_answer(answer: Answer) -> str:
 
 def main() -> None:
     """Console entry point."""
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
+    logging.basicConfig(level=logging.WARNING, format="warning: %(message)s")
     app()

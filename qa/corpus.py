@@ -7,7 +7,6 @@ A document's ``text`` is the file's NFC text with page furniture (comment boxes,
 from __future__ import annotations
 
 import hashlib
-import logging
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,8 +14,6 @@ from pathlib import Path
 from .errors import EmptyCorpusError, UnreadableFileError
 from .text import nfc
 from .types import Document
-
-log = logging.getLogger(__name__)
 
 SUFFIXES = (".txt", ".md")
 
@@ -47,40 +44,73 @@ class SourceFile:
     sha256: str
 
 
-def find_files(folder: Path) -> list[SourceFile]:
-    """Article files under ``folder`` (recursive), sorted by path.
+@dataclass(frozen=True, slots=True)
+class Skipped:
+    """A file under the corpus folder that is not indexed, and why."""
 
-    Skips, with a warning, symlinks that point outside the folder and empty files.
-    Raises :class:`EmptyCorpusError` when the folder is missing or holds no article.
+    path: Path
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Corpus:
+    """The readable articles of a folder (files and documents in the same order) and what was skipped."""
+
+    files: list[SourceFile]
+    documents: list[Document]
+    skipped: list[Skipped]
+
+
+def read_corpus(folder: Path) -> Corpus:
+    """Every usable article under ``folder`` (recursive, sorted by path).
+
+    Symlinks that lead outside the folder, empty files and files that are not UTF-8 text are skipped
+    and listed, each with the reason. Raises :class:`EmptyCorpusError` when the folder
+    is missing or holds no usable article.
     """
     if not folder.is_dir():
         raise EmptyCorpusError(f"articles folder not found: {folder}")
     root = folder.resolve()
-    found: list[SourceFile] = []
+    files: list[SourceFile] = []
+    documents: list[Document] = []
+    skipped: list[Skipped] = []
     for path in sorted(folder.rglob("*")):
         if path.suffix.lower() not in SUFFIXES or not path.is_file():
             continue
-        if not path.resolve().is_relative_to(root):
-            log.warning("skipped %s: it links outside %s", path, folder)
-            continue
-        data = _read_bytes(path)
-        if not data.strip():
-            log.warning("skipped %s: the file is empty", path)
-            continue
-        found.append(SourceFile(path, hashlib.sha256(data).hexdigest()))
-    if not found:
-        raise EmptyCorpusError(f"no articles (*.txt, *.md) in {folder}")
-    return found
+        reason = None
+        outside = not path.resolve().is_relative_to(root)
+        try:
+            data = b"" if outside else _read_bytes(path)
+            if outside:
+                reason = f"it links outside {folder}"
+            elif not data.strip():
+                reason = "the file is empty"
+            else:
+                documents.append(_document(path, data))
+                files.append(SourceFile(path, hashlib.sha256(data).hexdigest()))
+        except UnreadableFileError as exc:
+            reason = str(exc).split(": ", 1)[-1]
+        if reason is not None:
+            skipped.append(Skipped(path, reason))
+    if not documents:
+        why = "; ".join(f"{s.path.name}: {s.reason}" for s in skipped[:3])
+        raise EmptyCorpusError(
+            f"no articles (*.txt, *.md) in {folder}" + (f" (skipped {why})" if why else "")
+        )
+    return Corpus(files, documents, skipped)
 
 
 def load_documents(folder: Path) -> list[Document]:
-    """Every article under ``folder`` as a :class:`Document`, sorted by ``doc_id``."""
-    return [read_document(f.path) for f in find_files(folder)]
+    """The usable articles under ``folder`` as :class:`Document`, sorted by path (see :func:`read_corpus`)."""
+    return read_corpus(folder).documents
 
 
 def read_document(path: Path) -> Document:
     """One article file -> :class:`Document` (NFC, furniture removed, title/url/date extracted)."""
-    data = _read_bytes(path)
+    return _document(path, _read_bytes(path))
+
+
+def _document(path: Path, data: bytes) -> Document:
     try:
         raw = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:

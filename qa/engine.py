@@ -12,7 +12,7 @@ from typing import Any
 from .answer import answer_question
 from .config import Retriever, Settings
 from .embedding import Embedder, load_embedder
-from .errors import QuestionError
+from .errors import IndexMismatchError, QuestionError
 from .index import Index, build_index, index_exists, load_index
 from .retrieve import HybridRetriever
 from .types import Answer, Hit
@@ -45,6 +45,13 @@ class Engine:
             report = build_index(settings, embedder, progress=progress)
             log.info("indexed %d chunks in %.1f s", report.chunks, report.seconds)
         index = load_index(settings.index_dir, embedder)
+        built = index.manifest["chunking"]
+        if (built["size"], built["overlap_sentences"]) != (settings.chunk_size, settings.chunk_overlap):
+            raise IndexMismatchError(
+                f"the index in {settings.index_dir} was built with chunks of {built['size']} characters "
+                f"and {built['overlap_sentences']} sentence(s) of overlap, but the settings ask for "
+                f"{settings.chunk_size} and {settings.chunk_overlap}: run `qa index` to rebuild it"
+            )
         retriever = HybridRetriever(
             index,
             embedder,

@@ -40,9 +40,9 @@ from tqdm import tqdm
 
 from .chunking import chunk_document
 from .config import Settings
-from .corpus import find_files, read_document
+from .corpus import Skipped, read_corpus
 from .embedding import Embedder, Vectors
-from .errors import IndexCorruptError, IndexMismatchError, IndexNotBuiltError
+from .errors import IndexCorruptError, IndexMismatchError, IndexNotBuiltError, UnreadableFileError
 from .text import sentence_spans
 from .types import Chunk, Document, Span
 
@@ -107,6 +107,7 @@ class BuildReport:
     seconds: float
     embedded: int = 0
     reused: int = 0
+    skipped: tuple[Skipped, ...] = ()
 
 
 # ----------------------------------------------------------------------------------------- build
@@ -118,17 +119,25 @@ def build_index(
     *,
     force: bool = False,
     progress: bool = False,
+    strict: bool = False,
 ) -> BuildReport:
     """Build (or keep, when inputs are unchanged) the index for ``settings.seeds_dir``.
 
-    Vectors of unchanged chunk and sentence texts are reused from the previous build.
+    Vectors of unchanged chunk and sentence texts are reused from the previous build. Unusable files are
+    skipped and listed in the report; with ``strict`` the first one raises :class:`UnreadableFileError`.
     """
     began = time.perf_counter()
     index_dir = settings.index_dir
     index_dir.mkdir(parents=True, exist_ok=True)
     with _lock(index_dir):
-        files = find_files(settings.seeds_dir)
-        inputs = _inputs(settings, embedder, [(f.path, f.sha256) for f in files])
+        corpus = read_corpus(settings.seeds_dir)
+        if strict and corpus.skipped:
+            first = corpus.skipped[0]
+            raise UnreadableFileError(f"cannot index {first.path}: {first.reason}")
+        skipped = tuple(corpus.skipped)
+        for item in skipped:
+            log.warning("skipped %s: %s", item.path, item.reason)
+        inputs = _inputs(settings, embedder, [(f.path, f.sha256) for f in corpus.files])
         previous = _load_previous(index_dir, embedder.id)
         if previous is not None and not force and previous.manifest.get("inputs") == inputs:
             counts = previous.counts()
@@ -139,9 +148,10 @@ def build_index(
                 counts["chunks"],
                 counts["sentences"],
                 time.perf_counter() - began,
+                skipped=skipped,
             )
 
-        documents = [read_document(f.path) for f in files]
+        documents = corpus.documents
         chunks: list[Chunk] = []
         for doc in documents:
             chunks.extend(chunk_document(doc, settings.chunk_size, settings.chunk_overlap, len(chunks)))
@@ -175,6 +185,7 @@ def build_index(
             "chunking": inputs["chunking"],
             "inputs": inputs,
             "counts": {"documents": len(documents), "chunks": len(chunks), "sentences": len(sentences)},
+            "skipped": [{"path": str(s.path), "reason": s.reason} for s in skipped],
         }
         path = _publish(
             index_dir,
@@ -198,6 +209,7 @@ def build_index(
             time.perf_counter() - began,
             embedded=len(todo),
             reused=len(set(all_inputs)) - len(todo),
+            skipped=skipped,
         )
 
 

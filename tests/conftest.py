@@ -37,6 +37,41 @@ ARTICLES = {
 }
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _no_network() -> Iterator[None]:
+    """The whole suite runs with outbound network blocked: only loopback and Unix sockets connect."""
+    import ipaddress
+    import socket
+
+    real_connect, real_connect_ex = socket.socket.connect, socket.socket.connect_ex
+
+    def allowed(sock: socket.socket, address: object) -> bool:
+        if sock.family == socket.AF_UNIX:
+            return True
+        host = address[0] if isinstance(address, tuple) else address
+        if host == "localhost":
+            return True
+        try:
+            return ipaddress.ip_address(str(host).split("%")[0]).is_loopback
+        except ValueError:
+            return False
+
+    def connect(sock: socket.socket, address: object) -> None:
+        if not allowed(sock, address):
+            raise ConnectionRefusedError(f"network blocked by the test suite: {address}")
+        real_connect(sock, address)  # type: ignore[arg-type]
+
+    def connect_ex(sock: socket.socket, address: object) -> int:
+        if not allowed(sock, address):
+            raise ConnectionRefusedError(f"network blocked by the test suite: {address}")
+        return real_connect_ex(sock, address)  # type: ignore[arg-type]
+
+    socket.socket.connect = connect  # type: ignore[method-assign]
+    socket.socket.connect_ex = connect_ex  # type: ignore[method-assign]
+    yield
+    socket.socket.connect, socket.socket.connect_ex = real_connect, real_connect_ex  # type: ignore[method-assign]
+
+
 @pytest.fixture(autouse=True)
 def _isolated_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
     """No QA_* variable leaks in, no model hub is reachable, and relative paths land in tmp_path."""

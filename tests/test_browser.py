@@ -15,9 +15,10 @@ import uvicorn
 
 from qa.api import create_app
 from qa.config import Settings
+from qa.embedding import FakeEmbedder
 from qa.engine import Engine
 
-from .conftest import ROOT
+from .conftest import ROOT, write_corpus
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_FLAGS = [
@@ -34,17 +35,12 @@ SCREENSHOTS = ROOT / "build" / "screenshots"
 pytestmark = pytest.mark.real_model
 
 
-@pytest.fixture(scope="module")
-def live_url(real_settings: Settings, real_engine: Engine) -> Iterator[str]:
-    """The app on a free loopback port, served by uvicorn in a thread."""
+def _serve(app: object) -> Iterator[str]:
+    """Serve ``app`` with uvicorn in a thread on a free loopback port; yields its base URL."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    server = uvicorn.Server(
-        uvicorn.Config(
-            create_app(real_settings, real_engine.embedder), host="127.0.0.1", port=port, log_level="warning"
-        )
-    )
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))  # type: ignore[arg-type]
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 60
@@ -54,6 +50,29 @@ def live_url(real_settings: Settings, real_engine: Engine) -> Iterator[str]:
     yield f"http://127.0.0.1:{port}"
     server.should_exit = True
     thread.join(10)
+
+
+@pytest.fixture(scope="module")
+def live_url(real_settings: Settings, real_engine: Engine) -> Iterator[str]:
+    """The app with the real model on a free loopback port, served by uvicorn in a thread."""
+    yield from _serve(create_app(real_settings, real_engine.embedder))
+
+
+HOSTILE = (
+    "<script>alert('title')</script> Bài viết độc hại <img src=x onerror=alert(1)>\n\n"
+    'Hội nghị độc hại có <img src=x onerror=alert(2)> và <a href="javascript:alert(3)">liên kết</a> cùng '
+    '![ảnh](http://evil.example/x.png) và <iframe src="http://evil.example/"></iframe>.\n\n'
+    "Nguồn: javascript:alert(4)\n"
+)
+
+
+@pytest.fixture(scope="module")
+def hostile_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The app over an article (and file name) full of markup meant to run or to call out."""
+    folder = tmp_path_factory.mktemp("hostile")
+    corpus = write_corpus(folder / "articles", {"<img src=x onerror=alert(9)>.txt": HOSTILE})
+    settings = Settings(seeds_dir=corpus, index_dir=folder / "index", model="fake")
+    yield from _serve(create_app(settings, FakeEmbedder()))
 
 
 @pytest.fixture(scope="module")
@@ -108,6 +127,30 @@ def test_example_questions_and_vietnamese_rendering(browser: object, live_url: s
     page.locator("article.turn .card").first.wait_for(timeout=30_000)
     assert "Trương Thị Mai" in page.locator("article.turn .bubble.answer").first.inner_text()
     assert "002_88b7908893ec28a4" in page.locator("article.turn .card .card-meta").first.inner_text()
+
+
+def test_hostile_article_stays_inert_in_chat_and_viewer(browser: object, hostile_url: str) -> None:
+    page = browser.new_page()  # type: ignore[attr-defined]
+    dialogs: list[str] = []
+    outside: list[str] = []
+    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+    page.on(
+        "request",
+        lambda r: None if urlsplit(r.url).hostname in ("127.0.0.1", "localhost") else outside.append(r.url),
+    )
+    page.goto(hostile_url + "/")
+    page.fill("#q", "hội nghị độc hại")
+    page.press("#q", "Enter")
+    page.locator("article.turn .card").first.wait_for(timeout=30_000)
+    assert "<img src=x onerror=alert(2)>" in page.locator("article.turn .card .passage").first.inner_text()
+    assert page.locator("article.turn img, article.turn iframe, article.turn script").count() == 0
+    page.locator("article.turn .card a.open").first.click()
+    page.wait_for_url("**/doc/**")
+    assert "<script>alert('title')</script>" in page.locator("h1").inner_text()
+    assert page.locator(".document img, .document iframe, .document script").count() == 0
+    page.goto(hostile_url + "/?q=" + "<script>alert(5)</script>")
+    page.wait_for_timeout(300)
+    assert dialogs == [] and outside == []
 
 
 def test_form_works_with_javascript_off(browser: object, live_url: str) -> None:

@@ -81,10 +81,16 @@ def test_no_articles_is_a_one_line_error(tmp_path: Path) -> None:
     _one_line_error(result, "no articles")
 
 
-def test_unreadable_file_is_a_one_line_error(corpus: Path, tmp_path: Path) -> None:
+def test_unreadable_file_is_skipped_with_a_warning_or_an_error_when_strict(
+    corpus: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     (corpus / "broken.txt").write_bytes(b"\xff\xfe\xfa not utf-8")
-    result = runner.invoke(app, ["index", *_args(corpus, tmp_path)])
-    _one_line_error(result, "broken.txt: not UTF-8")
+    strict = runner.invoke(app, ["index", "--strict", *_args(corpus, tmp_path)])
+    _one_line_error(strict, "broken.txt: not UTF-8")
+    lenient = runner.invoke(app, ["index", *_args(corpus, tmp_path)])
+    assert lenient.exit_code == 0
+    assert "Indexed 3 articles" in lenient.stdout
+    assert "broken.txt: not UTF-8 text" in caplog.text
 
 
 def test_index_of_another_embedder_is_a_one_line_error(corpus: Path, tmp_path: Path) -> None:

