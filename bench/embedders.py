@@ -23,6 +23,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from common import rss_mb
 
 ROOT = Path(__file__).resolve().parent.parent
 CONFIGS = [
@@ -87,7 +88,7 @@ def run_one(backend: str, precision: str, batch: int, quick: bool, vectors_out: 
     for record in answerable:
         docs = list(dict.fromkeys(h.chunk.doc_id for h in engine.search(record["question"], 50)))
         ranks.append(docs.index(record["relevant"][0]) + 1 if record["relevant"][0] in docs else 0)
-    rss_mb = _rss_mb()
+    rss = rss_mb()
     return {
         "backend": backend,
         "precision": precision,
@@ -97,18 +98,11 @@ def run_one(backend: str, precision: str, batch: int, quick: bool, vectors_out: 
         "texts_per_s": round(len(texts) / index_s, 1),
         "query_ms_p50": round(statistics.median(latencies), 1),
         "query_ms_p99": round(float(np.percentile(latencies, 99)), 1),
-        "rss_mb": round(rss_mb),
+        "rss_mb": round(rss),
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
         "hit_at_1": round(sum(r == 1 for r in ranks) / len(ranks), 3),
         "mrr_at_10": round(sum(1 / r for r in ranks if 0 < r <= 10) / len(ranks), 3),
     }
-
-
-def _rss_mb() -> float:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
 
 
 def main() -> None:

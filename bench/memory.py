@@ -16,15 +16,10 @@ import sys
 import time
 from pathlib import Path
 
+from common import rss_mb
+
 ROOT = Path(__file__).resolve().parent.parent
 WARM_UP = 200
-
-
-def rss_mb() -> float:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
 
 
 def main() -> None:

@@ -3,22 +3,19 @@
 from __future__ import annotations
 
 import shutil
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
-import uvicorn
 
 from qa.api import create_app
 from qa.config import Settings
 from qa.embedding import FakeEmbedder
 from qa.engine import Engine
 
-from .conftest import ROOT, write_corpus
+from .conftest import ROOT, serve_in_thread, write_corpus
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_FLAGS = [
@@ -35,27 +32,11 @@ SCREENSHOTS = ROOT / "build" / "screenshots"
 pytestmark = pytest.mark.real_model
 
 
-def _serve(app: object) -> Iterator[str]:
-    """Serve ``app`` with uvicorn in a thread on a free loopback port; yields its base URL."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))  # type: ignore[arg-type]
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 60
-    while not server.started:
-        assert time.monotonic() < deadline, "server did not start"
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(10)
-
-
 @pytest.fixture(scope="module")
 def live_url(real_settings: Settings, real_engine: Engine) -> Iterator[str]:
     """The app with the real model on a free loopback port, served by uvicorn in a thread."""
-    yield from _serve(create_app(real_settings, real_engine.embedder))
+    with serve_in_thread(create_app(real_settings, real_engine.embedder)) as url:
+        yield url
 
 
 HOSTILE = (
@@ -72,7 +53,8 @@ def hostile_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     folder = tmp_path_factory.mktemp("hostile")
     corpus = write_corpus(folder / "articles", {"<img src=x onerror=alert(9)>.txt": HOSTILE})
     settings = Settings(seeds_dir=corpus, index_dir=folder / "index", model="fake")
-    yield from _serve(create_app(settings, FakeEmbedder()))
+    with serve_in_thread(create_app(settings, FakeEmbedder())) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
@@ -86,8 +68,9 @@ def browser() -> Iterator[object]:
         chromium.close()
 
 
-def test_ask_in_the_browser_and_open_the_source(browser: object, live_url: str) -> None:
-    page = browser.new_page(viewport={"width": 390, "height": 844})  # type: ignore[attr-defined]
+def _watched_page(browser: object, **options: object) -> tuple[Any, list[str], list[str]]:
+    """A new page, with the dialogs it opens and the requests it sends off localhost recorded."""
+    page = browser.new_page(**options)  # type: ignore[attr-defined]
     dialogs: list[str] = []
     outside: list[str] = []
     page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
@@ -95,6 +78,11 @@ def test_ask_in_the_browser_and_open_the_source(browser: object, live_url: str) 
         "request",
         lambda r: None if urlsplit(r.url).hostname in ("127.0.0.1", "localhost") else outside.append(r.url),
     )
+    return page, dialogs, outside
+
+
+def test_ask_in_the_browser_and_open_the_source(browser: object, live_url: str) -> None:
+    page, dialogs, outside = _watched_page(browser, viewport={"width": 390, "height": 844})
     page.goto(live_url + "/")
     page.fill("#q", "Who chaired the 2018 review meeting?")
     page.press("#q", "Enter")
@@ -130,14 +118,7 @@ def test_example_questions_and_vietnamese_rendering(browser: object, live_url: s
 
 
 def test_hostile_article_stays_inert_in_chat_and_viewer(browser: object, hostile_url: str) -> None:
-    page = browser.new_page()  # type: ignore[attr-defined]
-    dialogs: list[str] = []
-    outside: list[str] = []
-    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
-    page.on(
-        "request",
-        lambda r: None if urlsplit(r.url).hostname in ("127.0.0.1", "localhost") else outside.append(r.url),
-    )
+    page, dialogs, outside = _watched_page(browser)
     page.goto(hostile_url + "/")
     page.fill("#q", "hội nghị độc hại")
     page.press("#q", "Enter")
