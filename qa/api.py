@@ -33,7 +33,7 @@ from .embedding import Embedder
 from .engine import Engine
 from .errors import QAError, QuestionError
 from .index import CURRENT
-from .limits import BodyLimit, Gate
+from .limits import BodyLimit, Gate, Load
 from .pages import EXAMPLES, document_segments, safe_url, turn
 
 log = logging.getLogger(__name__)
@@ -82,6 +82,7 @@ class Health(BaseModel):
     status: str
     embedder: dict[str, Any]
     index: dict[str, Any]
+    load: dict[str, int] = Field(description="Questions being answered and waiting right now.")
 
 
 class Problem(BaseModel):
@@ -111,11 +112,13 @@ def create_app(settings: Settings, embedder: Embedder | None = None) -> FastAPI:
         version="0.1.0",
         lifespan=lifespan,
     )
+    app.state.load = Load()
     app.add_middleware(
         Gate,
         concurrency=settings.max_concurrency,
         waiting=settings.max_waiting,
         paths=frozenset({"/api/ask", "/turn", "/"}),
+        load=app.state.load,
     )
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     templates = Jinja2Templates(directory=WEB / "templates")
@@ -157,7 +160,13 @@ def create_app(settings: Settings, embedder: Embedder | None = None) -> FastAPI:
     def api_health(request: Request) -> dict[str, Any]:
         """Whether answers can be served, with the embedder and the index in use."""
         info = engine_of(request).info()
-        return {"status": "ok", "embedder": info["embedder"], "index": info["index"]}
+        load = request.app.state.load
+        return {
+            "status": "ok",
+            "embedder": info["embedder"],
+            "index": info["index"],
+            "load": {"running": load.running, "queued": load.queued},
+        }
 
     # ------------------------------------------------------------------------------------ HTML
 

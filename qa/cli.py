@@ -259,5 +259,5 @@ def _format_answer(answer: Answer) -> str:
 
 def main() -> None:
     """Console entry point."""
-    logging.basicConfig(level=logging.WARNING, format="warning: %(message)s")
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
     app()

@@ -166,13 +166,15 @@ def build_index(
         cache = _vector_cache(previous)
         all_inputs = chunk_inputs + sentence_inputs + background
         todo = sorted({t for t in all_inputs if t not in cache}, key=len)
+        done = 0
         with tqdm(total=len(todo), desc="embedding", unit="text", disable=not progress) as bar:
             for batch in _batches(todo, BATCH):
                 for text, vector in zip(batch, embedder.embed_passages(batch), strict=True):
                     cache[text] = vector
                 bar.update(len(batch))
+                done += len(batch)
                 if not progress:  # servers and pipes get log lines instead of a bar
-                    log.info("embedded %d/%d texts", bar.n, len(todo))
+                    log.info("embedded %d/%d texts", done, len(todo))
         chunk_matrix = _stack([cache[t] for t in chunk_inputs], embedder.dim)
         sentence_matrix = _stack([cache[t] for t in sentence_inputs], embedder.dim)
         background_matrix = _stack([cache[t] for t in background], embedder.dim)

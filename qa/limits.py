@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Awaitable, Callable, MutableMapping
+from dataclasses import dataclass
 from typing import Any
 
 Scope = MutableMapping[str, Any]
@@ -88,14 +89,24 @@ class BodyLimit:
         await self.app(scope, replay, send)
 
 
+@dataclass
+class Load:
+    """Questions being answered and questions waiting, as the gate counts them."""
+
+    running: int = 0
+    queued: int = 0
+
+
 class Gate:
     """At most ``concurrency`` requests to ``paths`` at once, ``waiting`` more queued, the rest get 503."""
 
-    def __init__(self, app: ASGIApp, concurrency: int, waiting: int, paths: frozenset[str]) -> None:
+    def __init__(
+        self, app: ASGIApp, concurrency: int, waiting: int, paths: frozenset[str], load: Load | None = None
+    ) -> None:
         self.app = app
         self.paths = paths
         self.waiting = waiting
-        self._queued = 0
+        self.load = load or Load()
         self._semaphore: asyncio.Semaphore | None = None
         self._concurrency = concurrency
 
@@ -111,15 +122,17 @@ class Gate:
             return
         if self._semaphore is None:
             self._semaphore = asyncio.Semaphore(self._concurrency)
-        if self._semaphore.locked() and self._queued >= self.waiting:
+        if self._semaphore.locked() and self.load.queued >= self.waiting:
             await send_json(send, 503, "the server is busy: try again in a moment", {"retry-after": "1"})
             return
-        self._queued += 1
+        self.load.queued += 1
         try:
             await self._semaphore.acquire()
         finally:
-            self._queued -= 1
+            self.load.queued -= 1
+        self.load.running += 1
         try:
             await self.app(scope, receive, send)
         finally:
+            self.load.running -= 1
             self._semaphore.release()

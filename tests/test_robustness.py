@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import http.client
 import json
 import os
 import random
@@ -396,17 +397,30 @@ def test_sigterm_lets_requests_in_flight_finish(
             assert time.monotonic() < deadline, log.read_text()
             time.sleep(0.1)
         statuses: list[int] = []
+        sent = threading.Semaphore(0)
 
         def ask(n: int) -> None:
             question = f"{'hội nghị ' * 100} {n}"  # long, distinct questions keep the model busy
-            response = httpx.post(f"http://127.0.0.1:{port}/api/ask", json={"question": question}, timeout=60)
-            statuses.append(response.status_code)
+            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+            body = json.dumps({"question": question})
+            connection.request("POST", "/api/ask", body, {"content-type": "application/json"})
+            sent.release()  # the request is on the wire before the signal is sent
+            statuses.append(connection.getresponse().status)
+            connection.close()
 
         threads = [threading.Thread(target=ask, args=(n,)) for n in range(40)]
         for thread in threads:
             thread.start()
-        time.sleep(0.3)  # all connected and queued; a handful answered
-        answered_before = len(statuses)
+        for _ in threads:
+            assert sent.acquire(timeout=30)
+        deadline = time.monotonic() + 30
+        while True:  # every request is answered or inside the server (running or queued at the gate)
+            load = httpx.get(f"http://127.0.0.1:{port}/api/health").json()["load"]
+            answered_before = len(statuses)
+            if load["running"] + load["queued"] + answered_before >= 40:
+                break
+            assert time.monotonic() < deadline, (load, answered_before)
+            time.sleep(0.01)
         server.send_signal(signal.SIGTERM)
         for thread in threads:
             thread.join()
