@@ -77,21 +77,18 @@ def read_corpus(folder: Path) -> Corpus:
     for path in sorted(folder.rglob("*")):
         if path.suffix.lower() not in SUFFIXES or not path.is_file():
             continue
-        reason = None
-        outside = not path.resolve().is_relative_to(root)
+        if not path.resolve().is_relative_to(root):
+            skipped.append(Skipped(path, f"it links outside {folder}"))
+            continue
         try:
-            data = b"" if outside else _read_bytes(path)
-            if outside:
-                reason = f"it links outside {folder}"
-            elif not data.strip():
-                reason = "the file is empty"
-            else:
-                documents.append(_document(path, data))
-                files.append(SourceFile(path, hashlib.sha256(data).hexdigest()))
+            data = _read_bytes(path)
+            if not data.strip():
+                skipped.append(Skipped(path, "the file is empty"))
+                continue
+            documents.append(_document(path, data))
+            files.append(SourceFile(path, hashlib.sha256(data).hexdigest()))
         except UnreadableFileError as exc:
-            reason = str(exc).split(": ", 1)[-1]
-        if reason is not None:
-            skipped.append(Skipped(path, reason))
+            skipped.append(Skipped(path, exc.reason))
     if not documents:
         why = "; ".join(f"{s.path.name}: {s.reason}" for s in skipped[:3])
         raise EmptyCorpusError(
@@ -114,13 +111,11 @@ def _document(path: Path, data: bytes) -> Document:
     try:
         raw = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise UnreadableFileError(
-            f"cannot read {path}: not UTF-8 text (bad byte at offset {exc.start})"
-        ) from None
+        raise UnreadableFileError(path, f"not UTF-8 text (bad byte at offset {exc.start})") from None
     text = clean(nfc(raw))
     lines = [line.strip() for line in text.split("\n") if line.strip()]
     if not lines:
-        raise UnreadableFileError(f"cannot read {path}: no article text after removing page furniture")
+        raise UnreadableFileError(path, "no article text after removing page furniture")
     url = _URL.search(text)
     return Document(
         doc_id=path.stem,
@@ -163,4 +158,4 @@ def _read_bytes(path: Path) -> bytes:
     try:
         return path.read_bytes()
     except OSError as exc:
-        raise UnreadableFileError(f"cannot read {path}: {exc.strerror or exc}") from None
+        raise UnreadableFileError(path, str(exc.strerror or exc)) from None

@@ -28,7 +28,12 @@ class EmptyCorpusError(CorpusError):
 
 
 class UnreadableFileError(CorpusError):
-    """An article file cannot be read or decoded."""
+    """An article file cannot be read or decoded; ``reason`` says why, without the path."""
+
+    def __init__(self, path: object, reason: str) -> None:
+        super().__init__(f"cannot read {path}: {reason}")
+        self.path = path
+        self.reason = reason
 
 
 class IndexError_(QAError):

@@ -133,7 +133,7 @@ def build_index(
         corpus = read_corpus(settings.seeds_dir)
         if strict and corpus.skipped:
             first = corpus.skipped[0]
-            raise UnreadableFileError(f"cannot index {first.path}: {first.reason}")
+            raise UnreadableFileError(first.path, first.reason)
         skipped = tuple(corpus.skipped)
         for item in skipped:
             log.warning("skipped %s: %s", item.path, item.reason)

@@ -88,3 +88,12 @@ def test_unusable_files_are_skipped_saying_which_and_why(
         "blank.txt": "the file is empty",
         "link.txt": f"it links outside {folder}",
     }
+
+
+def test_skip_reason_survives_a_colon_in_the_file_name(tmp_path: Path) -> None:
+    folder = tmp_path / "articles"
+    folder.mkdir()
+    (folder / "good.txt").write_text("Tiêu đề\n\nNội dung.", encoding="utf-8")
+    (folder / "note: draft.txt").write_bytes(b"\xff\xfe not utf-8")
+    [skipped] = read_corpus(folder).skipped
+    assert skipped.reason == "not UTF-8 text (bad byte at offset 0)"
