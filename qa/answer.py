@@ -126,13 +126,15 @@ def answer_question(
     question: str,
     top_k: int,
     min_margin: float,
+    ranking: Ranking | None = None,
 ) -> Answer:
     """Retrieve, pick evidence and build the :class:`Answer` (sources best first, at most ``top_k``).
 
+    ``ranking``, when given, is ``retriever.rank(question)`` computed already (evaluation ranks first).
     ``confidence`` is the margin of the best article sentence over the off-topic background texts;
     under ``min_margin`` the answer is "not found in the articles" with no sources.
     """
-    ranking = retriever.rank(question)
+    ranking = ranking if ranking is not None else retriever.rank(question)
     margin = float(ranking.sentences.max()) - ranking.background if ranking.sentences.size else -1.0
     hits = retriever.hits(ranking, max(top_k, EVIDENCE_CHUNKS))
     kind = question_kind(question)

@@ -14,7 +14,7 @@ from .config import Retriever, Settings
 from .embedding import Embedder, load_embedder
 from .errors import IndexMismatchError, QuestionError
 from .index import Index, build_index, index_exists, load_index
-from .retrieve import HybridRetriever
+from .retrieve import HybridRetriever, Ranking
 from .types import Answer, Hit
 
 log = logging.getLogger(__name__)
@@ -60,13 +60,17 @@ class Engine:
         )
         return cls(settings, embedder, index, retriever)
 
-    def ask(self, question: str, top_k: int | None = None) -> Answer:
-        """Answer one question; raises :class:`QuestionError` for an unusable question."""
-        question = check_question(question, self.settings.max_question_chars)
+    def ask(self, question: str, top_k: int | None = None, ranking: Ranking | None = None) -> Answer:
+        """Answer one question; raises :class:`QuestionError` for an unusable question.
+
+        ``ranking`` may carry ``self.retriever.rank(question)`` already computed for the same text.
+        """
+        checked = check_question(question, self.settings.max_question_chars)
         k = top_k if top_k is not None else self.settings.top_k
         if not 1 <= k <= 20:
             raise QuestionError(f"top_k must be between 1 and 20, not {k}")
-        return answer_question(self.retriever, question, k, self.settings.min_margin)
+        reuse = ranking if checked == question else None
+        return answer_question(self.retriever, checked, k, self.settings.min_margin, reuse)
 
     def search(self, question: str, k: int, method: Retriever = "hybrid") -> list[Hit]:
         """The ``k`` best chunks by one retriever, best first (for evaluation)."""

@@ -27,6 +27,7 @@ from typing import Any
 from .config import Retriever
 from .engine import Engine
 from .errors import QAError
+from .retrieve import Ranking
 
 RETRIEVERS: tuple[Retriever, ...] = ("dense", "lexical", "hybrid")
 ALL = "all"
@@ -232,16 +233,17 @@ def evaluate_engine(
     """:func:`evaluate` with the retrievers and answerer of a loaded :class:`Engine`."""
     retriever = engine.retriever
     depth = min(DEPTH, len(engine.index.chunks))
+    rankings: dict[str, Ranking] = {}  # each question is embedded and ranked once, for both uses
 
     def rank(text: str) -> dict[str, Chunks]:
-        ranking = retriever.rank(text)
+        ranking = rankings[text] = retriever.rank(text)
         return {
             name: [(h.chunk.doc_id, h.chunk.text, h.score) for h in retriever.hits(ranking, depth, name)]  # type: ignore[arg-type]
             for name in retrievers
         }
 
     def answer(text: str) -> tuple[str, bool]:
-        reply = engine.ask(text)
+        reply = engine.ask(text, ranking=rankings.pop(text, None))
         return reply.answer, reply.answerable
 
     def passages_with(evidence: str) -> int:
