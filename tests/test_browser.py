@@ -29,7 +29,7 @@ CHROMIUM_FLAGS = [
 ]
 SCREENSHOTS = ROOT / "build" / "screenshots"
 
-pytestmark = pytest.mark.real_model
+pytestmark = [pytest.mark.real_model, pytest.mark.browser]
 
 
 @pytest.fixture(scope="module")
@@ -130,7 +130,7 @@ def test_hostile_article_stays_inert_in_chat_and_viewer(browser: object, hostile
     assert "<script>alert('title')</script>" in page.locator("h1").inner_text()
     assert page.locator(".document img, .document iframe, .document script").count() == 0
     page.goto(hostile_url + "/?q=" + "<script>alert(5)</script>")
-    page.wait_for_timeout(300)
+    page.wait_for_load_state("networkidle")  # every script has run and every request has been made
     assert dialogs == [] and outside == []
 
 

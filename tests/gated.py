@@ -1,0 +1,59 @@
+"""Embedders whose questions wait for a gate the test opens: slowness driven by events, not by clocks.
+
+``python -m tests.gated PORT GATE_FILE`` serves the app (settings from the environment) in a real
+process whose questions wait until ``GATE_FILE`` exists, so a test can hold requests in flight, signal
+the process, and then let them finish.
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+
+from qa.embedding import FakeEmbedder
+
+
+class GatedEmbedder(FakeEmbedder):
+    """Each question waits until :attr:`gate` is set; :attr:`entered` counts questions waiting or done."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.gate = threading.Event()
+        self.entered = threading.Semaphore(0)
+
+    def embed_query(self, text: str) -> npt.NDArray[np.float32]:
+        self.entered.release()
+        self.gate.wait()
+        return super().embed_query(text)
+
+
+class FileGatedEmbedder(FakeEmbedder):
+    """Each question waits until ``gate`` exists (the gate of another process)."""
+
+    def __init__(self, gate: Path) -> None:
+        super().__init__()
+        self.gate = gate
+
+    def embed_query(self, text: str) -> npt.NDArray[np.float32]:
+        while not self.gate.exists():
+            time.sleep(0.01)
+        return super().embed_query(text)
+
+
+def main() -> None:
+    import uvicorn
+
+    from qa.api import create_app
+    from qa.config import get_settings
+
+    port, gate = int(sys.argv[1]), Path(sys.argv[2])
+    uvicorn.run(create_app(get_settings(), FileGatedEmbedder(gate)), host="127.0.0.1", port=port)
+
+
+if __name__ == "__main__":
+    main()
