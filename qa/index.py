@@ -12,6 +12,8 @@ Layout of ``index_dir``::
         sentences.faiss     FAISS inner-product index of sentence vectors
         background.jsonl    off-topic reference texts (qa/background.txt); row i is vector i of
         background.faiss    ... these: a question nearer to them than to any sentence is off-topic
+        lexical/syllables/  BM25 over the chunks' folded syllables (bm25s numpy/JSON files)
+        lexical/words/      BM25 over the chunks' pyvi word segments
 
 A build is written to a temporary folder, fsynced, renamed, and only then published by replacing the
 ``current`` link, so a crash at any moment leaves the previous index intact. JSON only, never pickle.
@@ -38,20 +40,23 @@ import faiss
 import numpy as np
 from tqdm import tqdm
 
+from . import lexical
 from .chunking import chunk_document
 from .config import Settings
-from .corpus import Skipped, read_corpus
+from .corpus import Skipped, check_folder, read_corpus
 from .embedding import Embedder, Vectors
 from .errors import IndexCorruptError, IndexMismatchError, IndexNotBuiltError, UnreadableFileError
-from .text import sentence_spans
+from .lexical import Bm25
+from .text import sentence_spans, syllables, words
 from .types import Chunk, Document, Span
 
 log = logging.getLogger(__name__)
 
 FORMAT = "vnqa-index"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: lexical indexes saved at build time
 CURRENT = "current"
 MANIFEST = "manifest.json"
+LEXICAL = {"syllables": syllables, "words": words}  # tokeniser of each saved BM25 model
 DATA_FILES = (
     "documents.jsonl",
     "chunks.jsonl",
@@ -60,6 +65,7 @@ DATA_FILES = (
     "chunks.faiss",
     "sentences.faiss",
     "background.faiss",
+    *(f"lexical/{name}/{file}" for name in LEXICAL for file in lexical.FILES),
 )
 BACKGROUND = Path(__file__).with_name("background.txt")
 PASSAGE_TEMPLATE = "{title}\n{text}"  # what the model reads for a chunk: the article title gives context
@@ -81,6 +87,7 @@ class Index:
     sentence_vectors: faiss.Index
     background: list[str]
     background_vectors: faiss.Index
+    lexical: dict[str, Bm25]
     chunk_sentences: list[range] = field(default_factory=list)
 
     @property
@@ -128,6 +135,7 @@ def build_index(
     """
     began = time.perf_counter()
     index_dir = settings.index_dir
+    check_folder(settings.seeds_dir)  # before anything is written
     index_dir.mkdir(parents=True, exist_ok=True)
     with _lock(index_dir):
         corpus = read_corpus(settings.seeds_dir)
@@ -175,6 +183,11 @@ def build_index(
                 done += len(batch)
                 if not progress:  # servers and pipes get log lines instead of a bar
                     log.info("embedded %d/%d texts", done, len(todo))
+        lexical_files = {
+            f"lexical/{name}/{file}": data
+            for name, tokenise in LEXICAL.items()
+            for file, data in Bm25.build([tokenise(t) for t in chunk_inputs]).files().items()
+        }
         chunk_matrix = _stack([cache[t] for t in chunk_inputs], embedder.dim)
         sentence_matrix = _stack([cache[t] for t in sentence_inputs], embedder.dim)
         background_matrix = _stack([cache[t] for t in background], embedder.dim)
@@ -200,6 +213,7 @@ def build_index(
                 "chunks.faiss": _faiss_bytes(chunk_matrix),
                 "sentences.faiss": _faiss_bytes(sentence_matrix),
                 "background.faiss": _faiss_bytes(background_matrix),
+                **lexical_files,
             },
         )
         return BuildReport(
@@ -262,7 +276,7 @@ def _vector_cache(previous: Index | None) -> dict[str, Vectors]:
 def _load_previous(index_dir: Path, embedder_id: str) -> Index | None:
     try:
         previous = load_index(index_dir)
-    except (IndexNotBuiltError, IndexCorruptError):
+    except (IndexNotBuiltError, IndexCorruptError, IndexMismatchError):  # rebuilt from scratch
         return None
     return previous if previous.embedder_id == embedder_id else None
 
@@ -303,8 +317,10 @@ def _publish(index_dir: Path, manifest: dict[str, Any], payload: dict[str, bytes
         **payload,
         MANIFEST: json.dumps(manifest, ensure_ascii=False, indent=2).encode(),
     }.items():
+        (tmp / filename).parent.mkdir(parents=True, exist_ok=True)
         _write_synced(tmp / filename, data)
-    _fsync_dir(tmp)
+    for folder in sorted({(tmp / n).parent for n in payload}, key=lambda p: -len(p.parts)):
+        _fsync_dir(folder)
     final = index_dir / name
     os.rename(tmp, final)
     link = index_dir / f".tmp-link-{name}"
@@ -394,7 +410,8 @@ def load_index(index_dir: Path, embedder: Embedder | None = None) -> Index:
         background_vectors = faiss.deserialize_index(
             np.frombuffer(payload["background.faiss"], dtype=np.uint8)
         )
-    except (TypeError, ValueError, RuntimeError) as exc:
+        lexical_models = {name: Bm25.load(path / "lexical" / name) for name in LEXICAL}
+    except (TypeError, ValueError, RuntimeError, KeyError) as exc:
         raise IndexCorruptError(
             f"the index in {path} cannot be read ({exc}): run `qa index --force`"
         ) from None
@@ -406,6 +423,7 @@ def load_index(index_dir: Path, embedder: Embedder | None = None) -> Index:
         or len(sentences) != counts["sentences"]
         or sentence_vectors.ntotal != counts["sentences"]
         or background_vectors.ntotal != len(background)
+        or any(model.size != len(chunks) for model in lexical_models.values())
     ):
         raise IndexCorruptError(f"the index in {path} has inconsistent counts: run `qa index --force`")
     return Index(
@@ -418,6 +436,7 @@ def load_index(index_dir: Path, embedder: Embedder | None = None) -> Index:
         sentence_vectors=sentence_vectors,
         background=background,
         background_vectors=background_vectors,
+        lexical=lexical_models,
         chunk_sentences=_sentences_of_chunks(chunks, sentences),
     )
 

@@ -10,25 +10,20 @@ Vietnamese question that reuses the article's words lets BM25 contribute fully.
 
 from __future__ import annotations
 
-import logging
-import math
+from collections.abc import Collection
 from dataclasses import dataclass
 
-import bm25s
 import faiss
 import numpy as np
 import numpy.typing as npt
 
 from .config import Retriever as RetrieverName
 from .embedding import Embedder, Vectors
-from .index import PASSAGE_TEMPLATE, Index
+from .index import Index
 from .text import has_diacritics, syllables, words
 from .types import Hit
 
 Scores = npt.NDArray[np.float32]
-
-# bm25s sets its own logger to DEBUG, which floods any handler the application installs.
-logging.getLogger("bm25s").setLevel(logging.WARNING)
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,37 +37,7 @@ class Ranking:
     sentences: Scores
     background: float
     coverage: float
-
-
-class _Bm25:
-    """One BM25 model over token lists, with document frequencies for coverage."""
-
-    def __init__(self, corpus_tokens: list[list[str]]) -> None:
-        self._model = bm25s.BM25()
-        self._model.index(corpus_tokens, show_progress=False)
-        self._vocab = self._model.vocab_dict
-        n_docs = len(corpus_tokens)
-        df: dict[str, int] = {}
-        for tokens in corpus_tokens:
-            for token in set(tokens):
-                df[token] = df.get(token, 0) + 1
-        self._idf = {t: math.log(1 + (n_docs - d + 0.5) / (d + 0.5)) for t, d in df.items()}
-        self._unknown_idf = math.log(1 + (n_docs + 0.5) / 0.5)
-        self._size = n_docs
-
-    def scores(self, tokens: list[str]) -> Scores:
-        known = [t for t in tokens if t in self._vocab]
-        if not known:
-            return np.zeros(self._size, np.float32)
-        return np.asarray(self._model.get_scores(known), dtype=np.float32)
-
-    def coverage(self, tokens: list[str]) -> float:
-        """Share of the question's IDF mass that occurs in the corpus (0 = nothing matches, 1 = all)."""
-        if not tokens:
-            return 0.0
-        total = sum(self._idf.get(t, self._unknown_idf) for t in tokens)
-        found = sum(self._idf[t] for t in tokens if t in self._idf)
-        return found / total if total else 0.0
+    query: Vectors | None = None
 
 
 class HybridRetriever:
@@ -85,46 +50,65 @@ class HybridRetriever:
         self.embedder = embedder
         self.lexical_weight = lexical_weight
         self.sentence_weight = sentence_weight
-        texts = [
-            PASSAGE_TEMPLATE.format(title=index.documents[c.doc_id].title, text=c.text) for c in index.chunks
-        ]
-        self._syllables = _Bm25([syllables(t) for t in texts])
-        self._words = _Bm25([words(t) for t in texts])
+        self._syllables = index.lexical["syllables"]
+        self._words = index.lexical["words"]
 
-    def rank(self, question: str) -> Ranking:
+    def rank(self, question: str, exclude: Collection[str] = ()) -> Ranking:
         """Scores of every chunk and sentence.
 
         A chunk's dense score mixes its own cosine with that of its best sentence (a focused sentence
-        match is strong evidence even inside a long chunk); lexical is BM25 scaled to [0, 1].
+        match is strong evidence even inside a long chunk); lexical is BM25 scaled to [0, 1]. The chunks
+        and sentences of the documents in ``exclude`` score -inf, as if they were not indexed
+        (evaluation asks questions without their own article this way).
         """
         query = self.embedder.embed_query(question).reshape(1, -1)
         chunk_cos = _cosines(self.index.chunk_vectors, query)
         sentence_cos = _cosines(self.index.sentence_vectors, query)
         background = _cosines(self.index.background_vectors, query)
+        chunks_out, sentences_out = self._rows_of(exclude)
+        sentence_cos[sentences_out] = -1.0
         best_sentence = np.array(
             [sentence_cos[rows].max() if len(rows) else 0.0 for rows in self.index.chunk_sentences],
             dtype=np.float32,
         ).reshape(chunk_cos.shape)
         dense = (1 - self.sentence_weight) * chunk_cos + self.sentence_weight * best_sentence
+        if len(chunks_out):
+            kept = np.ones(len(dense), bool)
+            kept[chunks_out] = False
+            dense[chunks_out] = dense[kept].min() if kept.any() else 0.0
 
         folded = syllables(question)
-        lexical = _unit(self._syllables.scores(folded))
+        lexical = _unit(_without(self._syllables.scores(folded), chunks_out))
         coverage = self._syllables.coverage(folded)
         if has_diacritics(question):
             segmented = words(question)
-            lexical = ((lexical + _unit(self._words.scores(segmented))) / 2).astype(np.float32)
+            by_words = _unit(_without(self._words.scores(segmented), chunks_out))
+            lexical = ((lexical + by_words) / 2).astype(np.float32)
             coverage = (coverage + self._words.coverage(segmented)) / 2
 
         weight = min(1.0, self.lexical_weight * coverage)
-        fused = (1 - weight) * _unit(dense, min_max=True) + weight * lexical
+        fused = ((1 - weight) * _unit(dense, min_max=True) + weight * lexical).astype(np.float32)
+        for scores in (dense, lexical, fused):
+            scores[chunks_out] = -np.inf
+        sentence_cos[sentences_out] = -np.inf
         return Ranking(
             dense=dense,
             lexical=lexical,
-            fused=fused.astype(np.float32),
+            fused=fused,
             sentences=sentence_cos,
             background=float(background.max()) if background.size else -1.0,
             coverage=coverage,
+            query=query[0],
         )
+
+    def _rows_of(self, doc_ids: Collection[str]) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+        """Chunk rows and sentence rows of the documents ``doc_ids``."""
+        if not doc_ids:
+            return np.zeros(0, np.int64), np.zeros(0, np.int64)
+        wanted = set(doc_ids)
+        chunks = [c.chunk_id for c in self.index.chunks if c.doc_id in wanted]
+        sentences = [row for row, s in enumerate(self.index.sentences) if s.doc_id in wanted]
+        return np.asarray(chunks, np.int64), np.asarray(sentences, np.int64)
 
     def search(self, question: str, k: int, method: RetrieverName = "hybrid") -> list[Hit]:
         """The ``k`` best chunks (fewer when the index is smaller), best first."""
@@ -133,7 +117,7 @@ class HybridRetriever:
     def hits(self, ranking: Ranking, k: int, method: RetrieverName = "hybrid") -> list[Hit]:
         """Top ``k`` of a :class:`Ranking` by the chosen score, best first; ties keep index order."""
         scores = {"dense": ranking.dense, "lexical": ranking.lexical, "hybrid": ranking.fused}[method]
-        order = np.argsort(-scores, kind="stable")[:k]
+        order = [i for i in np.argsort(-scores, kind="stable")[:k] if np.isfinite(scores[i])]
         return [
             Hit(
                 chunk=self.index.chunks[i],
@@ -154,6 +138,11 @@ def _cosines(vectors: faiss.Index, query: Vectors) -> Scores:
         valid = rows[0] >= 0  # FAISS pads missing results with -1
         out[rows[0][valid]] = scores[0][valid]
     return out
+
+
+def _without(scores: Scores, rows: npt.NDArray[np.int64]) -> Scores:
+    scores[rows] = 0.0
+    return scores
 
 
 def _unit(scores: Scores, min_max: bool = False) -> Scores:

@@ -1,0 +1,76 @@
+"""BM25 over token lists, built once at index time and saved as bm25s's numpy/JSON files (never pickle).
+
+An index holds two of them: over diacritic-folded syllables and over pyvi word segments. Loading one is
+reading its arrays, so starting a server never re-tokenises the articles.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import tempfile
+from pathlib import Path
+
+import bm25s
+import numpy as np
+import numpy.typing as npt
+
+Scores = npt.NDArray[np.float32]
+
+# bm25s sets its own logger to DEBUG, which floods any handler the application installs.
+logging.getLogger("bm25s").setLevel(logging.WARNING)
+
+FILES = (
+    "data.csc.index.npy",
+    "indices.csc.index.npy",
+    "indptr.csc.index.npy",
+    "vocab.index.json",
+    "params.index.json",
+)
+
+
+class Bm25:
+    """One BM25 model (rows are chunks, in index order) with document frequencies for coverage."""
+
+    def __init__(self, model: bm25s.BM25) -> None:
+        self._model = model
+        self._vocab: dict[str, int] = model.vocab_dict
+        self.size = int(model.scores["num_docs"])
+        indptr = np.asarray(model.scores["indptr"])
+        df = np.diff(indptr)  # column t of the score matrix lists the rows containing token t
+        self._idf = np.log(1 + (self.size - df + 0.5) / (df + 0.5))
+        self._unknown_idf = math.log(1 + (self.size + 0.5) / 0.5)
+
+    @classmethod
+    def build(cls, corpus_tokens: list[list[str]]) -> Bm25:
+        model = bm25s.BM25()
+        model.index(corpus_tokens, show_progress=False)
+        return cls(model)
+
+    def files(self) -> dict[str, bytes]:
+        """The saved model: file name -> content (bm25s's own format)."""
+        with tempfile.TemporaryDirectory(prefix="vnqa-bm25-") as tmp:
+            self._model.save(tmp, show_progress=False)
+            return {name: (Path(tmp) / name).read_bytes() for name in FILES}
+
+    @classmethod
+    def load(cls, folder: Path) -> Bm25:
+        """A model saved by :meth:`files` into ``folder``, its arrays memory-mapped."""
+        return cls(bm25s.BM25.load(folder, mmap=True, show_progress=False))
+
+    def scores(self, tokens: list[str]) -> Scores:
+        """BM25 score of every row for the query ``tokens`` (unknown tokens are ignored)."""
+        known = [t for t in tokens if t]
+        known = [t for t in known if t in self._vocab]
+        if not known:
+            return np.zeros(self.size, np.float32)
+        return np.asarray(self._model.get_scores(known), dtype=np.float32)
+
+    def coverage(self, tokens: list[str]) -> float:
+        """Share of the question's IDF mass that occurs in the corpus (0 = nothing matches, 1 = all)."""
+        if not tokens:
+            return 0.0
+        ids = [self._vocab.get(t) for t in tokens]
+        known = [float(self._idf[i]) for i in ids if i is not None and i < len(self._idf)]
+        total = sum(known) + self._unknown_idf * (len(ids) - len(known))
+        return sum(known) / total if total else 0.0
