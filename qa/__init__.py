@@ -1,5 +1,12 @@
 """vnqa: offline question answering over a folder of Vietnamese news articles."""
 
+from importlib.metadata import PackageNotFoundError, version
+
+try:
+    __version__ = version("vnqa")
+except PackageNotFoundError:  # pragma: no cover - running from a source tree that was never installed
+    __version__ = "0+unknown"
+
 from .config import Settings, get_settings
 from .embedding import Embedder, FakeEmbedder, load_embedder
 from .engine import Engine

