@@ -6,7 +6,6 @@ import contextlib
 import json
 import logging
 import sys
-import tempfile
 import textwrap
 import time
 from collections.abc import Iterator
@@ -16,6 +15,7 @@ from typing import Annotated, Any
 import typer
 from tqdm import tqdm
 
+from . import __version__
 from .answer import answer_json
 from .config import Settings, get_settings
 from .embedding import load_embedder
@@ -24,27 +24,46 @@ from .errors import QAError
 from .index import build_index
 from .types import Answer
 
+# Plain help (no Rich markup): "[env QA_SEEDS_DIR; default: seeds]" must print as written.
 app = typer.Typer(
     help="Ask questions about a folder of news articles, offline.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,
 )
 
-SeedsOpt = Annotated[
-    Path | None, typer.Option("--seeds", help="Articles folder [env QA_SEEDS_DIR; default ./seeds].")
-]
-IndexOpt = Annotated[
-    Path | None, typer.Option("--index", help="Index folder [env QA_INDEX_DIR; default ./index].")
-]
-ModelOpt = Annotated[
-    str | None,
-    typer.Option("--model", help="'multilingual-e5-small' or a sentence-transformers folder [env QA_MODEL]."),
-]
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")]
+
+def _about(field: str, text: str | None = None) -> str:
+    """Help for an option that overrides a setting: its description, variable and default."""
+    info = Settings.model_fields[field]
+    default = "none" if info.default is None else info.default
+    return f"{text or info.description} [env QA_{field.upper()}; default: {default}]"
 
 
-model_app = typer.Typer(help="Manage the embedding model.", no_args_is_help=True)
+SeedsOpt = Annotated[Path | None, typer.Option("--seeds", help=_about("seeds_dir"))]
+IndexOpt = Annotated[Path | None, typer.Option("--index", help=_about("index_dir"))]
+ModelOpt = Annotated[str | None, typer.Option("--model", help=_about("model"))]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON (UTF-8) instead of text.")]
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"vnqa {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    version: Annotated[
+        bool | None,
+        typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit."),
+    ] = None,
+) -> None:
+    """Ask questions about a folder of news articles, offline."""
+
+
+model_app = typer.Typer(help="Manage the embedding model.", no_args_is_help=True, rich_markup_mode=None)
 app.add_typer(model_app, name="model")
 
 
@@ -145,12 +164,30 @@ def info(
 def eval_(
     questions: Annotated[
         Path | None,
-        typer.Argument(help="Question set: our JSONL or a BEIR folder [default: SEEDS/questions.jsonl]."),
+        typer.Argument(
+            help="Question set: our JSONL, a BEIR folder, or a folder with corpus/ and questions.jsonl "
+            "(e.g. XQuAD-vi) [default: SEEDS/questions.jsonl]."
+        ),
     ] = None,
     retriever: Annotated[
         str, typer.Option("--retriever", help="dense, lexical, hybrid, or all (side by side).")
     ] = "all",
     k: Annotated[str, typer.Option("--k", help="Cut-offs for hit@k and Recall@k.")] = "1,3,5,10",
+    distractors: Annotated[
+        Path | None,
+        typer.Option("--distractors", help="Folder of unrelated articles to add around the corpus."),
+    ] = None,
+    distractors_n: Annotated[
+        int, typer.Option("--distractors-n", min=0, help="How many distractors (a seeded sample).")
+    ] = 300,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the distractor sample.")] = 0,
+    leave_out: Annotated[
+        bool,
+        typer.Option("--leave-out", help="Also ask each question without its own article ('not found')."),
+    ] = False,
+    baseline: Annotated[
+        bool, typer.Option(" /--no-baseline", help="Skip the plain-dense baseline row.")
+    ] = True,
     as_json: JsonOpt = False,
     run_file: Annotated[
         Path | None, typer.Option("--run-file", help="Write a TREC run (one per retriever with 'all').")
@@ -160,8 +197,14 @@ def eval_(
     index: IndexOpt = None,
     model: ModelOpt = None,
 ) -> None:
-    """Measure retrieval and answers on a question set (Recall@k, MRR@10, nDCG@10, abstention)."""
+    """Measure retrieval and answers on a question set, with the plain-dense baseline beside vnqa.
+
+    A question set that brings its own articles (a corpus/ folder, a BEIR corpus) is indexed in the
+    evaluation cache, with the distractors if asked; a rerun reuses that index and every vector.
+    """
     from . import evaluate as ev
+    from .baseline import PlainDense
+    from .questionsets import eval_cache_dir, open_question_set, prepare_eval
 
     settings = _settings(seeds, index, model)
     names = list(ev.RETRIEVERS) if retriever == ev.ALL else [retriever]
@@ -177,19 +220,28 @@ def eval_(
         raise typer.Exit(2)
     path = questions or settings.seeds_dir / "questions.jsonl"
     began = time.perf_counter()
-    with _user_errors(), contextlib.ExitStack() as stack:
-        records = ev.load_questions(path)
-        if path.is_dir():  # a BEIR folder: index its corpus in a scratch folder
-            scratch = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="vnqa-beir-")))
-            settings = settings.model_copy(
-                update={"seeds_dir": ev.beir_corpus(path, scratch / "corpus"), "index_dir": scratch / "index"}
+    bar_off = as_json or not sys.stderr.isatty()
+    with _user_errors():
+        question_set = open_question_set(path)
+        records = question_set.questions
+        prepared = prepare_eval(settings, question_set, distractors, distractors_n, seed)
+        embedder = load_embedder(prepared)
+        if prepared is not settings:  # the set's own articles: (re)build their index when they changed
+            build_index(prepared, embedder, progress=sys.stderr.isatty())
+        settings = prepared
+        engine = Engine.open(settings, embedder, progress=sys.stderr.isatty())
+        plain = None
+        if baseline:
+            documents = list(engine.index.documents.values())
+            vectors = eval_cache_dir(settings) / "vectors"
+            with tqdm(desc="baseline paragraphs", unit="text", disable=bar_off) as bar:
+                plain = PlainDense.build(documents, embedder, vectors, bar.update)
+        with tqdm(total=len(records), desc="questions", unit="q", disable=bar_off) as bar:
+            outcomes = ev.evaluate_engine(
+                engine, records, names, lambda: bar.update(1), baseline=plain, leave_out=leave_out
             )
-        engine = Engine.open(settings, progress=sys.stderr.isatty())
-        with tqdm(
-            total=len(records), desc="questions", unit="q", disable=as_json or not sys.stderr.isatty()
-        ) as bar:
-            outcomes = ev.evaluate_engine(engine, records, names, tick=lambda: bar.update(1))
     report = ev.summarise(outcomes, names, ks)
+    report["corpus"] = {"articles": str(settings.seeds_dir), **engine.index.counts()}
     failed = ev.failures(outcomes, names[-1])
     if run_file is not None:
         base = run_file
@@ -201,20 +253,24 @@ def eval_(
     if as_json:
         typer.echo(json.dumps({**report, "failures": failed}, ensure_ascii=False, indent=2, sort_keys=True))
         return
+    counts = engine.index.counts()
+    typer.echo(f"{len(records)} questions over {counts['documents']} articles ({counts['chunks']} chunks)\n")
+    typer.echo(ev.summary_table(report))
+    typer.echo("\nEvery cut-off (psg = a passage holding the evidence sentence):\n")
     typer.echo(ev.table(report, ks))
     typer.echo(f"\n{len(failed)} questions with a problem ({names[-1]} retriever):")
-    for f in failed:
+    for f in failed[:50]:
         typer.echo(f"- {f['id']} [{f['lang']}] {f['question']}")
         typer.echo(f"    {'; '.join(f['problems'])}; expected {f['expected']}, got {f['retrieved']}")
         typer.echo(f"    answer: {textwrap.shorten(f['answer'], 140, placeholder=' …')}")
+    if len(failed) > 50:
+        typer.echo(f"  ... and {len(failed) - 50} more (all of them in --json)")
     typer.echo(f"\n{len(records)} questions in {time.perf_counter() - began:.1f} s")
 
 
 @model_app.command("prepare")
 def model_prepare(
-    cache: Annotated[
-        Path | None, typer.Option("--cache", help="Folder for converted models [env QA_MODEL_CACHE].")
-    ] = None,
+    cache: Annotated[Path | None, typer.Option("--cache", help=_about("model_cache"))] = None,
 ) -> None:
     """Convert the packaged multilingual-e5-small for sentence-transformers (done once, then reused)."""
     from .convert import prepare_e5
@@ -228,8 +284,8 @@ def model_prepare(
 
 @app.command()
 def serve(
-    host: Annotated[str | None, typer.Option(help="Interface to listen on [default 127.0.0.1].")] = None,
-    port: Annotated[int | None, typer.Option(help="Port [default 8000].")] = None,
+    host: Annotated[str | None, typer.Option(help=_about("host", "Interface to listen on."))] = None,
+    port: Annotated[int | None, typer.Option(help=_about("port", "Port to listen on."))] = None,
     seeds: SeedsOpt = None,
     index: IndexOpt = None,
     model: ModelOpt = None,

@@ -1,57 +1,60 @@
 """Retrieval and answer evaluation on a question set, in the field's metrics and file formats.
 
-Question sets: our JSONL (``id, question, lang, relevant, evidence, answers``; see seeds/questions.jsonl)
-or a BEIR folder (``corpus.jsonl``, ``queries.jsonl``, ``qrels/*.tsv``). Runs are written as TREC run
-files (``qid Q0 docid rank score tag``).
-
 Metrics, per retriever and per language tag, at two levels:
 
 * document level: the relevant documents of each question;
 * passage level: a retrieved chunk is relevant when it contains the question's evidence string, so the
-  score does not depend on how the articles were chunked and chunkers can be compared.
+  score does not depend on how the articles were chunked and chunkers can be compared (passage hit@5 is
+  "evidence@5").
 
 hit@k (any relevant item in the top k), Recall@k, MRR@10 and nDCG@10 (binary gains, log2 discount) are
-averaged over the answerable questions. The answerer adds answer-contains (the answer text holds one of the
-expected strings) and abstention precision / recall over the unanswerable questions.
+averaged over the answerable questions. Answers are scored for vnqa and for the plain-dense baseline
+(:mod:`qa.baseline`, top paragraph): answer-contains (the answer text holds a gold answer), SQuAD-style
+exact match and token F1 of the short answer, false "not found" on answerable questions, abstention over
+the unanswerable ones, abstention recall when each question is asked without its own article
+(leave-out), and seconds per question.
 """
 
 from __future__ import annotations
 
-import json
 import math
+import re
+import string
+import time
+import unicodedata
+from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
+from .baseline import PlainDense
 from .config import Retriever
 from .engine import Engine
-from .errors import QAError
-from .retrieve import Ranking
+from .questionsets import (
+    Question,
+    QuestionSetError,
+    beir_corpus,
+    load_beir_questions,
+    load_questions,
+)
+
+__all__ = [
+    "Outcome",
+    "Question",
+    "QuestionSetError",
+    "Ranked",
+    "beir_corpus",
+    "evaluate_engine",
+    "load_beir_questions",
+    "load_questions",
+    "summarise",
+]
 
 RETRIEVERS: tuple[Retriever, ...] = ("dense", "lexical", "hybrid")
+BASELINE = "baseline"
 ALL = "all"
 DEPTH = 100  # ranked chunks kept per question
-
-
-class QuestionSetError(QAError):
-    """The question set cannot be read."""
-
-
-@dataclass(frozen=True, slots=True)
-class Question:
-    """One evaluation question; ``relevant`` is empty for questions the articles cannot answer."""
-
-    qid: str
-    text: str
-    lang: str = "all"
-    relevant: tuple[str, ...] = ()
-    evidence: str | None = None
-    answers: tuple[str, ...] = ()
-
-    @property
-    def answerable(self) -> bool:
-        return bool(self.relevant)
+_MARKED = re.compile(r"\*\*(.+?)\*\*", re.DOTALL)
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +69,17 @@ class Ranked:
 
 
 @dataclass
+class Reply:
+    """What one answerer said: the answer text, its short answer, and whether it answered at all."""
+
+    text: str = ""
+    answerable: bool = True
+    short: str = ""
+    seconds: float = 0.0
+    left_out_answerable: bool | None = None  # the reply without the question's own article
+
+
+@dataclass
 class Outcome:
     """Everything measured for one question."""
 
@@ -73,6 +87,7 @@ class Outcome:
     ranked: dict[str, Ranked] = field(default_factory=dict)
     answer: str = ""
     answerable: bool = True
+    replies: dict[str, Reply] = field(default_factory=dict)
 
 
 # ------------------------------------------------------------------------------------ metrics
@@ -120,6 +135,61 @@ def answer_contains(outcome: Outcome) -> bool:
     return outcome.answerable and any(a in text for a in outcome.question.answers)
 
 
+def normalise_answer(text: str) -> list[str]:
+    """SQuAD-style answer tokens: NFC, lower-cased, punctuation deleted ("1.549" -> "1549"), split on
+    whitespace."""
+    text = unicodedata.normalize("NFC", text.lower())
+    kept = "".join(
+        c for c in text if not unicodedata.category(c).startswith("P") and c not in string.punctuation
+    )
+    return kept.split()
+
+
+def exact_match(prediction: str, golds: Sequence[str]) -> float:
+    """1.0 when the normalised prediction equals a normalised gold answer."""
+    return float(any(normalise_answer(prediction) == normalise_answer(g) for g in golds))
+
+
+def token_f1(prediction: str, golds: Sequence[str]) -> float:
+    """The best SQuAD token F1 of ``prediction`` against any gold answer."""
+    predicted = normalise_answer(prediction)
+    best = 0.0
+    for gold in golds:
+        wanted = normalise_answer(gold)
+        common = sum((Counter(predicted) & Counter(wanted)).values())
+        if common:
+            precision, recall = common / len(predicted), common / len(wanted)
+            best = max(best, 2 * precision * recall / (precision + recall))
+    return best
+
+
+def short_answer(text: str) -> str:
+    """The span an answer marks with ``**`` (the whole text when none is marked)."""
+    marked = _MARKED.search(text)
+    return marked.group(1) if marked else text.replace("**", "")
+
+
+def reply_metrics(outcomes: Sequence[Outcome], answerer: str) -> dict[str, Any]:
+    """Answer metrics of one answerer over ``outcomes`` (answerable questions for the answer scores)."""
+    replies = [(o.question, o.replies[answerer]) for o in outcomes if answerer in o.replies]
+    answerable = [(q, r) for q, r in replies if q.answerable]
+    given = [(q, r) for q, r in answerable if r.answerable]
+    left_out = [r.left_out_answerable for q, r in answerable if r.left_out_answerable is not None]
+
+    def share(count: float, total: int) -> float:
+        return round(count / total, 4) if total else 0.0
+
+    text = [any(a in r.text.replace("**", "") for a in q.answers) for q, r in given]
+    return {
+        "answer_contains": share(sum(text), len(answerable)),
+        "exact_match": share(sum(exact_match(r.short, q.answers) for q, r in given), len(answerable)),
+        "f1": share(sum(token_f1(r.short, q.answers) for q, r in given), len(answerable)),
+        "false_not_found": share(len(answerable) - len(given), len(answerable)),
+        "left_out_recall": share(sum(not a for a in left_out), len(left_out)) if left_out else None,
+        "seconds": share(sum(r.seconds for _, r in replies), len(replies)),
+    }
+
+
 def summarise(outcomes: Sequence[Outcome], retrievers: Sequence[str], ks: Sequence[int]) -> dict[str, Any]:
     """The report: metrics per retriever, level and language ("all" first), answers, abstention."""
     langs = ["all", *sorted({o.question.lang for o in outcomes})]
@@ -128,7 +198,8 @@ def summarise(outcomes: Sequence[Outcome], retrievers: Sequence[str], ks: Sequen
         return [o for o in outcomes if lang == "all" or o.question.lang == lang]
 
     report: dict[str, Any] = {"questions": len(outcomes), "ks": list(ks), "retrievers": {}}
-    for name in retrievers:
+    names = [*([BASELINE] if any(BASELINE in o.ranked for o in outcomes) else []), *retrievers]
+    for name in names:
         levels: dict[str, dict[str, dict[str, float]]] = {"document": {}, "passage": {}}
         for lang in langs:
             answerable = [o for o in subset(lang) if o.question.answerable]
@@ -145,12 +216,14 @@ def summarise(outcomes: Sequence[Outcome], retrievers: Sequence[str], ks: Sequen
             )
         report["retrievers"][name] = levels
     report["answers"] = {}
+    answerers = sorted({a for o in outcomes for a in o.replies}, key=lambda a: (a != BASELINE, a))
     for lang in langs:
         answerable = [o for o in subset(lang) if o.question.answerable]
         contains = sum(answer_contains(o) for o in answerable)
         report["answers"][lang] = {
             "answer_contains": round(contains / len(answerable), 4) if answerable else 0.0,
             "abstention": abstention(subset(lang)),
+            "by_answerer": {a: reply_metrics(subset(lang), a) for a in answerers},
         }
     return report
 
@@ -188,40 +261,17 @@ def failures(outcomes: Sequence[Outcome], retriever: str, k: int = 3) -> list[di
 # ------------------------------------------------------------------------------------- running
 
 
-Chunks = list[tuple[str, str, float]]  # (doc_id, chunk text, score), best first
-
-
-def evaluate(
-    questions: Sequence[Question],
-    rank: Callable[[str], dict[str, Chunks]],
-    answer: Callable[[str], tuple[str, bool]],
-    passages_with: Callable[[str], int],
-    retrievers: Sequence[str],
-    tick: Callable[[], object] = lambda: None,
-) -> list[Outcome]:
-    """Run every question through ``rank`` (retriever name -> its top chunks) and ``answer``
-    (-> (answer text, answerable)); ``passages_with(evidence)`` counts the indexed chunks holding the
-    evidence (the ideal for passage nDCG); ``tick`` is called after each question."""
-    outcomes = []
-    for question in questions:
-        ranked_by = rank(question.text)
-        outcome = Outcome(question)
-        evidence = question.evidence
-        for name in retrievers:
-            chunks = ranked_by[name][:DEPTH]
-            docs: dict[str, float] = {}
-            for doc_id, _, score in chunks:
-                docs.setdefault(doc_id, score)
-            outcome.ranked[name] = Ranked(
-                docs=tuple(docs),
-                doc_scores=tuple(docs.values()),
-                passage_hits=tuple(evidence is not None and evidence in text for _, text, _ in chunks),
-                passages_relevant=passages_with(evidence) if evidence else 0,
-            )
-        outcome.answer, outcome.answerable = answer(question.text)
-        outcomes.append(outcome)
-        tick()
-    return outcomes
+def _ranked(chunks: Sequence[tuple[str, str, float]], evidence: str | None, relevant: int) -> Ranked:
+    """A :class:`Ranked` from (doc_id, passage text, score) rows, best first."""
+    docs: dict[str, float] = {}
+    for doc_id, _, score in chunks:
+        docs.setdefault(doc_id, score)
+    return Ranked(
+        docs=tuple(docs),
+        doc_scores=tuple(docs.values()),
+        passage_hits=tuple(evidence is not None and evidence in text for _, text, _ in chunks),
+        passages_relevant=relevant,
+    )
 
 
 def evaluate_engine(
@@ -229,95 +279,55 @@ def evaluate_engine(
     questions: Sequence[Question],
     retrievers: Sequence[str],
     tick: Callable[[], object] = lambda: None,
+    baseline: PlainDense | None = None,
+    leave_out: bool = False,
 ) -> list[Outcome]:
-    """:func:`evaluate` with the retrievers and answerer of a loaded :class:`Engine`."""
+    """Ask every question of ``questions`` through ``engine`` (and ``baseline``, when given), ranking
+    each once for both the retrieval metrics and the answer; with ``leave_out`` every answerable question
+    is asked once more without its own articles. ``tick`` is called after each question."""
     retriever = engine.retriever
     depth = min(DEPTH, len(engine.index.chunks))
-    rankings: dict[str, Ranking] = {}  # each question is embedded and ranked once, for both uses
-
-    def rank(text: str) -> dict[str, Chunks]:
-        ranking = rankings[text] = retriever.rank(text)
-        return {
-            name: [(h.chunk.doc_id, h.chunk.text, h.score) for h in retriever.hits(ranking, depth, name)]  # type: ignore[arg-type]
-            for name in retrievers
-        }
-
-    def answer(text: str) -> tuple[str, bool]:
-        reply = engine.ask(text, ranking=rankings.pop(text, None))
-        return reply.answer, reply.answerable
-
-    def passages_with(evidence: str) -> int:
-        return sum(evidence in chunk.text for chunk in engine.index.chunks)
-
-    return evaluate(questions, rank, answer, passages_with, retrievers, tick)
+    outcomes = []
+    for question in questions:
+        outcome = Outcome(question)
+        evidence = question.evidence
+        relevant = sum(evidence in c.text for c in engine.index.chunks) if evidence else 0
+        began = time.perf_counter()
+        ranking = retriever.rank(question.text)
+        reply = engine.ask(question.text, ranking=ranking)
+        seconds = time.perf_counter() - began
+        for name in retrievers:
+            hits = retriever.hits(ranking, depth, name)  # type: ignore[arg-type]
+            rows = [(h.chunk.doc_id, h.chunk.text, h.score) for h in hits]
+            outcome.ranked[name] = _ranked(rows, evidence, relevant)
+        outcome.answer, outcome.answerable = reply.answer, reply.answerable
+        mine = Reply(reply.answer, reply.answerable, short_answer(reply.answer), seconds)
+        outcome.replies["vnqa"] = mine
+        if leave_out and question.answerable:
+            without = retriever.rank(question.text, exclude=question.relevant)
+            mine.left_out_answerable = engine.ask(question.text, ranking=without).answerable
+        if baseline is not None:
+            began = time.perf_counter()
+            query = engine.embedder.embed_query(question.text)
+            found = baseline.search(query, DEPTH)
+            seconds = time.perf_counter() - began
+            with_evidence = sum(evidence in s.text for s in baseline.spans) if evidence else 0
+            outcome.ranked[BASELINE] = _ranked(
+                [(s.doc_id, s.text, score) for s, score in found], evidence, with_evidence
+            )
+            top = found[0][0].text if found else ""
+            outcome.replies[BASELINE] = Reply(top, bool(found), top, seconds)
+            if leave_out and question.answerable:
+                # plain dense always returns its nearest paragraph: it never says "not found"
+                outcome.replies[BASELINE].left_out_answerable = bool(
+                    baseline.search(query, 1, exclude=question.relevant)
+                )
+        outcomes.append(outcome)
+        tick()
+    return outcomes
 
 
 # --------------------------------------------------------------------------------- file formats
-
-
-def load_questions(path: Path) -> list[Question]:
-    """Our JSONL question set, or the queries and qrels of a BEIR folder."""
-    if path.is_dir():
-        return load_beir_questions(path)
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except OSError as exc:
-        raise QuestionSetError(f"cannot read {path}: {exc.strerror or exc}") from None
-    questions = []
-    for number, line in enumerate(lines, 1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-            questions.append(
-                Question(
-                    qid=str(row["id"]),
-                    text=str(row["question"]),
-                    lang=str(row.get("lang") or "all"),
-                    relevant=tuple(row.get("relevant") or ()),
-                    evidence=row.get("evidence"),
-                    answers=tuple(row.get("answers") or ()),
-                )
-            )
-        except (ValueError, KeyError, TypeError) as exc:
-            raise QuestionSetError(f"{path}:{number}: not a question record ({exc})") from None
-    if not questions:
-        raise QuestionSetError(f"{path} holds no questions")
-    return questions
-
-
-def load_beir_questions(folder: Path) -> list[Question]:
-    """Queries of a BEIR folder with their relevant documents (qrels score > 0, every split)."""
-    qrels: dict[str, list[str]] = {}
-    files = sorted((folder / "qrels").glob("*.tsv"))
-    if not (folder / "queries.jsonl").is_file() or not files:
-        raise QuestionSetError(f"{folder} is not a BEIR folder (queries.jsonl and qrels/*.tsv)")
-    for tsv in files:
-        for line in tsv.read_text(encoding="utf-8").splitlines():
-            parts = line.split("\t")
-            if len(parts) >= 3 and parts[0] != "query-id" and float(parts[2]) > 0:
-                qrels.setdefault(parts[0], []).append(parts[1])
-    questions = []
-    for line in (folder / "queries.jsonl").read_text(encoding="utf-8").splitlines():
-        if line.strip():
-            row = json.loads(line)
-            qid = str(row["_id"])
-            questions.append(Question(qid, str(row["text"]), relevant=tuple(qrels.get(qid, ()))))
-    return questions
-
-
-def beir_corpus(folder: Path, target: Path) -> Path:
-    """Write a BEIR ``corpus.jsonl`` out as one article file per document (title line, then text)."""
-    target.mkdir(parents=True, exist_ok=True)
-    for line in (folder / "corpus.jsonl").read_text(encoding="utf-8").splitlines():
-        if line.strip():
-            row = json.loads(line)
-            doc_id = str(row["_id"])
-            if "/" in doc_id or doc_id.startswith("."):
-                raise QuestionSetError(f"BEIR document id {doc_id!r} cannot be a file name")
-            title = str(row.get("title") or doc_id)
-            (target / f"{doc_id}.txt").write_text(f"{title}\n\n{row.get('text', '')}\n", encoding="utf-8")
-    return target
 
 
 def trec_run(outcomes: Sequence[Outcome], retriever: str, tag: str) -> str:
@@ -335,8 +345,49 @@ def trec_qrels(questions: Sequence[Question]) -> str:
     return "".join(f"{q.qid} 0 {d} 1\n" for q in questions for d in q.relevant)
 
 
+# -------------------------------------------------------------------------------------- tables
+
+
+def _cell(value: float | None) -> str:
+    return "-" if value is None else f"{value:.3f}"
+
+
+def summary_table(report: dict[str, Any]) -> str:
+    """The headline tables: retrieval per retriever and language (baseline first), then answers."""
+    head = ["retriever", "lang", "doc hit@1", "doc hit@5", "doc MRR@10", "evidence@5"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for name, levels in report["retrievers"].items():
+        for lang, doc in levels["document"].items():
+            psg = levels["passage"].get(lang, {})
+            cells = [doc.get("hit@1"), doc.get("hit@5"), doc.get("mrr@10"), psg.get("hit@5")]
+            lines.append(f"| {name} | {lang} | " + " | ".join(_cell(c) for c in cells) + " |")
+    head = [
+        "answerer",
+        "lang",
+        "answer contains",
+        "short EM",
+        "short F1",
+        "false not found",
+        "leave-out recall",
+        "abstention P / R",
+        "s / question",
+    ]
+    lines += ["", "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for lang, row in report["answers"].items():
+        for name, m in row["by_answerer"].items():
+            a = row["abstention"] if name == "vnqa" else None
+            abst = f"{a['precision']:.3f} / {a['recall']:.3f}" if a and a["unanswerable"] else "-"
+            cells = [m["answer_contains"], m["exact_match"], m["f1"], m["false_not_found"]]
+            lines.append(
+                f"| {name} | {lang} | "
+                + " | ".join(_cell(c) for c in cells)
+                + f" | {_cell(m['left_out_recall'])} | {abst} | {m['seconds']:.3f} |"
+            )
+    return "\n".join(lines)
+
+
 def table(report: dict[str, Any], ks: Sequence[int]) -> str:
-    """The report as Markdown tables: retrieval per retriever and language, then answers."""
+    """The full report as Markdown tables: every cut-off per retriever and language."""
     doc_cols = [f"hit@{k}" for k in ks] + ["mrr@10", "ndcg@10"]
     pas_cols = [f"hit@{k}" for k in ks] + ["mrr@10", "ndcg@10"]
     head = ["retriever", "lang", *(f"doc {c}" for c in doc_cols), *(f"psg {c}" for c in pas_cols)]
@@ -346,15 +397,4 @@ def table(report: dict[str, Any], ks: Sequence[int]) -> str:
             psg = levels["passage"].get(lang, {})
             cells = [f"{doc.get(c, 0):.3f}" for c in doc_cols] + [f"{psg.get(c, 0):.3f}" for c in pas_cols]
             lines.append(f"| {name} | {lang} | " + " | ".join(cells) + " |")
-    lines += [
-        "",
-        "| lang | answer contains | abstained | unanswerable | abstention precision | abstention recall |",
-        "|---|---|---|---|---|---|",
-    ]
-    for lang, row in report["answers"].items():
-        a = row["abstention"]
-        lines.append(
-            f"| {lang} | {row['answer_contains']:.3f} | {a['abstained']} | {a['unanswerable']} "
-            f"| {a['precision']:.3f} | {a['recall']:.3f} |"
-        )
     return "\n".join(lines)

@@ -3,6 +3,7 @@ from __future__ import annotations
 import json
 import math
 from pathlib import Path
+from typing import Any
 
 import pytest
 from typer.testing import CliRunner
@@ -17,15 +18,20 @@ from qa.evaluate import (
     abstention,
     beir_corpus,
     evaluate_engine,
+    exact_match,
     failures,
     load_questions,
     ranking_metrics,
+    short_answer,
     summarise,
+    token_f1,
     trec_qrels,
     trec_run,
 )
+from qa.index import load_index
+from qa.questionsets import sample_distractors
 
-from .conftest import SEEDS
+from .conftest import SEEDS, write_corpus
 
 runner = CliRunner()
 
@@ -148,13 +154,20 @@ def _tiny_questions(tmp_path: Path) -> Path:
     return path
 
 
+def _untimed(report: dict[str, Any]) -> dict[str, Any]:
+    for row in report["answers"].values():
+        for answerer in row["by_answerer"].values():
+            answerer.pop("seconds")
+    return report
+
+
 def test_eval_command_json_and_run_files(corpus: Path, tmp_path: Path) -> None:
     questions = _tiny_questions(tmp_path)
     args = ["eval", str(questions), "--seeds", str(corpus), "--index", str(tmp_path / "i"), "--model", "fake"]
     result = runner.invoke(app, [*args, "--json", "--run-file", str(tmp_path / "run.trec"), "--k", "1,2"])
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)
-    assert sorted(report["retrievers"]) == ["dense", "hybrid", "lexical"]
+    assert sorted(report["retrievers"]) == ["baseline", "dense", "hybrid", "lexical"]
     assert report["retrievers"]["lexical"]["document"]["all"]["hit@1"] == 1.0
     assert set(report["retrievers"]["hybrid"]["passage"]) == {"all", "vi", "vi-nodiac"}
     assert report["ks"] == [1, 2]
@@ -164,7 +177,7 @@ def test_eval_command_json_and_run_files(corpus: Path, tmp_path: Path) -> None:
         "run.lexical.trec",
     ]
     again = runner.invoke(app, [*args, "--json", "--k", "1,2"])
-    assert json.loads(again.stdout) == report  # stable
+    assert _untimed(json.loads(again.stdout)) == _untimed(report)  # stable, but for the seconds taken
     table = runner.invoke(app, [*args, "--retriever", "hybrid"])
     assert (
         table.exit_code == 0
@@ -210,3 +223,76 @@ def test_our_metrics_agree_with_ranx(engine: object, tmp_path: Path) -> None:
         assert doc["recall@2"] == pytest.approx(theirs["recall@2"], abs=1e-4)
         assert doc["mrr@10"] == pytest.approx(theirs["mrr@10"], abs=1e-4)
         assert doc["ndcg@10"] == pytest.approx(theirs["ndcg@10"], abs=1e-4)
+
+
+def test_squad_style_short_answer_scores() -> None:
+    assert exact_match("Trương Thị Mai.", ["trương thị mai"]) == 1.0
+    assert exact_match("bà Trương Thị Mai", ["Trương Thị Mai"]) == 0.0
+    assert token_f1("bà Trương Thị Mai", ["Trương Thị Mai"]) == pytest.approx(2 * 0.75 * 1 / 1.75)
+    assert token_f1("1.549 biên chế", ["59 phòng", "1.549"]) == pytest.approx(2 * (1 / 3) / (1 / 3 + 1))
+    assert token_f1("không", ["có"]) == 0.0
+    assert short_answer("Đồng chí **Trương Thị Mai** chủ trì.") == "Trương Thị Mai"
+    assert short_answer("no span here") == "no span here"
+
+
+def test_distractor_samples_are_seeded(tmp_path: Path) -> None:
+    news = write_corpus(tmp_path / "news", {f"{n:03d}.txt": f"Tin {n}\n\nNội dung {n}." for n in range(30)})
+    first = sample_distractors(news, 5, seed=1)
+    assert first == sample_distractors(news, 5, seed=1) and len(set(first)) == 5
+    assert first != sample_distractors(news, 5, seed=2)
+    with pytest.raises(QuestionSetError, match="fewer than the 31"):
+        sample_distractors(news, 31)
+
+
+def _folder_set(tmp_path: Path) -> Path:
+    """A question set of the XQuAD-vi shape: corpus/ + questions.jsonl with q / docs fields."""
+    folder = tmp_path / "set"
+    write_corpus(folder / "corpus")
+    rows = [
+        {
+            "id": "x1-vi",
+            "lang": "vi",
+            "q": "Ai chủ trì hội nghị trực tuyến toàn quốc?",
+            "docs": ["a_conference"],
+            "evidence": "Đồng chí Trương Thị Mai chủ trì hội nghị trực tuyến toàn quốc.",
+            "answers": ["Trương Thị Mai"],
+        },
+        {
+            "id": "x2-vi",
+            "lang": "vi",
+            "q": "Thành phố đã tinh giản bao nhiêu biên chế?",
+            "docs": ["b_visit"],
+            "evidence": "Thành phố đã tinh giản được 1.549 biên chế trong năm qua.",
+            "answers": ["1.549"],
+        },
+    ]
+    (folder / "questions.jsonl").write_text(
+        "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8"
+    )
+    return folder
+
+
+def test_eval_of_a_folder_set_with_distractors_baseline_and_leave_out(tmp_path: Path) -> None:
+    news = write_corpus(
+        tmp_path / "news",
+        {f"{n:03d}.txt": f"Tin thể thao {n}\n\nĐội bóng thắng {n} trận." for n in range(12)},
+    )
+    args = ["eval", str(_folder_set(tmp_path)), "--model", "fake", "--json", "--leave-out"]
+    args += ["--distractors", str(news), "--distractors-n", "4"]
+    env = {"QA_EVAL_CACHE": str(tmp_path / "cache")}
+    result = runner.invoke(app, args, env=env)
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert report["corpus"]["documents"] == 3 + 4
+    assert set(report["retrievers"]) == {"baseline", "dense", "lexical", "hybrid"}
+    answers = report["answers"]["vi"]["by_answerer"]
+    assert set(answers) == {"baseline", "vnqa"}
+    assert answers["baseline"]["left_out_recall"] == 0.0  # plain dense never says "not found"
+    assert answers["vnqa"]["left_out_recall"] is not None and answers["vnqa"]["f1"] > 0
+    assert (tmp_path / "cache" / "vectors").is_dir()
+    index_path = load_index(Path(report["corpus"]["articles"]).parent / "index").path
+    again = runner.invoke(app, args, env=env)  # reuses the cached index and vectors
+    assert json.loads(again.stdout)["retrievers"] == report["retrievers"]
+    assert load_index(Path(report["corpus"]["articles"]).parent / "index").path == index_path
+    table = runner.invoke(app, [a for a in args if a != "--json"], env=env)
+    assert table.exit_code == 0 and "| baseline | vi |" in table.output and "leave-out recall" in table.output

@@ -33,3 +33,13 @@ def test_lexical_weight_follows_question_coverage(engine: Engine) -> None:
     english = engine.retriever.rank("who chaired the online meeting")
     assert vietnamese.coverage > 0.9
     assert english.coverage < 0.2
+
+
+def test_excluded_articles_are_ranked_as_if_absent(engine: Engine) -> None:
+    question = "Ai chủ trì hội nghị trực tuyến toàn quốc?"
+    ranking = engine.retriever.rank(question, exclude={"a_conference"})
+    hits = engine.retriever.hits(ranking, 50)
+    assert hits and all(h.chunk.doc_id != "a_conference" for h in hits)
+    inside = [row for row, s in enumerate(engine.index.sentences) if s.doc_id == "a_conference"]
+    assert all(ranking.sentences[row] == float("-inf") for row in inside)
+    assert engine.retriever.hits(engine.retriever.rank(question), 1)[0].chunk.doc_id == "a_conference"
