@@ -25,7 +25,9 @@ BATCH = 32
 
 
 def paragraphs(document: Document) -> list[Span]:
-    """The document's blank-line separated paragraphs, whitespace trimmed, in order."""
+    """The body's blank-line separated paragraphs, whitespace trimmed, in order (a first paragraph that
+    is just the title is left out: a title alone is not a passage, and English titles pull English
+    questions towards it)."""
     spans = []
     pos = 0
     text = document.text
@@ -35,7 +37,7 @@ def paragraphs(document: Document) -> list[Span]:
             start += 1
         while end > start and text[end - 1].isspace():
             end -= 1
-        if end > start:
+        if end > start and not (not spans and text[start:end] == document.title):
             spans.append(Span(document.doc_id, start, end, text[start:end]))
         pos = cut
     return spans

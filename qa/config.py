@@ -6,6 +6,7 @@ Every other module receives a :class:`Settings` explicitly; CLI flags override f
 
 from __future__ import annotations
 
+import os
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -76,7 +77,11 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=1, le=65535)
     max_body_bytes: int = Field(65_536, ge=1024, description="Largest request body accepted (413 beyond).")
-    max_concurrency: int = Field(2, ge=1, description="Questions answered at once (one per CPU core).")
+    max_concurrency: int = Field(
+        default_factory=lambda: os.cpu_count() or 1,
+        ge=1,
+        description="Questions answered at once (default: one per CPU core).",
+    )
     max_waiting: int = Field(256, ge=0, description="Questions queued beyond that; more get a fast 503.")
     reload_interval: float = Field(1.0, gt=0, description="Seconds between checks for a newly built index.")
 

@@ -107,13 +107,15 @@ def _no_network() -> Iterator[None]:
 
 @pytest.fixture(autouse=True)
 def _isolated_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
-    """No QA_* variable leaks in, no model hub is reachable, and relative paths land in tmp_path."""
+    """No QA_* variable leaks in, no model hub is reachable, and relative paths and caches land in
+    tmp_path."""
     import os
 
     for name in list(os.environ):
         if name.startswith("QA_"):
             monkeypatch.delenv(name)
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("QA_EVAL_CACHE", str(tmp_path / "eval-cache"))  # never the user's own cache
     monkeypatch.chdir(tmp_path)
     get_settings.cache_clear()
     yield

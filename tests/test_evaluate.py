@@ -296,3 +296,13 @@ def test_eval_of_a_folder_set_with_distractors_baseline_and_leave_out(tmp_path: 
     assert load_index(Path(report["corpus"]["articles"]).parent / "index").path == index_path
     table = runner.invoke(app, [a for a in args if a != "--json"], env=env)
     assert table.exit_code == 0 and "| baseline | vi |" in table.output and "leave-out recall" in table.output
+
+
+def test_baseline_paragraphs_are_the_body_with_offsets() -> None:
+    from qa.baseline import paragraphs
+    from qa.types import Document
+
+    text = "Super Bowl 50\n\nĐoạn một.\n  \nĐoạn hai,\nvẫn đoạn hai.\n\n\n"
+    spans = paragraphs(Document("d", "Super Bowl 50", text))
+    assert [s.text for s in spans] == ["Đoạn một.", "Đoạn hai,\nvẫn đoạn hai."]
+    assert all(text[s.start : s.end] == s.text for s in spans)

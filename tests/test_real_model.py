@@ -92,6 +92,28 @@ def test_embedder_benchmark_runs_in_quick_mode() -> None:
 
 
 @pytest.mark.load
+def test_thread_benchmark_runs_in_quick_mode(real_settings: Settings) -> None:
+    env = {
+        **os.environ,
+        "QA_SEEDS_DIR": str(real_settings.seeds_dir),
+        "QA_INDEX_DIR": str(real_settings.index_dir),
+        "QA_MODEL_CACHE": str(real_settings.model_cache),
+    }
+    bench = SEEDS.parent / "bench" / "threads.py"
+    args = [sys.executable, str(bench), "--quick", "--concurrency", "1,2"]
+    result = subprocess.run(args, env=env, capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr[-2000:]
+    rows = json.loads(result.stdout.splitlines()[0])["rows"]
+    assert {(r["load"], r["threads"], r["concurrency"]) for r in rows} == {
+        (load, threads, concurrency)
+        for load in ("idle", "busy")
+        for threads in (1, 2)
+        for concurrency in (1, 2)
+    }
+    assert "| busy | 1 | 2 |" in result.stdout
+
+
+@pytest.mark.load
 @pytest.mark.parametrize("script", ["load.py", "memory.py"])
 def test_load_and_memory_benchmarks_run_in_quick_mode(real_settings: Settings, script: str) -> None:
     env = {
