@@ -28,7 +28,7 @@ def paragraphs(document: Document) -> list[Span]:
     """The body's blank-line separated paragraphs, whitespace trimmed, in order (a first paragraph that
     is just the title is left out: a title alone is not a passage, and English titles pull English
     questions towards it)."""
-    spans = []
+    spans: list[Span] = []
     pos = 0
     text = document.text
     for cut in [*(m.start() for m in _PARAGRAPH_BREAK.finditer(text)), len(text)]:

@@ -61,8 +61,20 @@ class Settings(BaseSettings):
 
     retriever: Retriever = "hybrid"
     top_k: int = Field(5, ge=1, le=20)
-    lexical_weight: float = Field(
-        2.0, ge=0.0, description="Weight of BM25 evidence in hybrid fusion, scaled by query coverage."
+    lexical_weight_vi: float = Field(
+        0.5, ge=0.0, le=1.0, description="Share of BM25 in the fused score of Vietnamese questions."
+    )
+    lexical_weight_folded: float = Field(
+        0.6,
+        ge=0.0,
+        le=1.0,
+        description="Share of BM25 in the fused score of Vietnamese questions typed without diacritics.",
+    )
+    lexical_weight_en: float = Field(
+        0.15,
+        ge=0.0,
+        le=1.0,
+        description="Share of BM25 (names, numbers, non-Vietnamese words) for English questions.",
     )
     sentence_weight: float = Field(
         0.5, ge=0.0, le=1.0, description="Share of a chunk's dense score taken from its best sentence."

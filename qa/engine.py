@@ -55,7 +55,11 @@ class Engine:
         retriever = HybridRetriever(
             index,
             embedder,
-            lexical_weight=settings.lexical_weight,
+            lexical_weights={
+                "vi": settings.lexical_weight_vi,
+                "vi-folded": settings.lexical_weight_folded,
+                "en": settings.lexical_weight_en,
+            },
             sentence_weight=settings.sentence_weight,
         )
         return cls(settings, embedder, index, retriever)

@@ -13,6 +13,7 @@ Layout of ``index_dir``::
         background.jsonl    off-topic reference texts (qa/background.txt); row i is vector i of
         background.faiss    ... these: a question nearer to them than to any sentence is off-topic
         lexical/syllables/  BM25 over the chunks' folded syllables (bm25s numpy/JSON files)
+        lexical/bigrams/    BM25 over pairs of neighbouring folded syllables
         lexical/words/      BM25 over the chunks' pyvi word segments
 
 A build is written to a temporary folder, fsynced, renamed, and only then published by replacing the
@@ -47,7 +48,7 @@ from .corpus import Skipped, check_folder, read_corpus
 from .embedding import Embedder, Vectors
 from .errors import IndexCorruptError, IndexMismatchError, IndexNotBuiltError, UnreadableFileError
 from .lexical import Bm25
-from .text import sentence_spans, syllables, words
+from .text import sentence_spans, syllable_bigrams, syllables, words
 from .types import Chunk, Document, Span
 
 log = logging.getLogger(__name__)
@@ -56,7 +57,8 @@ FORMAT = "vnqa-index"
 FORMAT_VERSION = 2  # 2: lexical indexes saved at build time
 CURRENT = "current"
 MANIFEST = "manifest.json"
-LEXICAL = {"syllables": syllables, "words": words}  # tokeniser of each saved BM25 model
+# tokeniser of each saved BM25 model
+LEXICAL = {"syllables": syllables, "bigrams": syllable_bigrams, "words": words}
 DATA_FILES = (
     "documents.jsonl",
     "chunks.jsonl",
@@ -67,6 +69,7 @@ DATA_FILES = (
     "background.faiss",
     *(f"lexical/{name}/{file}" for name in LEXICAL for file in lexical.FILES),
 )
+_VECTOR_FILES = DATA_FILES[:7]  # texts and vectors: all a later build needs to reuse vectors
 BACKGROUND = Path(__file__).with_name("background.txt")
 PASSAGE_TEMPLATE = "{title}\n{text}"  # what the model reads for a chunk: the article title gives context
 BATCH = 16
@@ -171,7 +174,7 @@ def build_index(
         sentence_inputs = [s.text for s in sentences]
         background = background_texts()
 
-        cache = _vector_cache(previous)
+        cache = _vector_cache(index_dir, embedder.id)
         all_inputs = chunk_inputs + sentence_inputs + background
         todo = sorted({t for t in all_inputs if t not in cache}, key=len)
         done = 0
@@ -254,23 +257,36 @@ def background_texts() -> list[str]:
     return [line.strip() for line in lines if line.strip() and not line.startswith("#")]
 
 
-def _vector_cache(previous: Index | None) -> dict[str, Vectors]:
-    """Text -> vector from the previous build (same embedder), so unchanged texts are not re-embedded."""
-    if previous is None:
+def _vector_cache(index_dir: Path, embedder_id: str) -> dict[str, Vectors]:
+    """Text -> vector from the published build when the same embedder made it, so unchanged texts are
+    not re-embedded. Only the vector files and their texts are read (checksums verified), so a build
+    of an older format or without some newer file still gives its vectors to the next one."""
+    if not index_exists(index_dir):
         return {}
-    cache: dict[str, Vectors] = {}
-    titles = {d.doc_id: d.title for d in previous.documents.values()}
-    template = previous.manifest["chunking"].get("passage_template", PASSAGE_TEMPLATE)
-    chunk_vectors = previous.chunk_vectors.reconstruct_n(0, previous.chunk_vectors.ntotal)
-    for chunk, vector in zip(previous.chunks, chunk_vectors, strict=True):
-        cache[template.format(title=titles[chunk.doc_id], text=chunk.text)] = vector
-    sentence_vectors = previous.sentence_vectors.reconstruct_n(0, previous.sentence_vectors.ntotal)
-    for sentence, vector in zip(previous.sentences, sentence_vectors, strict=True):
-        cache[sentence.text] = vector
-    background_vectors = previous.background_vectors.reconstruct_n(0, previous.background_vectors.ntotal)
-    for text, vector in zip(previous.background, background_vectors, strict=True):
-        cache[text] = vector
-    return cache
+    path = (index_dir / CURRENT).resolve()
+    try:
+        manifest = json.loads((path / MANIFEST).read_text(encoding="utf-8"))
+        if manifest.get("format") != FORMAT or manifest["embedder"]["id"] != embedder_id:
+            return {}
+        read = {name: _verified(path, name, manifest) for name in _VECTOR_FILES}
+        titles = {row["doc_id"]: row["title"] for row in _rows(read["documents.jsonl"])}
+        template = manifest["chunking"].get("passage_template", PASSAGE_TEMPLATE)
+        texts = {
+            "chunks": [
+                template.format(title=titles[r["doc_id"]], text=r["text"])
+                for r in _rows(read["chunks.jsonl"])
+            ],
+            "sentences": [str(r["text"]) for r in _rows(read["sentences.jsonl"])],
+            "background": [str(r["text"]) for r in _rows(read["background.jsonl"])],
+        }
+        cache: dict[str, Vectors] = {}
+        for kind, rows in texts.items():
+            vectors = faiss.deserialize_index(np.frombuffer(read[f"{kind}.faiss"], dtype=np.uint8))
+            for text, vector in zip(rows, vectors.reconstruct_n(0, vectors.ntotal), strict=True):
+                cache[text] = vector
+        return cache
+    except (OSError, ValueError, KeyError, TypeError, RuntimeError, IndexCorruptError):
+        return {}  # nothing usable: embed everything
 
 
 def _load_previous(index_dir: Path, embedder_id: str) -> Index | None:

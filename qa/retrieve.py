@@ -3,14 +3,18 @@
 Lexical evidence is Vietnamese-aware: BM25 over pyvi word segments (``hội_nghị``) and over
 diacritic-folded syllables (``hoi``, ``nghi``), so questions typed without diacritics still match.
 
-Fusion weighs BM25 by how much of the question the corpus vocabulary covers: an English question shares
-few tokens with Vietnamese articles, so its BM25 ranking is noise and dense similarity decides; a
-Vietnamese question that reuses the article's words lets BM25 contribute fully.
+Fusion depends on how the question is written (:func:`qa.text.question_language`):
+
+* English: dense decides; BM25 sees only names, numbers and words that cannot be Vietnamese syllables
+  (folded English function words such as "the" would match thể/thế everywhere);
+* Vietnamese with diacritics: dense and BM25 (syllables and words) share the score;
+* Vietnamese without diacritics: BM25 over folded syllables leads, and the dense side embeds the question
+  with its diacritics restored, which e5 reads far better than the folded text.
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 
 import faiss
@@ -18,12 +22,26 @@ import numpy as np
 import numpy.typing as npt
 
 from .config import Retriever as RetrieverName
+from .config import Settings
 from .embedding import Embedder, Vectors
 from .index import Index
-from .text import has_diacritics, syllables, words
+from .text import (
+    Language,
+    english_terms,
+    question_language,
+    restore_diacritics,
+    syllable_bigrams,
+    syllables,
+    words,
+)
 from .types import Hit
 
 Scores = npt.NDArray[np.float32]
+# Share of the fused score taken by BM25, by how the question is written (see the README's sweep).
+_FIELDS: tuple[tuple[Language, str], ...] = (("en", "en"), ("vi", "vi"), ("vi-folded", "folded"))
+DEFAULT_WEIGHTS: dict[Language, float] = {
+    language: float(Settings.model_fields[f"lexical_weight_{name}"].default) for language, name in _FIELDS
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,13 +62,18 @@ class HybridRetriever:
     """Ranks the chunks of one loaded :class:`Index` for a question."""
 
     def __init__(
-        self, index: Index, embedder: Embedder, lexical_weight: float = 2.0, sentence_weight: float = 0.5
+        self,
+        index: Index,
+        embedder: Embedder,
+        lexical_weights: Mapping[Language, float] | None = None,
+        sentence_weight: float = 0.5,
     ) -> None:
         self.index = index
         self.embedder = embedder
-        self.lexical_weight = lexical_weight
+        self.lexical_weights = {**DEFAULT_WEIGHTS, **(lexical_weights or {})}
         self.sentence_weight = sentence_weight
         self._syllables = index.lexical["syllables"]
+        self._bigrams = index.lexical["bigrams"]
         self._words = index.lexical["words"]
 
     def rank(self, question: str, exclude: Collection[str] = ()) -> Ranking:
@@ -61,7 +84,10 @@ class HybridRetriever:
         and sentences of the documents in ``exclude`` score -inf, as if they were not indexed
         (evaluation asks questions without their own article this way).
         """
-        query = self.embedder.embed_query(question).reshape(1, -1)
+        language = question_language(question)
+        # e5 reads Vietnamese typed without diacritics poorly; it reads a restored guess far better
+        dense_text = restore_diacritics(question) if language == "vi-folded" else question
+        query = self.embedder.embed_query(dense_text).reshape(1, -1)
         chunk_cos = _cosines(self.index.chunk_vectors, query)
         sentence_cos = _cosines(self.index.sentence_vectors, query)
         background = _cosines(self.index.background_vectors, query)
@@ -78,15 +104,20 @@ class HybridRetriever:
             dense[chunks_out] = dense[kept].min() if kept.any() else 0.0
 
         folded = syllables(question)
-        lexical = _unit(_without(self._syllables.scores(folded), chunks_out))
         coverage = self._syllables.coverage(folded)
-        if has_diacritics(question):
+        # English words folded like Vietnamese match noise ("the" -> thể); keep names, numbers, terms
+        terms = english_terms(question) if language == "en" else folded
+        parts = [_unit(_without(self._syllables.scores(terms), chunks_out))]
+        if language != "en":
+            pairs = syllable_bigrams(question)
+            parts.append(_unit(_without(self._bigrams.scores(pairs), chunks_out)))
+        if language == "vi":
             segmented = words(question)
-            by_words = _unit(_without(self._words.scores(segmented), chunks_out))
-            lexical = ((lexical + by_words) / 2).astype(np.float32)
+            parts.append(_unit(_without(self._words.scores(segmented), chunks_out)))
             coverage = (coverage + self._words.coverage(segmented)) / 2
+        lexical: Scores = np.stack(parts).mean(axis=0).astype(np.float32)
 
-        weight = min(1.0, self.lexical_weight * coverage)
+        weight = self.lexical_weights[language]
         fused = ((1 - weight) * _unit(dense, min_max=True) + weight * lexical).astype(np.float32)
         for scores in (dense, lexical, fused):
             scores[chunks_out] = -np.inf

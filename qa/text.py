@@ -5,10 +5,12 @@ Pure functions; offsets are always into the NFC text the caller passes in.
 
 from __future__ import annotations
 
+import itertools
 import re
 import unicodedata
 from collections.abc import Iterator
 from functools import lru_cache
+from typing import Literal
 
 _WORD = re.compile(r"\w+", re.UNICODE)
 # A sentence ends at . ! ? … (plus closing quotes/brackets) followed by whitespace and a capital,
@@ -39,6 +41,13 @@ def has_diacritics(text: str) -> bool:
 def syllables(text: str) -> list[str]:
     """Folded syllable tokens: 'Ai chủ trì?' -> ['ai', 'chu', 'tri']."""
     return _WORD.findall(fold(text))
+
+
+def syllable_bigrams(text: str) -> list[str]:
+    """Neighbouring folded syllables joined: 'hội nghị trực' -> ['hoi_nghi', 'nghi_truc']. Far more
+    specific than single syllables, and as blind to missing diacritics."""
+    tokens = syllables(text)
+    return [f"{a}_{b}" for a, b in itertools.pairwise(tokens)]
 
 
 @lru_cache(maxsize=1)
@@ -73,3 +82,95 @@ def _trimmed(text: str, start: int, end: int) -> Iterator[tuple[int, int]]:
         end -= 1
     if end > start:
         yield start, end
+
+
+# Vietnamese orthography, diacritics folded: onset, a nucleus from the language's vowel clusters, coda.
+# English function words ("the", "in", "to", "on") fit it; most English content words do not.
+_ONSET = r"(?:ngh|ng|gh|gi|kh|nh|ph|qu|th|tr|ch|[bcdghklmnprstvx])?"
+_NUCLEI = (
+    "a",
+    "ai",
+    "ao",
+    "au",
+    "ay",
+    "e",
+    "eo",
+    "eu",
+    "i",
+    "ia",
+    "ie",
+    "ieu",
+    "iu",
+    "o",
+    "oa",
+    "oai",
+    "oao",
+    "oay",
+    "oe",
+    "oeo",
+    "oi",
+    "oo",
+    "u",
+    "ua",
+    "uai",
+    "uay",
+    "ue",
+    "ui",
+    "uo",
+    "uoi",
+    "uou",
+    "uu",
+    "uy",
+    "uya",
+    "uye",
+    "uyu",
+    "y",
+    "ye",
+    "yeu",
+)
+_NUCLEUS = "(?:" + "|".join(sorted(_NUCLEI, key=len, reverse=True)) + ")"
+_SYLLABLE = re.compile(rf"{_ONSET}{_NUCLEUS}(?:ng|nh|ch|[cmnpt])?")
+
+
+def is_vietnamese_syllable(token: str) -> bool:
+    """Whether a folded, lower-case token can be written as one Vietnamese syllable ('truong' yes,
+    'meeting' no); digits and mixed tokens are not syllables."""
+    return _SYLLABLE.fullmatch(token) is not None
+
+
+Language = Literal["en", "vi", "vi-folded"]
+
+
+def question_language(text: str) -> Language:
+    """How a question is written: Vietnamese with diacritics, Vietnamese typed without them, or English
+    (a quarter or more of its words cannot be Vietnamese syllables)."""
+    if has_diacritics(text):
+        return "vi"
+    tokens = [t for t in syllables(text) if not t.isdigit()]
+    foreign = sum(not is_vietnamese_syllable(t) for t in tokens)
+    return "en" if tokens and foreign / len(tokens) >= 0.25 else "vi-folded"
+
+
+def english_terms(text: str) -> list[str]:
+    """The folded tokens of an English question worth matching in Vietnamese text: numbers, names
+    (capitalised past the first word) and words that are not Vietnamese syllables; English function
+    words that happen to spell Vietnamese syllables ("the", "in", "to") are dropped."""
+    terms: list[str] = []
+    for position, word in enumerate(_WORD.findall(text)):
+        named = position > 0 and word[:1].isupper()
+        terms.extend(t for t in syllables(word) if named or t.isdigit() or not is_vietnamese_syllable(t))
+    return terms
+
+
+@lru_cache(maxsize=1)
+def _diacritics_model() -> object:
+    from pyvi import ViUtils  # slow import (scikit-learn), only for questions typed without diacritics
+
+    return ViUtils
+
+
+def restore_diacritics(text: str) -> str:
+    """Best-effort Vietnamese diacritics for text typed without them (pyvi's CRF model):
+    'ai chu tri hoi nghi' -> 'ai chủ trì hội nghị'. For the embedder only, never shown."""
+    restored: str = _diacritics_model().add_accents(nfc(text))  # type: ignore[attr-defined]
+    return restored

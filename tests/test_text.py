@@ -4,7 +4,16 @@ import unicodedata
 
 import pytest
 
-from qa.text import fold, has_diacritics, nfc, sentence_spans, syllables
+from qa.text import (
+    english_terms,
+    fold,
+    has_diacritics,
+    is_vietnamese_syllable,
+    nfc,
+    question_language,
+    sentence_spans,
+    syllables,
+)
 
 
 @pytest.mark.parametrize(
@@ -51,3 +60,28 @@ def test_sentence_spans_point_at_exact_text_and_keep_abbreviations_whole() -> No
 
 def test_sentence_spans_skip_blank_text() -> None:
     assert list(sentence_spans("  \n\n  ")) == []
+
+
+@pytest.mark.parametrize(
+    ("question", "language"),
+    [
+        ("Who chaired the 2018 review meeting?", "en"),
+        ("How many points did the Panthers defense surrender?", "en"),
+        ("Who met Truong Tan Sang in Hanoi?", "en"),
+        ("Ai chủ trì hội nghị?", "vi"),
+        ("ai chu tri hoi nghi truc tuyen toan quoc", "vi-folded"),
+        ("Doi thu Panthers da thua bao nhieu diem?", "vi-folded"),  # a foreign name does not make it English
+    ],
+)
+def test_question_language(question: str, language: str) -> None:
+    assert question_language(question) == language
+
+
+def test_english_terms_keep_names_numbers_and_foreign_words_only() -> None:
+    terms = english_terms("Who met Truong Tan Sang in the 2018 review?")
+    assert terms == ["who", "truong", "tan", "sang", "2018", "review"]  # "met", "in", "the" spell syllables
+
+
+def test_vietnamese_syllables() -> None:
+    assert all(map(is_vietnamese_syllable, ["nghieng", "truong", "quyen", "khuyu", "a", "the"]))
+    assert not any(map(is_vietnamese_syllable, ["meeting", "who", "hanoi", "team", "2018", "nfl"]))
