@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from .confidence import confidence
 from .retrieve import HybridRetriever, Ranking
 from .text import fold, has_diacritics, syllables
 from .types import Answer, Hit, Source, Span
@@ -125,27 +126,29 @@ def answer_question(
     retriever: HybridRetriever,
     question: str,
     top_k: int,
-    min_margin: float,
     ranking: Ranking | None = None,
+    min_confidence: float | None = None,
 ) -> Answer:
     """Retrieve, pick evidence and build the :class:`Answer` (sources best first, at most ``top_k``).
 
     ``ranking``, when given, is ``retriever.rank(question)`` computed already (evaluation ranks first).
-    ``confidence`` is the margin of the best article sentence over the off-topic background texts;
-    under ``min_margin`` the answer is "not found in the articles" with no sources.
+    ``confidence`` is the calibrated probability that the articles answer the question
+    (:mod:`qa.confidence`); under ``min_confidence`` (default: its language's threshold) the answer is
+    "not found in the articles" with no sources.
     """
     ranking = ranking if ranking is not None else retriever.rank(question)
-    margin = float(ranking.sentences.max()) - ranking.background if ranking.sentences.size else -1.0
     hits = retriever.hits(ranking, max(top_k, EVIDENCE_CHUNKS))
+    best_hit = hits[0] if hits else None
+    probability, enough = confidence(retriever.index, ranking, best_hit, question, min_confidence)
     kind = question_kind(question)
     best = _best_sentence(retriever, ranking, hits[:EVIDENCE_CHUNKS], question, kind)
-    if best is None or margin < min_margin:
+    if best is None or not enough:
         return Answer(
             question=question,
             answer=NOT_FOUND_VI if has_diacritics(question) else NOT_FOUND_EN,
             answerable=False,
             sources=(),
-            confidence=round(margin, 4),
+            confidence=round(probability, 4),
         )
     index = retriever.index
     sentence = index.sentences[best.row]
@@ -160,7 +163,7 @@ def answer_question(
         answerable=True,
         sources=sources,
         evidence=sentence,
-        confidence=round(margin, 4),
+        confidence=round(probability, 4),
     )
 
 
@@ -231,6 +234,7 @@ def answer_json(answer: Answer) -> dict[str, Any]:
         "question": answer.question,
         "answer": answer.answer,
         "answerable": answer.answerable,
+        "confidence": answer.confidence,
         "sources": [
             {
                 "doc_id": s.doc_id,

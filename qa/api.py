@@ -66,7 +66,7 @@ class SourceOut(BaseModel):
     title: str
     url: str | None
     text: str = Field(description="The passage, exactly as in the article.")
-    score: float
+    score: float = Field(description="Retrieval score (fused dense and BM25), for ordering only.")
     start: int = Field(description="Offset of the passage in the article's NFC text.")
     end: int
 
@@ -75,6 +75,10 @@ class AskResponse(BaseModel):
     question: str
     answer: str = Field(description="Evidence sentence(s); the answer span is wrapped in **.")
     answerable: bool
+    confidence: float = Field(
+        description="Probability (0..1) that the articles answer the question, calibrated on questions "
+        "asked with and without their article; 'not found' below the language's threshold."
+    )
     sources: list[SourceOut] = Field(description="Best first.")
 
 

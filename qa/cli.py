@@ -303,10 +303,10 @@ def serve(
 def _format_answer(answer: Answer) -> str:
     lines = [answer.answer, ""]
     if answer.sources:
-        lines.append("Sources:")
+        lines.append(f"Confidence {answer.confidence:.0%}. Sources:")
     for n, source in enumerate(answer.sources, 1):
         lines.append(f"[{n}] {source.title}")
-        where = f"{source.doc_id}, characters {source.start}-{source.end}, score {source.score:.3f}"
+        where = f"{source.doc_id}, characters {source.start}-{source.end}"
         lines.append(f"    {where}" + (f", {source.url}" if source.url else ""))
         passage = textwrap.shorten(source.text, 300, placeholder=" …")
         lines.extend(textwrap.wrap(passage, 100, initial_indent="    ", subsequent_indent="    "))

@@ -79,10 +79,12 @@ class Settings(BaseSettings):
     sentence_weight: float = Field(
         0.5, ge=0.0, le=1.0, description="Share of a chunk's dense score taken from its best sentence."
     )
-    min_margin: float = Field(
-        -0.015,
-        description="How much closer than the off-topic background texts the best article sentence must be "
-        "to the question; below it the answer is 'not found in the articles'.",
+    min_confidence: float | None = Field(
+        None,
+        ge=0.0,
+        le=1.0,
+        description="Probability under which the answer is 'not found' (default: the per-language "
+        "thresholds fitted on xquad-vi-dev, see qa/confidence.py).",
     )
     max_question_chars: int = Field(1000, ge=1, description="Longest question accepted, in characters.")
 

@@ -13,7 +13,7 @@ from .answer import answer_question
 from .config import Retriever, Settings
 from .embedding import Embedder, load_embedder
 from .errors import IndexMismatchError, QuestionError
-from .index import Index, build_index, index_exists, load_index
+from .index import FORMAT_VERSION, Index, build_index, index_exists, index_format, load_index
 from .retrieve import HybridRetriever, Ranking
 from .types import Answer, Hit
 
@@ -40,8 +40,17 @@ class Engine:
     ) -> Engine:
         """Load the index for ``settings`` (building it first if absent and ``build_missing``)."""
         embedder = embedder or load_embedder(settings)
-        if build_missing and not index_exists(settings.index_dir):
-            log.info("no index in %s: building it from %s", settings.index_dir, settings.seeds_dir)
+        built = index_format(settings.index_dir)
+        if build_missing and (not index_exists(settings.index_dir) or (built or 0) < FORMAT_VERSION):
+            if index_exists(settings.index_dir):  # vectors are reused; only the other files are redone
+                log.warning(
+                    "the index in %s has format v%s, older than v%d: rebuilding it",
+                    settings.index_dir,
+                    built,
+                    FORMAT_VERSION,
+                )
+            else:
+                log.info("no index in %s: building it from %s", settings.index_dir, settings.seeds_dir)
             report = build_index(settings, embedder, progress=progress)
             log.info("indexed %d chunks in %.1f s", report.chunks, report.seconds)
         index = load_index(settings.index_dir, embedder)
@@ -74,7 +83,7 @@ class Engine:
         if not 1 <= k <= 20:
             raise QuestionError(f"top_k must be between 1 and 20, not {k}")
         reuse = ranking if checked == question else None
-        return answer_question(self.retriever, checked, k, self.settings.min_margin, reuse)
+        return answer_question(self.retriever, checked, k, reuse, self.settings.min_confidence)
 
     def search(self, question: str, k: int, method: Retriever = "hybrid") -> list[Hit]:
         """The ``k`` best chunks by one retriever, best first (for evaluation)."""

@@ -54,7 +54,7 @@ from .types import Chunk, Document, Span
 log = logging.getLogger(__name__)
 
 FORMAT = "vnqa-index"
-FORMAT_VERSION = 2  # 2: lexical indexes saved at build time
+FORMAT_VERSION = 3  # 2: lexical indexes saved at build time; 3: syllable-bigram BM25
 CURRENT = "current"
 MANIFEST = "manifest.json"
 # tokeniser of each saved BM25 model
@@ -392,6 +392,15 @@ def _lock(index_dir: Path) -> Iterator[None]:
 
 
 # ------------------------------------------------------------------------------------------ load
+
+
+def index_format(index_dir: Path) -> int | None:
+    """The format version of the published build (None when there is none or it is unreadable)."""
+    try:
+        manifest = json.loads((index_dir / CURRENT / MANIFEST).read_text(encoding="utf-8"))
+        return int(manifest["format_version"]) if manifest.get("format") == FORMAT else None
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
 
 
 def index_exists(index_dir: Path) -> bool:

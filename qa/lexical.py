@@ -74,3 +74,13 @@ class Bm25:
         known = [float(self._idf[i]) for i in ids if i is not None and i < len(self._idf)]
         total = sum(known) + self._unknown_idf * (len(ids) - len(known))
         return sum(known) / total if total else 0.0
+
+    def idf_share(self, tokens: list[str], present: set[str]) -> float:
+        """Share of the IDF mass of ``tokens`` that lies in ``present`` (0 when there are no tokens)."""
+        weights = [self._token_idf(t) for t in tokens]
+        total = sum(weights)
+        return sum(w for t, w in zip(tokens, weights, strict=True) if t in present) / total if total else 0.0
+
+    def _token_idf(self, token: str) -> float:
+        row = self._vocab.get(token)
+        return float(self._idf[row]) if row is not None and row < len(self._idf) else self._unknown_idf

@@ -55,6 +55,7 @@ class Turn:
     answerable: bool
     answer: tuple[Segment, ...]
     cards: tuple[Card, ...]
+    confidence: float = 0.0
 
 
 def safe_url(url: str | None) -> str | None:
@@ -80,6 +81,7 @@ def turn(answer: Answer, index: Index) -> Turn:
         answerable=answer.answerable,
         answer=answer_segments(answer.answer),
         cards=tuple(_card(n, s, answer, index) for n, s in enumerate(answer.sources, 1)),
+        confidence=answer.confidence,
     )
 
 

@@ -172,5 +172,8 @@ def _diacritics_model() -> object:
 def restore_diacritics(text: str) -> str:
     """Best-effort Vietnamese diacritics for text typed without them (pyvi's CRF model):
     'ai chu tri hoi nghi' -> 'ai chủ trì hội nghị'. For the embedder only, never shown."""
-    restored: str = _diacritics_model().add_accents(nfc(text))  # type: ignore[attr-defined]
+    try:
+        restored: str = _diacritics_model().add_accents(nfc(text))  # type: ignore[attr-defined]
+    except (KeyError, IndexError, ValueError):  # the model maps some letter pairs to nothing: keep the text
+        return text
     return restored

@@ -43,7 +43,7 @@ def test_how_many_question_marks_the_number(engine: Engine) -> None:
 
 def test_json_shape_is_the_documented_one(engine: Engine) -> None:
     data = answer_json(engine.ask("Trương Tấn Sang làm việc với ai?", top_k=2))
-    assert list(data) == ["question", "answer", "answerable", "sources"]
+    assert list(data) == ["question", "answer", "answerable", "confidence", "sources"]
     assert len(data["sources"]) == 2
     for source in data["sources"]:
         assert list(source) == ["doc_id", "title", "url", "text", "score", "start", "end"]
@@ -52,7 +52,7 @@ def test_json_shape_is_the_documented_one(engine: Engine) -> None:
 
 
 def test_weak_evidence_abstains(settings: Settings) -> None:
-    strict = Engine.open(settings.model_copy(update={"min_margin": 2.0}), FakeEmbedder())
+    strict = Engine.open(settings.model_copy(update={"min_confidence": 1.0}), FakeEmbedder())
     answer = strict.ask("Who won the 2022 FIFA World Cup?")
     assert not answer.answerable
     assert answer.answer == NOT_FOUND_EN

@@ -27,7 +27,7 @@ def test_ask_returns_the_documented_json(client: TestClient) -> None:
     )
     assert response.status_code == 200
     data = response.json()
-    assert list(data) == ["question", "answer", "answerable", "sources"]
+    assert list(data) == ["question", "answer", "answerable", "confidence", "sources"]
     assert data["answerable"] is True and "**Trương Thị Mai**" in data["answer"]
     assert len(data["sources"]) == 2 and data["sources"][0]["doc_id"] == "a_conference"
     assert list(data["sources"][0]) == ["doc_id", "title", "url", "text", "score", "start", "end"]
@@ -114,7 +114,7 @@ def test_server_rendered_answer_has_cards_linking_to_the_viewer(client: TestClie
 
 
 def test_not_found_answer_looks_different(settings: Settings) -> None:
-    strict = settings.model_copy(update={"min_margin": 2.0})
+    strict = settings.model_copy(update={"min_confidence": 1.0})
     with TestClient(create_app(strict, FakeEmbedder())) as client:
         page = client.get("/turn", params={"q": "Who won the 2022 FIFA World Cup?"}, headers=HTML)
     assert 'class="bubble answer not-found"' in page.text and "Not found in the articles." in page.text

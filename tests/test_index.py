@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 from pathlib import Path
 
@@ -8,6 +9,7 @@ import pytest
 
 from qa.config import Settings
 from qa.embedding import FakeEmbedder
+from qa.engine import Engine
 from qa.errors import IndexCorruptError, IndexMismatchError, IndexNotBuiltError
 from qa.index import CURRENT, DATA_FILES, MANIFEST, build_index, load_index
 
@@ -88,3 +90,19 @@ def test_crash_before_publishing_keeps_the_previous_index(
     assert sorted(p.name for p in settings.index_dir.iterdir() if not p.name.startswith(".")) == sorted(
         [CURRENT, after.path.name]
     )
+
+
+def test_an_index_of_an_older_format_is_rebuilt_reusing_its_vectors(
+    settings: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
+    first = build_index(settings, FakeEmbedder())
+    manifest = first.path / MANIFEST
+    data = json.loads(manifest.read_text())
+    data["format_version"] = 1
+    manifest.write_text(json.dumps(data))
+    with caplog.at_level(logging.WARNING):
+        engine = Engine.open(settings, FakeEmbedder())
+    assert "has format v1, older than" in caplog.text
+    assert engine.index.path != first.path and engine.index.manifest["format_version"] > 1
+    again = build_index(settings, FakeEmbedder(), force=True)
+    assert again.embedded == 0  # every vector came from the previous build

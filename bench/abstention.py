@@ -1,0 +1,123 @@
+"""Fit the "not found" models of qa/confidence.py on a question set asked with and without its articles.
+
+    python bench/abstention.py ../shared/data/xquad-vi-dev --distractors DIR
+
+Every answerable question is ranked once against the full corpus (label: answerable) and once without its
+own article (label: not found), over the corpus alone and with ``--distractors-n`` distractors. A logistic
+model per way of writing is fitted on all of it (Newton's method, a little L2); its threshold is the
+probability under which 5% of the answerable questions fall. Prints the models as Python for
+qa/confidence.py and a table of leave-out recall and false "not found" per set. Tune on the dev half only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from functools import cache
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+FALSE_NOT_FOUND = 0.05
+
+
+def fit(x, y, l2=1e-2):  # type: ignore[no-untyped-def]
+    """Logistic regression by Newton's method: (intercept, weights) on standardised columns."""
+    import numpy as np
+
+    mean, std = x.mean(0), x.std(0) + 1e-9
+    z = np.hstack([np.ones((len(x), 1)), (x - mean) / std])
+    beta = np.zeros(z.shape[1])
+    for _ in range(50):
+        p = 1 / (1 + np.exp(-z @ beta))
+        gradient = z.T @ (p - y) + l2 * np.r_[0, beta[1:]]
+        hessian = (z * (p * (1 - p))[:, None]).T @ z + l2 * np.diag(np.r_[0, np.ones(len(beta) - 1)])
+        beta -= np.linalg.solve(hessian, gradient)
+    weights = beta[1:] / std
+    return float(beta[0] - (weights * mean).sum()), [float(w) for w in weights]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("questions", type=Path)
+    parser.add_argument("--distractors", type=Path)
+    parser.add_argument("--distractors-n", type=int, default=300)
+    args = parser.parse_args()
+    sys.path.insert(0, str(ROOT))
+    import numpy as np
+
+    from qa.confidence import FEATURES, Model
+    from qa.config import get_settings
+    from qa.embedding import load_embedder
+    from qa.index import build_index, load_index
+    from qa.questionsets import open_question_set, prepare_eval
+    from qa.retrieve import HybridRetriever
+    from qa.text import question_language
+
+    settings = get_settings()
+    question_set = open_question_set(args.questions)
+    embedder = load_embedder(settings)
+
+    class Cached:  # the real embedder, each question embedded once across both corpora
+        id, dim = embedder.id, embedder.dim
+
+        @staticmethod
+        @cache
+        def embed_query(text: str) -> np.ndarray:  # type: ignore[type-arg]
+            return embedder.embed_query(text)
+
+    from qa.confidence import features
+
+    corpora = [("alone", None, 0)]
+    if args.distractors is not None:
+        corpora.append((f"+{args.distractors_n} distractors", args.distractors, args.distractors_n))
+    rows = []  # (corpus, language, features, answerable)
+    for name, folder, n in corpora:
+        prepared = prepare_eval(settings, question_set, folder, n, 0)
+        build_index(prepared, embedder, progress=sys.stderr.isatty())
+        index = load_index(prepared.index_dir, embedder)
+        weights = {
+            "en": prepared.lexical_weight_en,
+            "vi": prepared.lexical_weight_vi,
+            "vi-folded": prepared.lexical_weight_folded,
+        }
+        retriever = HybridRetriever(index, Cached(), weights)  # type: ignore[arg-type]
+        for q in question_set.questions:
+            if not q.answerable:
+                continue
+            language = question_language(q.text)
+            for exclude, label in (((), 1), (q.relevant, 0)):
+                ranking = retriever.rank(q.text, exclude=exclude)
+                hits = retriever.hits(ranking, 1)
+                signals = features(index, ranking, hits[0] if hits else None, q.text)
+                rows.append((name, language, [signals[f] for f in FEATURES], label))
+    models = {}
+    for language in ("en", "vi", "vi-folded"):
+        mine = [r for r in rows if r[1] == language]
+        x = np.array([r[2] for r in mine])
+        y = np.array([r[3] for r in mine], dtype=float)
+        intercept, weights = fit(x, y)
+        model = Model(intercept, tuple(weights), 0.0)
+        p = np.array([model.probability(dict(zip(FEATURES, r[2], strict=True))) for r in mine])
+        threshold = float(np.quantile(p[y == 1], FALSE_NOT_FOUND))
+        models[language] = Model(
+            round(intercept, 4), tuple(round(w, 4) for w in weights), round(threshold, 4)
+        )
+    print("MODELS: dict[Language, Model] = {")
+    for language, m in models.items():
+        print(f'    "{language}": Model({m.intercept}, {m.weights}, {m.threshold}),')
+    print("}\n")
+    print("| corpus | language | leave-out recall | false not found |")
+    print("|---|---|---|---|")
+    for name, _, _ in corpora:
+        for language, m in models.items():
+            mine = [r for r in rows if r[0] == name and r[1] == language]
+            answered = [m.probability(dict(zip(FEATURES, r[2], strict=True))) >= m.threshold for r in mine]
+            recall = np.mean([not a for a, r in zip(answered, mine, strict=True) if r[3] == 0])
+            fnf = np.mean([not a for a, r in zip(answered, mine, strict=True) if r[3] == 1])
+            print(f"| {name} | {language} | {recall:.3f} | {fnf:.3f} |")
+
+
+if __name__ == "__main__":
+    main()
