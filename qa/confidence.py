@@ -2,12 +2,12 @@
 
 Six signals of one ranking go into a logistic model per way of writing (English, Vietnamese, Vietnamese
 without diacritics): the best article sentence's cosine and its margin over off-topic reference texts,
-the best passage's dense score and its lead over the sixth, and how much of the question's rare words
-(IDF-weighted; for English only names, numbers and foreign words) and syllable pairs the best passage
-holds. The coefficients were fitted by ``python bench/abstention.py`` on xquad-vi-dev, each question asked
-once against the full corpus (answerable) and once without its own article (the right reply is "not
-found"), with and without 300 news distractors; they hold for the packaged e5 model only. The
-probability is what the interface shows; under the language's threshold (set for about 5% false
+the best passage's dense score and its lead over the best passage of another article, and how much of the
+question's rare words (IDF-weighted; for English only names, numbers and foreign words) and syllable
+pairs the best passage holds. The coefficients were fitted by ``python bench/abstention.py`` on xquad-vi-
+dev, each question asked once against the full corpus (answerable) and once without its own article (the
+right reply is "not found"), with and without 300 news distractors; they hold for the packaged e5 model
+only. The probability is what the interface shows; under the language's threshold (set for about 5% false
 "not found" on that data) the answer is "not found".
 """
 
@@ -25,7 +25,7 @@ from .text import Language, english_terms, question_language, syllable_bigrams, 
 from .types import Hit
 
 FEATURES = ("margin", "sentence", "dense", "lead", "words", "pairs")
-LEAD_DEPTH = 5  # the best passage's dense score is compared with the one this many places below
+LEAD_POOL = 64  # the best passage of another article is looked for among this many best by dense
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,18 +43,18 @@ class Model:
 
 # Fitted by bench/abstention.py (see the module docstring); rerun it after changing retrieval.
 MODELS: dict[Language, Model] = {
-    "en": Model(-24.4183, (26.3788, -32.135, 59.3024, 101.8077, 0.98, 8.3673), 0.1305),
-    "vi": Model(-61.8652, (-7.4976, 69.6178, -6.9001, 114.2798, 5.7695, 9.4889), 0.5413),
-    "vi-folded": Model(-63.3884, (-29.0999, 25.3843, 39.2291, 125.0721, 7.4675, 13.1545), 0.3533),
+    "en": Model(-20.8408, (27.7611, -32.928, 56.397, 91.8239, 1.4114, 8.7744), 0.1268),
+    "vi": Model(-59.4798, (-2.3215, 88.1256, -27.7099, 105.9166, 5.781, 9.6362), 0.5128),
+    "vi-folded": Model(-62.2983, (-25.6469, 32.5041, 31.7998, 118.0258, 7.0877, 12.9121), 0.3136),
 }
 
 
 def features(index: Index, ranking: Ranking, best: Hit | None, question: str) -> dict[str, float]:
     """The signals of :data:`FEATURES` for one ranked question (``best``: its top passage)."""
     sentence = float(np.max(ranking.sentences)) if ranking.sentences.size else -1.0
-    dense = np.sort(ranking.dense[np.isfinite(ranking.dense)])[::-1]
-    if best is None or not dense.size or not math.isfinite(sentence):
+    if best is None or not ranking.dense.size or not math.isfinite(sentence):
         return dict.fromkeys(FEATURES, 0.0) | {"margin": -1.0, "sentence": -1.0, "dense": -1.0}
+    top = float(np.max(ranking.dense))
     passage = best.chunk.text
     terms = english_terms(question) if question_language(question) == "en" else syllables(question)
     pairs = syllable_bigrams(question)
@@ -62,8 +62,8 @@ def features(index: Index, ranking: Ranking, best: Hit | None, question: str) ->
     return {
         "margin": sentence - ranking.background,
         "sentence": sentence,
-        "dense": float(dense[0]),
-        "lead": float(dense[0] - dense[min(LEAD_DEPTH, len(dense) - 1)]),
+        "dense": top,
+        "lead": top - _best_elsewhere(index, ranking),
         "words": index.lexical["syllables"].idf_share(terms, set(syllables(passage))),
         "pairs": sum(p in found for p in pairs) / len(pairs) if pairs else 0.0,
     }
@@ -72,6 +72,19 @@ def features(index: Index, ranking: Ranking, best: Hit | None, question: str) ->
 # Other embedders (a custom model, the tests' fake) have no fitted model: only the margin over the
 # background texts counts, "not found" under -0.015 (the rule tuned on the seed questions before).
 MARGIN_ONLY = Model(1.5, (100.0, 0.0, 0.0, 0.0, 0.0, 0.0), 0.5)
+
+
+def _best_elsewhere(index: Index, ranking: Ranking) -> float:
+    """The dense score of the best passage from another article than the best passage's (or the lowest
+    score in the pool when they all come from one article)."""
+    pool = min(LEAD_POOL, len(ranking.dense))
+    rows = np.argpartition(-ranking.dense, pool - 1)[:pool]
+    rows = rows[np.argsort(-ranking.dense[rows])]
+    first = index.chunks[int(rows[0])].doc_id
+    for row in rows[1:]:
+        if index.chunks[int(row)].doc_id != first and np.isfinite(ranking.dense[row]):
+            return float(ranking.dense[row])
+    return float(ranking.dense[rows[-1]]) if np.isfinite(ranking.dense[rows[-1]]) else -1.0
 
 
 def confidence(

@@ -1,0 +1,77 @@
+"""A short version of the real-data evaluation (XQuAD-vi with a small news haystack), so it cannot rot.
+
+Uses ``../shared/data`` beside the checkout, as the project's machines and CI have it; the full runs and
+their numbers are in the README.
+"""
+
+from __future__ import annotations
+
+import json
+import tarfile
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from qa.cli import app
+from qa.config import Settings
+
+from .conftest import ROOT
+
+pytestmark = pytest.mark.real_model
+
+DATA = ROOT.parent / "shared" / "data"
+ARTICLES = 3
+DISTRACTORS = 12
+
+
+def _xquad_subset(target: Path) -> Path:
+    """The first articles of xquad-vi-dev with their questions, in the same folder shape."""
+    source = DATA / "xquad-vi-dev"
+    (target / "corpus").mkdir(parents=True)
+    stems = set()
+    for path in sorted((source / "corpus").glob("*.txt"))[:ARTICLES]:
+        (target / "corpus" / path.name).write_bytes(path.read_bytes())
+        stems.add(path.stem)
+    rows = [
+        json.loads(line) for line in (source / "questions.jsonl").read_text(encoding="utf-8").splitlines()
+    ]
+    kept = [r for r in rows if set(r["docs"]) <= stems]
+    (target / "questions.jsonl").write_text("".join(json.dumps(r) + "\n" for r in kept), encoding="utf-8")
+    return target
+
+
+def _news(target: Path, n: int) -> Path:
+    """The first ``n`` articles of the news archive, read from the tarball without unpacking the rest."""
+    target.mkdir(parents=True)
+    with tarfile.open(DATA / "vnnews-35k.tar.gz") as archive:
+        for member in archive:
+            if member.isfile() and member.name.endswith(".txt"):
+                data = archive.extractfile(member)
+                assert data is not None
+                (target / Path(member.name).name).write_bytes(data.read())
+                n -= 1
+                if n == 0:
+                    break
+    return target
+
+
+@pytest.mark.skipif(not (DATA / "xquad-vi-dev").is_dir(), reason="../shared/data is not beside the checkout")
+def test_short_real_data_evaluation(tmp_path: Path, real_settings: Settings) -> None:
+    questions = _xquad_subset(tmp_path / "xquad")
+    news = _news(tmp_path / "news", DISTRACTORS * 2)
+    args = ["eval", str(questions), "--json", "--leave-out", "--distractors", str(news)]
+    args += ["--distractors-n", str(DISTRACTORS)]
+    env = {"QA_MODEL_CACHE": str(real_settings.model_cache)}
+    result = CliRunner().invoke(app, args, env=env)
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert report["corpus"]["documents"] == ARTICLES + DISTRACTORS
+    hybrid = report["retrievers"]["hybrid"]["document"]
+    baseline = report["retrievers"]["baseline"]["document"]
+    for lang in ("en", "vi", "vi-nodiac"):  # never worse than plain dense, by more than one question in 20
+        assert hybrid[lang]["hit@1"] >= baseline[lang]["hit@1"] - 0.05, lang
+    assert hybrid["all"]["hit@1"] >= 0.9
+    vnqa = report["answers"]["all"]["by_answerer"]["vnqa"]
+    assert vnqa["false_not_found"] <= 0.2 and vnqa["left_out_recall"] >= 0.5
+    assert report["answers"]["all"]["by_answerer"]["baseline"]["left_out_recall"] == 0.0
