@@ -43,6 +43,12 @@ def main() -> None:
     parser.add_argument("questions", type=Path)
     parser.add_argument("--distractors", type=Path)
     parser.add_argument("--distractors-n", type=int, default=300)
+    parser.add_argument(
+        "--false-not-found",
+        type=float,
+        default=FALSE_NOT_FOUND,
+        help="share of answerable questions allowed under each threshold",
+    )
     args = parser.parse_args()
     sys.path.insert(0, str(ROOT))
     import numpy as np
@@ -100,7 +106,7 @@ def main() -> None:
         intercept, weights = fit(x, y)
         model = Model(intercept, tuple(weights), 0.0)
         p = np.array([model.probability(dict(zip(FEATURES, r[2], strict=True))) for r in mine])
-        threshold = float(np.quantile(p[y == 1], FALSE_NOT_FOUND))
+        threshold = float(np.quantile(p[y == 1], args.false_not_found))
         models[language] = Model(
             round(intercept, 4), tuple(round(w, 4) for w in weights), round(threshold, 4)
         )
