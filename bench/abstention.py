@@ -11,10 +11,10 @@ qa/confidence.py and a table of leave-out recall and false "not found" per set. 
 
 from __future__ import annotations
 
-import argparse
 import sys
-from functools import cache
 from pathlib import Path
+
+from common import CachedQueries, question_set_parser
 
 ROOT = Path(__file__).resolve().parent.parent
 FALSE_NOT_FOUND = 0.05
@@ -37,12 +37,7 @@ def fit(x, y, l2=1e-2):  # type: ignore[no-untyped-def]
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("questions", type=Path)
-    parser.add_argument("--distractors", type=Path)
-    parser.add_argument("--distractors-n", type=int, default=300)
+    parser = question_set_parser(__doc__)
     parser.add_argument(
         "--false-not-found",
         type=float,
@@ -65,14 +60,6 @@ def main() -> None:
     question_set = open_question_set(args.questions)
     embedder = load_embedder(settings)
 
-    class Cached:  # the real embedder, each question embedded once across both corpora
-        id, dim = embedder.id, embedder.dim
-
-        @staticmethod
-        @cache
-        def embed_query(text: str) -> np.ndarray:  # type: ignore[type-arg]
-            return embedder.embed_query(text)
-
     from qa.confidence import features
 
     corpora = [("alone", None, 0)]
@@ -88,7 +75,7 @@ def main() -> None:
             "vi": prepared.lexical_weight_vi,
             "vi-folded": prepared.lexical_weight_folded,
         }
-        retriever = HybridRetriever(index, Cached(), weights)  # type: ignore[arg-type]
+        retriever = HybridRetriever(index, CachedQueries(embedder), weights)  # type: ignore[arg-type]
         for q in question_set.questions:
             if not q.answerable:
                 continue

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import argparse
+from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 
 def rss_mb() -> float:
@@ -11,3 +14,22 @@ def rss_mb() -> float:
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) / 1024
     return float("nan")
+
+
+def question_set_parser(description: str | None) -> argparse.ArgumentParser:
+    """Arguments shared by the benches that run over an evaluation question set."""
+    parser = argparse.ArgumentParser(
+        description=description, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("questions", type=Path)
+    parser.add_argument("--distractors", type=Path)
+    parser.add_argument("--distractors-n", type=int, default=300)
+    return parser
+
+
+class CachedQueries:
+    """An embedder's query side with each question embedded once (sweeps re-rank the same questions)."""
+
+    def __init__(self, embedder: Any) -> None:
+        self.id, self.dim = embedder.id, embedder.dim
+        self.embed_query = lru_cache(maxsize=None)(embedder.embed_query)

@@ -10,27 +10,21 @@ dev half only.
 
 from __future__ import annotations
 
-import argparse
 import sys
-from functools import cache
 from pathlib import Path
+
+from common import CachedQueries, question_set_parser
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("questions", type=Path)
-    parser.add_argument("--distractors", type=Path)
-    parser.add_argument("--distractors-n", type=int, default=300)
+    parser = question_set_parser(__doc__)
     parser.add_argument(
         "--weights", default="0,0.1,0.2,0.3,0.4,0.5,0.6,0.7,0.8,0.9,1", help="lexical weights to try"
     )
     args = parser.parse_args()
     sys.path.insert(0, str(ROOT))
-    import numpy as np
 
     from qa.config import get_settings
     from qa.embedding import load_embedder
@@ -44,14 +38,6 @@ def main() -> None:
     build_index(settings, embedder, progress=sys.stderr.isatty())
     index = load_index(settings.index_dir, embedder)
 
-    class Cached:  # the real embedder, each question embedded once
-        id, dim = embedder.id, embedder.dim
-
-        @staticmethod
-        @cache
-        def embed_query(text: str) -> np.ndarray:  # type: ignore[type-arg]
-            return embedder.embed_query(text)
-
     questions = [q for q in question_set.questions if q.answerable]
     # a question uses the weight of the way it is written, so one sweep serves all three languages
     print(f"{len(questions)} questions, {len(index.chunks)} chunks\n")
@@ -59,7 +45,7 @@ def main() -> None:
     print("|---|---|---|---|")
     for weight in map(float, args.weights.split(",")):
         weights = dict.fromkeys(("en", "vi", "vi-folded"), weight)
-        retriever = HybridRetriever(index, Cached(), weights)  # type: ignore[arg-type]
+        retriever = HybridRetriever(index, CachedQueries(embedder), weights)  # type: ignore[arg-type]
         by_lang: dict[str, list[tuple[bool, bool]]] = {}
         for q in questions:
             hits = retriever.search(q.text, 5)

@@ -114,3 +114,25 @@ def test_empty_question_is_a_one_line_error(corpus: Path, tmp_path: Path) -> Non
 def test_unknown_model_is_a_one_line_error(corpus: Path, tmp_path: Path) -> None:
     args = ["index", "--seeds", str(corpus), "--index", str(tmp_path / "i"), "--model", "nope"]
     _one_line_error(runner.invoke(app, args), "unknown model 'nope'")
+
+
+def test_json_is_readable_utf8(corpus: Path, tmp_path: Path) -> None:
+    result = runner.invoke(app, ["ask", "Ai chủ trì hội nghị?", "--json", *_args(corpus, tmp_path)])
+    assert result.exit_code == 0
+    assert "Trương Thị Mai" in result.stdout and "\\u" not in result.stdout
+
+
+def test_help_shows_defaults_and_variables_and_version() -> None:
+    help_text = " ".join(runner.invoke(app, ["ask", "--help"]).output.split())  # unwrapped
+    assert "[env QA_SEEDS_DIR; default: seeds]" in help_text and "[env QA_MODEL;" in help_text
+    assert "<bool>" not in help_text and "--json " in help_text
+    version = runner.invoke(app, ["--version"])
+    assert version.exit_code == 0 and version.output.startswith("vnqa ")
+
+
+def test_missing_articles_folder_is_one_line_and_leaves_nothing(tmp_path: Path) -> None:
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    args = ["ask", "hội nghị", "--seeds", str(elsewhere / "seeds"), "--index", str(elsewhere / "index")]
+    _one_line_error(runner.invoke(app, [*args, "--model", "fake"]), "articles folder not found")
+    assert list(elsewhere.iterdir()) == []
