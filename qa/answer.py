@@ -79,17 +79,33 @@ _LOWER = "".join(c for c in _LATIN if c.islower() and c.isalpha())
 _UPPER_SYLLABLE = f"[{_UPPER}][{_LOWER}]*"
 # Full names have three or four syllables; two-syllable runs are mostly places ("Hà Nội", "Hoàng Mai").
 _NAME = re.compile(rf"\b(?:{'|'.join(_SURNAMES)})(?:\s+{_UPPER_SYLLABLE}){{2,3}}\b")
+_YEAR = r"\b(?:1[0-9]{3}|20[0-9]{2})\b"
 _DATE = re.compile(
-    r"\b(?:ngày\s+)?\d{1,2}[/-]\d{1,2}(?:[/-]\d{2,4})?\b|\b(?:tháng\s+\d{1,2}(?:[/-]\d{4})?|năm\s+\d{4})\b",
+    r"\b(?:ngày\s+)?\d{1,2}[/-]\d{1,2}(?:[/-]\d{2,4})?\b|\b(?:ngày\s+\d{1,2}\s+)?(?:tháng\s+\d{1,2}"
+    r"(?:[/-]\d{4}|\s+năm\s+\d{4})?|năm\s+\d{4})\b|\bthế kỷ\s+[\dIVXLC]+\b|" + _YEAR,
     re.IGNORECASE,
 )
-_NUMBER = re.compile(rf"\b\d+(?:[.,]\d{{3}})*(?:/\d+)?\b(?:\s+[{_LOWER}]+){{0,2}}")
+_NUMBER_WORDS = (
+    "một|hai|ba|bốn|tư|năm|sáu|bảy|tám|chín|mười|mươi|mốt|lăm|trăm|nghìn|ngàn|triệu|tỷ|tỉ|linh|lẻ|rưỡi"
+)
+# digits, or Vietnamese numbers written as words ("mười một"), then up to two lower-case words (the unit)
+_NUMBER = re.compile(
+    rf"(?:\b\d+(?:[.,]\d+)*(?:/\d+)?\b|\b(?:{_NUMBER_WORDS})(?:\s+(?:{_NUMBER_WORDS}))*\b)"
+    rf"(?:\s*%|(?:\s+[{_LOWER}]+){{0,2}})",
+    re.IGNORECASE,
+)
+# a run of two or more capitalised words anywhere but the sentence's first word: names of people,
+# teams, organisations ("Peyton Manning", "Denver Broncos"), foreign ones included
+_PROPER = re.compile(rf"(?<!^)(?<![.!?]\s)\b{_UPPER_SYLLABLE}(?:\s+{_UPPER_SYLLABLE}){{1,4}}\b")
+_PLACE_WORDS = ("ở", "tại", "trong", "từ", "đến")
+_PLACE = re.compile(rf"\b(?:ở|tại|trong|từ|đến)\s+({_UPPER_SYLLABLE}(?:\s+{_UPPER_SYLLABLE}){{0,3}})\b")
 
 
 class Kind(Enum):
     """What a question asks for, which decides the span to mark."""
 
     WHO = "who"
+    WHERE = "where"
     WHEN = "when"
     HOW_MANY = "how_many"
     WHICH_ARTICLE = "which_article"
@@ -99,12 +115,23 @@ class Kind(Enum):
 _KIND_PATTERNS = (
     (Kind.WHICH_ARTICLE, r"\bwhich (article|story|report|news|piece)\b|\bbai (bao|viet) nao\b|\btin nao\b"),
     (Kind.HOW_MANY, r"\bhow (many|much)\b|\bbao nhieu\b|\bso luong\b|\bmay (nguoi|don vi|tap the)\b"),
-    (Kind.WHEN, r"\bwhen\b|\bwhat (date|day|year)\b|\bkhi nao\b|\bbao gio\b|\b(ngay|thang|nam) nao\b"),
-    (Kind.WHO, r"\bwho(m|se)?\b|\bai\b|\bnguoi nao\b|\bdong chi nao\b"),
+    (
+        Kind.WHEN,
+        r"\bwhen\b|\b(what|which) (date|day|year|month|century|decade)\b|\bin what year\b|\bkhi nao\b"
+        r"|\bbao gio\b|\b(ngay|thang|nam|the ky|thoi gian) nao\b|\bluc nao\b|\bnam bao nhieu\b",
+    ),
+    (Kind.HOW_MANY, r"\bhow (many|much|long|large|big|old|far)\b|\bbao nhieu\b|\bso luong\b|\bmay\b"),
+    (Kind.WHERE, r"\bwhere\b|\bo dau\b|\btai dau\b|\bnoi nao\b|\bo (thanh pho|nuoc|tinh) nao\b"),
+    (Kind.WHO, r"\bwho(m|se)?\b|\bai\b|\bnguoi nao\b|\bdong chi nao\b|\b(doi|to chuc|cong ty) nao\b"),
 )
 
 
-_SPAN_PATTERNS = {Kind.WHO: _NAME, Kind.WHEN: _DATE, Kind.HOW_MANY: _NUMBER}
+_SPAN_PATTERNS: dict[Kind, tuple[re.Pattern[str], ...]] = {
+    Kind.WHO: (_NAME, _PROPER),
+    Kind.WHERE: (_PLACE, _PROPER),
+    Kind.WHEN: (_DATE,),
+    Kind.HOW_MANY: (_NUMBER,),
+}
 
 
 def question_kind(question: str) -> Kind:
@@ -178,7 +205,7 @@ def _best_sentence(
     if not passage_score:
         return None
     wanted = set(syllables(question))
-    typed = _SPAN_PATTERNS.get(kind)
+    typed = _SPAN_PATTERNS.get(kind, ())[:1]  # the strictest pattern: broad ones match most sentences
     candidates = []
     for row, passage in passage_score.items():
         text = retriever.index.sentences[row].text
@@ -187,7 +214,7 @@ def _best_sentence(
             float(ranking.sentences[row])
             + PASSAGE_BONUS * passage
             + OVERLAP_BONUS * ranking.coverage * overlap
-            + (TYPED_BONUS if typed is not None and typed.search(text) else 0.0)
+            + (TYPED_BONUS if any(p.search(text) for p in typed) else 0.0)
             - (SHORT_PENALTY if len(text) < SHORT_CHARS else 0.0)
         )
         candidates.append(_Candidate(row, score))
@@ -196,14 +223,16 @@ def _best_sentence(
 
 def _span(kind: Kind, sentence: str, question: str) -> tuple[int, int] | None:
     """Offsets of the answer within ``sentence`` for who/when/how-many questions, else None."""
-    pattern = _SPAN_PATTERNS.get(kind)
-    if pattern is None:
-        return None
     asked = set(syllables(question))
-    for match in pattern.finditer(sentence):
-        # Prefer a match the question does not already contain ("Who met Truong Tan Sang?").
-        if not set(syllables(match.group())) <= asked:
-            return match.start(), match.end()
+    for pattern in _SPAN_PATTERNS.get(kind, ()):
+        for match in pattern.finditer(sentence):
+            group = match.lastindex or 0  # a pattern with a group marks just that part (the place)
+            before = sentence[: match.start(group)].split()[-1:]
+            if kind is Kind.WHO and before and before[0].lower() in _PLACE_WORDS:
+                continue  # "ở Santa Clara" names a place, not who
+            # Prefer a match the question does not already contain ("Who met Truong Tan Sang?").
+            if not set(syllables(match.group(group))) <= asked:
+                return match.start(group), match.end(group)
     return None
 
 

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from qa.answer import NOT_FOUND_EN, Kind, answer_json, evidence_in, question_kind
+from qa.answer import NOT_FOUND_EN, Kind, _span, answer_json, evidence_in, question_kind
 from qa.config import Settings
 from qa.embedding import FakeEmbedder
 from qa.engine import Engine
@@ -20,11 +20,31 @@ from qa.errors import QuestionError
         ("How many positions were cut?", Kind.HOW_MANY),
         ("tinh giản bao nhiêu biên chế", Kind.HOW_MANY),
         ("Which article covers the conference?", Kind.WHICH_ARTICLE),
+        ("In what year did the war end?", Kind.WHEN),
+        ("Where was Super Bowl 50 played?", Kind.WHERE),
+        ("Trận đấu diễn ra ở đâu?", Kind.WHERE),
         ("What does Conclusion 40 concern?", Kind.OTHER),
     ],
 )
 def test_question_kind(question: str, kind: Kind) -> None:
     assert question_kind(question) is kind
+
+
+@pytest.mark.parametrize(
+    ("kind", "sentence", "span"),
+    [
+        (Kind.HOW_MANY, "Đội thủ của Panthers chỉ thua 308 điểm, đứng thứ sáu.", "308 điểm"),
+        (Kind.HOW_MANY, "Thành phố có mười một quận.", "mười một quận"),
+        (Kind.WHEN, "Nhà thờ được xây xong vào năm 1889 sau nhiều năm.", "năm 1889"),
+        (Kind.WHEN, "Chiến tranh kết thúc năm 1945.", "năm 1945"),
+        (Kind.WHERE, "Trận đấu được tổ chức tại Santa Clara, California.", "Santa Clara"),
+        (Kind.WHO, "Trận đấu ở Santa Clara có sự góp mặt của Peyton Manning.", "Peyton Manning"),
+        (Kind.WHO, "Đồng chí Trương Thị Mai chủ trì hội nghị.", "Trương Thị Mai"),
+    ],
+)
+def test_the_span_is_what_the_question_asks_for(kind: Kind, sentence: str, span: str) -> None:
+    found = _span(kind, sentence, "?")
+    assert found is not None and sentence[found[0] : found[1]] == span
 
 
 def test_who_question_marks_the_name(engine: Engine) -> None:
