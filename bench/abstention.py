@@ -39,6 +39,13 @@ def fit(x, y, l2=1e-2):  # type: ignore[no-untyped-def]
 def main() -> None:
     parser = question_set_parser(__doc__)
     parser.add_argument(
+        "--also",
+        type=Path,
+        action="append",
+        default=[],
+        help="another question set to fit on, asked against its articles alone (repeatable)",
+    )
+    parser.add_argument(
         "--false-not-found",
         type=float,
         default=FALSE_NOT_FOUND,
@@ -57,16 +64,18 @@ def main() -> None:
     from qa.text import question_language
 
     settings = get_settings()
-    question_set = open_question_set(args.questions)
     embedder = load_embedder(settings)
 
     from qa.confidence import features
 
-    corpora = [("alone", None, 0)]
+    main_set = open_question_set(args.questions)
+    corpora = [(f"{args.questions.name} alone", main_set, None, 0)]
     if args.distractors is not None:
-        corpora.append((f"+{args.distractors_n} distractors", args.distractors, args.distractors_n))
+        name = f"{args.questions.name} +{args.distractors_n} distractors"
+        corpora.append((name, main_set, args.distractors, args.distractors_n))
+    corpora += [(f"{path.name} alone", open_question_set(path), None, 0) for path in args.also]
     rows = []  # (corpus, language, features, answerable)
-    for name, folder, n in corpora:
+    for name, question_set, folder, n in corpora:
         prepared = prepare_eval(settings, question_set, folder, n, 0)
         build_index(prepared, embedder, progress=sys.stderr.isatty())
         index = load_index(prepared.index_dir, embedder)
@@ -103,7 +112,7 @@ def main() -> None:
     print("}\n")
     print("| corpus | language | leave-out recall | false not found |")
     print("|---|---|---|---|")
-    for name, _, _ in corpora:
+    for name, *_ in corpora:
         for language, m in models.items():
             mine = [r for r in rows if r[0] == name and r[1] == language]
             answered = [m.probability(dict(zip(FEATURES, r[2], strict=True))) >= m.threshold for r in mine]
