@@ -180,9 +180,17 @@ def answer_question(
     index = retriever.index
     sentence = index.sentences[best.row]
     document = index.documents[sentence.doc_id]
-    text = _mark(sentence.text, _span(kind, sentence.text, question))
+    span = _span(kind, sentence.text, question)
+    short = None
+    if span is not None:
+        start, end = sentence.start + span[0], sentence.start + span[1]
+        short = Span(document.doc_id, start, end, document.text[start:end])
+    text = _mark(sentence.text, span)
     if kind is Kind.WHICH_ARTICLE:
         text = f"**{document.title}**: {sentence.text}"
+        at = document.text.find(document.title)
+        if at >= 0:
+            short = Span(document.doc_id, at, at + len(document.title), document.title)
     sources = tuple(_source(retriever, hit) for hit in hits[:top_k])
     return Answer(
         question=question,
@@ -191,6 +199,7 @@ def answer_question(
         sources=sources,
         evidence=sentence,
         confidence=round(probability, 4),
+        short_answer=short,
     )
 
 
@@ -264,6 +273,16 @@ def answer_json(answer: Answer) -> dict[str, Any]:
         "answer": answer.answer,
         "answerable": answer.answerable,
         "confidence": answer.confidence,
+        "short_answer": (
+            None
+            if answer.short_answer is None
+            else {
+                "doc_id": answer.short_answer.doc_id,
+                "text": answer.short_answer.text,
+                "start": answer.short_answer.start,
+                "end": answer.short_answer.end,
+            }
+        ),
         "sources": [
             {
                 "doc_id": s.doc_id,

@@ -71,6 +71,13 @@ class SourceOut(BaseModel):
     end: int
 
 
+class ShortAnswerOut(BaseModel):
+    doc_id: str = Field(description="The article the span is in.")
+    text: str = Field(description="The answer span, exactly as in the article.")
+    start: int = Field(description="Offset of the span in the article's NFC text.")
+    end: int
+
+
 class AskResponse(BaseModel):
     question: str
     answer: str = Field(description="Evidence sentence(s); the answer span is wrapped in **.")
@@ -78,6 +85,9 @@ class AskResponse(BaseModel):
     confidence: float = Field(
         description="Probability (0..1) that the articles answer the question, calibrated on questions "
         "asked with and without their article; 'not found' below the language's threshold."
+    )
+    short_answer: ShortAnswerOut | None = Field(
+        description="The span that answers the question (person, place, date, number...), when one fits."
     )
     sources: list[SourceOut] = Field(description="Best first.")
 

@@ -301,7 +301,8 @@ def evaluate_engine(
             rows = [(h.chunk.doc_id, h.chunk.text, h.score) for h in hits]
             outcome.ranked[name] = _ranked(rows, evidence, relevant)
         outcome.answer, outcome.answerable = reply.answer, reply.answerable
-        mine = Reply(reply.answer, reply.answerable, short_answer(reply.answer), seconds)
+        short = reply.short_answer.text if reply.short_answer else short_answer(reply.answer)
+        mine = Reply(reply.answer, reply.answerable, short, seconds)
         outcome.replies["vnqa"] = mine
         if leave_out and question.answerable:
             without = retriever.rank(question.text, exclude=question.relevant)

@@ -66,12 +66,23 @@ def safe_url(url: str | None) -> str | None:
     return url if parts.scheme in ("http", "https") and parts.netloc else None
 
 
-def answer_segments(text: str) -> tuple[Segment, ...]:
-    """Split an answer on its ``**`` marks: odd pieces are the answer span."""
-    pieces = text.split("**")
-    if len(pieces) % 2 == 0:  # unbalanced marks: show the text as it is
-        return (Segment(text),)
-    return tuple(Segment(p, "answer" if i % 2 else "") for i, p in enumerate(pieces) if p)
+def reply_segments(answer: Answer, index: Index) -> tuple[Segment, ...]:
+    """The answer as shown: the evidence sentence with the short answer marked by its offsets (so ``**``
+    in an article's own text stays text), or the article's title before it for "which article"."""
+    evidence, short = answer.evidence, answer.short_answer
+    if evidence is None:
+        return (Segment(answer.answer),)
+    if short is None or short.doc_id != evidence.doc_id:
+        return (Segment(evidence.text),)
+    if not (evidence.start <= short.start < short.end <= evidence.end):  # the title, before the sentence
+        return (Segment(short.text, "answer"), Segment(": " + evidence.text))
+    text = index.documents[evidence.doc_id].text
+    pieces = (
+        Segment(text[evidence.start : short.start]),
+        Segment(short.text, "answer"),
+        Segment(text[short.end : evidence.end]),
+    )
+    return tuple(p for p in pieces if p.text)
 
 
 def turn(answer: Answer, index: Index) -> Turn:
@@ -79,7 +90,7 @@ def turn(answer: Answer, index: Index) -> Turn:
     return Turn(
         question=answer.question,
         answerable=answer.answerable,
-        answer=answer_segments(answer.answer),
+        answer=reply_segments(answer, index),
         cards=tuple(_card(n, s, answer, index) for n, s in enumerate(answer.sources, 1)),
         confidence=answer.confidence,
     )

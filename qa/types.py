@@ -66,8 +66,10 @@ class Source:
 class Answer:
     """The reply to one question.
 
-    ``answer`` is the evidence sentence(s) with the answer span wrapped in ``**``; ``evidence`` is the
-    sentence span it was taken from (None when not answerable); ``sources`` are best first.
+    ``answer`` is the evidence sentence(s) with the answer span wrapped in ``**`` (for display only);
+    ``evidence`` is the sentence span it was taken from and ``short_answer`` the answer span itself, both
+    with offsets into the document (None when not answerable, or when no span fits the question);
+    ``sources`` are best first; ``confidence`` is the probability that the articles answer the question.
     """
 
     question: str
@@ -76,3 +78,4 @@ class Answer:
     sources: tuple[Source, ...]
     evidence: Span | None = None
     confidence: float = 0.0
+    short_answer: Span | None = None

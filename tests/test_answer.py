@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from qa.answer import NOT_FOUND_EN, Kind, _span, answer_json, evidence_in, question_kind
@@ -7,6 +9,8 @@ from qa.config import Settings
 from qa.embedding import FakeEmbedder
 from qa.engine import Engine
 from qa.errors import QuestionError
+
+from .conftest import write_corpus
 
 
 @pytest.mark.parametrize(
@@ -63,7 +67,7 @@ def test_how_many_question_marks_the_number(engine: Engine) -> None:
 
 def test_json_shape_is_the_documented_one(engine: Engine) -> None:
     data = answer_json(engine.ask("Trương Tấn Sang làm việc với ai?", top_k=2))
-    assert list(data) == ["question", "answer", "answerable", "confidence", "sources"]
+    assert list(data) == ["question", "answer", "answerable", "confidence", "short_answer", "sources"]
     assert len(data["sources"]) == 2
     for source in data["sources"]:
         assert list(source) == ["doc_id", "title", "url", "text", "score", "start", "end"]
@@ -98,3 +102,32 @@ def test_unusable_questions_are_refused(engine: Engine, question: str, message: 
 def test_top_k_out_of_range_is_refused(engine: Engine, top_k: int) -> None:
     with pytest.raises(QuestionError, match="top_k"):
         engine.ask("hội nghị", top_k)
+
+
+def test_short_answer_travels_as_offsets(engine: Engine) -> None:
+    answer = engine.ask("Ai chủ trì hội nghị trực tuyến toàn quốc?")
+    short = answer.short_answer
+    assert short is not None and short.text == "Trương Thị Mai"
+    assert engine.index.documents[short.doc_id].text[short.start : short.end] == short.text
+    data = answer_json(answer)
+    assert data["short_answer"] == {
+        "doc_id": "a_conference",
+        "text": "Trương Thị Mai",
+        "start": short.start,
+        "end": short.end,
+    }
+
+
+def test_bold_in_an_article_is_text_not_the_answer_mark(tmp_path: Path) -> None:
+    from qa.pages import turn
+
+    corpus = write_corpus(
+        tmp_path / "md",
+        {"bold.md": "Hội nghị\n\nTheo **báo cáo**, đồng chí Trương Thị Mai chủ trì hội nghị trực tuyến.\n"},
+    )
+    settings = Settings(seeds_dir=corpus, index_dir=tmp_path / "i", model="fake")
+    engine = Engine.open(settings, FakeEmbedder())
+    answer = engine.ask("Ai chủ trì hội nghị trực tuyến?")
+    segments = turn(answer, engine.index).answer
+    assert [s.text for s in segments if s.kind == "answer"] == ["Trương Thị Mai"]
+    assert "Theo **báo cáo**, đồng chí " in "".join(s.text for s in segments)
