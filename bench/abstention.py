@@ -84,7 +84,8 @@ def main() -> None:
             "vi": prepared.lexical_weight_vi,
             "vi-folded": prepared.lexical_weight_folded,
         }
-        retriever = HybridRetriever(index, CachedQueries(embedder), weights)  # type: ignore[arg-type]
+        queries = CachedQueries(embedder)
+        retriever = HybridRetriever(index, queries, weights, prepared.sentence_weight)  # type: ignore[arg-type]
         for q in question_set.questions:
             if not q.answerable:
                 continue
