@@ -60,8 +60,7 @@ def main() -> None:
     from qa.embedding import load_embedder
     from qa.index import build_index, load_index
     from qa.questionsets import open_question_set, prepare_eval
-    from qa.retrieve import HybridRetriever
-    from qa.text import question_language
+    from qa.retrieve import HybridRetriever, lexical_weights
 
     settings = get_settings()
     embedder = load_embedder(settings)
@@ -79,22 +78,17 @@ def main() -> None:
         prepared = prepare_eval(settings, question_set, folder, n, 0)
         build_index(prepared, embedder, progress=sys.stderr.isatty())
         index = load_index(prepared.index_dir, embedder)
-        weights = {
-            "en": prepared.lexical_weight_en,
-            "vi": prepared.lexical_weight_vi,
-            "vi-folded": prepared.lexical_weight_folded,
-        }
+        weights = lexical_weights(prepared)
         queries = CachedQueries(embedder)
         retriever = HybridRetriever(index, queries, weights, prepared.sentence_weight)  # type: ignore[arg-type]
         for q in question_set.questions:
             if not q.answerable:
                 continue
-            language = question_language(q.text)
             for exclude, label in (((), 1), (q.relevant, 0)):
                 ranking = retriever.rank(q.text, exclude=exclude)
                 hits = retriever.hits(ranking, 1)
                 signals = features(index, ranking, hits[0] if hits else None, q.text)
-                rows.append((name, language, [signals[f] for f in FEATURES], label))
+                rows.append((name, ranking.language, [signals[f] for f in FEATURES], label))
     models = {}
     for language in ("en", "vi", "vi-folded"):
         mine = [r for r in rows if r[1] == language]

@@ -21,7 +21,7 @@ import numpy as np
 from .embedding import e5_id
 from .index import Index
 from .retrieve import Ranking
-from .text import Language, english_terms, question_language, syllable_bigrams, syllables
+from .text import Language, english_terms, syllable_bigrams, syllables
 from .types import Hit
 
 FEATURES = ("margin", "sentence", "dense", "lead", "words", "pairs")
@@ -56,7 +56,7 @@ def features(index: Index, ranking: Ranking, best: Hit | None, question: str) ->
         return dict.fromkeys(FEATURES, 0.0) | {"margin": -1.0, "sentence": -1.0, "dense": -1.0}
     top = float(np.max(ranking.dense))
     passage = best.chunk.text
-    terms = english_terms(question) if question_language(question) == "en" else syllables(question)
+    terms = english_terms(question) if ranking.language == "en" else syllables(question)
     pairs = syllable_bigrams(question)
     found = set(pairs) & set(syllable_bigrams(passage))
     return {
@@ -93,6 +93,6 @@ def confidence(
     """(probability that the articles answer ``question``, whether it reaches ``threshold``, by default
     the one of the question's language)."""
     fitted = index.embedder_id == e5_id()
-    model = MODELS[question_language(question)] if fitted else MARGIN_ONLY
+    model = MODELS[ranking.language] if fitted else MARGIN_ONLY
     p = model.probability(features(index, ranking, best, question))
     return p, p >= (model.threshold if threshold is None else threshold)

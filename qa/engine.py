@@ -14,7 +14,7 @@ from .config import Retriever, Settings
 from .embedding import Embedder, load_embedder
 from .errors import IndexMismatchError, QuestionError
 from .index import FORMAT_VERSION, Index, build_index, index_exists, index_format, load_index
-from .retrieve import HybridRetriever, Ranking
+from .retrieve import HybridRetriever, Ranking, lexical_weights
 from .types import Answer, Hit
 
 log = logging.getLogger(__name__)
@@ -40,8 +40,8 @@ class Engine:
     ) -> Engine:
         """Load the index for ``settings`` (building it first if absent and ``build_missing``)."""
         embedder = embedder or load_embedder(settings)
-        built = index_format(settings.index_dir)
-        if build_missing and (not index_exists(settings.index_dir) or (built or 0) < FORMAT_VERSION):
+        built = index_format(settings.index_dir)  # None: no index (or no readable manifest)
+        if build_missing and (built is None or built < FORMAT_VERSION):
             if index_exists(settings.index_dir):  # vectors are reused; only the other files are redone
                 log.warning(
                     "the index in %s has format v%s, older than v%d: rebuilding it",
@@ -64,11 +64,7 @@ class Engine:
         retriever = HybridRetriever(
             index,
             embedder,
-            lexical_weights={
-                "vi": settings.lexical_weight_vi,
-                "vi-folded": settings.lexical_weight_folded,
-                "en": settings.lexical_weight_en,
-            },
+            lexical_weights=lexical_weights(settings),
             sentence_weight=settings.sentence_weight,
         )
         return cls(settings, embedder, index, retriever)

@@ -37,8 +37,15 @@ from .text import (
 from .types import Hit
 
 Scores = npt.NDArray[np.float32]
-# Share of the fused score taken by BM25, by how the question is written (see the README's sweep).
+# The setting holding the share of the fused score taken by BM25, by how the question is written.
 _FIELDS: tuple[tuple[Language, str], ...] = (("en", "en"), ("vi", "vi"), ("vi-folded", "folded"))
+
+
+def lexical_weights(settings: Settings) -> dict[Language, float]:
+    """The BM25 share of each way of writing a question, from ``settings`` (see the README's sweep)."""
+    return {language: float(getattr(settings, f"lexical_weight_{name}")) for language, name in _FIELDS}
+
+
 DEFAULT_WEIGHTS: dict[Language, float] = {
     language: float(Settings.model_fields[f"lexical_weight_{name}"].default) for language, name in _FIELDS
 }
@@ -47,7 +54,8 @@ DEFAULT_WEIGHTS: dict[Language, float] = {
 @dataclass(frozen=True, slots=True)
 class Ranking:
     """Scores for one question: per chunk (row i is chunk i), per sentence (row j is sentence j), the
-    best cosine to the off-topic background texts, and the lexical coverage of the question."""
+    best cosine to the off-topic background texts, the lexical coverage of the question, and how the
+    question is written."""
 
     dense: Scores
     lexical: Scores
@@ -55,7 +63,7 @@ class Ranking:
     sentences: Scores
     background: float
     coverage: float
-    query: Vectors | None = None
+    language: Language
 
 
 class HybridRetriever:
@@ -129,7 +137,7 @@ class HybridRetriever:
             sentences=sentence_cos,
             background=float(background.max()) if background.size else -1.0,
             coverage=coverage,
-            query=query[0],
+            language=language,
         )
 
     def _rows_of(self, doc_ids: Collection[str]) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
