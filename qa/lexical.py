@@ -1,7 +1,7 @@
 """BM25 over token lists, built once at index time and saved as bm25s's numpy/JSON files (never pickle).
 
-An index holds two of them: over diacritic-folded syllables and over pyvi word segments. Loading one is
-reading its arrays, so starting a server never re-tokenises the articles.
+An index holds three of them: over diacritic-folded syllables, pairs of them, and pyvi word segments.
+Loading one is reading its arrays, so starting a server never re-tokenises the articles.
 """
 
 from __future__ import annotations
@@ -60,20 +60,14 @@ class Bm25:
 
     def scores(self, tokens: list[str]) -> Scores:
         """BM25 score of every row for the query ``tokens`` (unknown tokens are ignored)."""
-        known = [t for t in tokens if t]
-        known = [t for t in known if t in self._vocab]
+        known = [t for t in tokens if t and t in self._vocab]
         if not known:
             return np.zeros(self.size, np.float32)
         return np.asarray(self._model.get_scores(known), dtype=np.float32)
 
     def coverage(self, tokens: list[str]) -> float:
         """Share of the question's IDF mass that occurs in the corpus (0 = nothing matches, 1 = all)."""
-        if not tokens:
-            return 0.0
-        ids = [self._vocab.get(t) for t in tokens]
-        known = [float(self._idf[i]) for i in ids if i is not None and i < len(self._idf)]
-        total = sum(known) + self._unknown_idf * (len(ids) - len(known))
-        return sum(known) / total if total else 0.0
+        return self.idf_share(tokens, {t for t in tokens if self._column(t) is not None})
 
     def idf_share(self, tokens: list[str], present: set[str]) -> float:
         """Share of the IDF mass of ``tokens`` that lies in ``present`` (0 when there are no tokens)."""
@@ -81,6 +75,11 @@ class Bm25:
         total = sum(weights)
         return sum(w for t, w in zip(tokens, weights, strict=True) if t in present) / total if total else 0.0
 
+    def _column(self, token: str) -> int | None:
+        """The token's column in the score matrix (bm25s's vocabulary may hold one without a column)."""
+        column = self._vocab.get(token)
+        return column if column is not None and column < len(self._idf) else None
+
     def _token_idf(self, token: str) -> float:
-        row = self._vocab.get(token)
-        return float(self._idf[row]) if row is not None and row < len(self._idf) else self._unknown_idf
+        column = self._column(token)
+        return float(self._idf[column]) if column is not None else self._unknown_idf
