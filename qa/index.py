@@ -174,7 +174,7 @@ def build_index(
         sentence_inputs = [s.text for s in sentences]
         background = background_texts()
 
-        cache = _vector_cache(index_dir, embedder.id)
+        cache = _vector_cache(previous) if previous is not None else _older_vectors(index_dir, embedder.id)
         all_inputs = chunk_inputs + sentence_inputs + background
         todo = sorted({t for t in all_inputs if t not in cache}, key=len)
         done = 0
@@ -257,10 +257,28 @@ def background_texts() -> list[str]:
     return [line.strip() for line in lines if line.strip() and not line.startswith("#")]
 
 
-def _vector_cache(index_dir: Path, embedder_id: str) -> dict[str, Vectors]:
-    """Text -> vector from the published build when the same embedder made it, so unchanged texts are
-    not re-embedded. Only the vector files and their texts are read (checksums verified), so a build
-    of an older format or without some newer file still gives its vectors to the next one."""
+def _vector_cache(previous: Index) -> dict[str, Vectors]:
+    """Text -> vector from the previous build (same embedder), so unchanged texts are not re-embedded."""
+    titles = {d.doc_id: d.title for d in previous.documents.values()}
+    template = previous.manifest["chunking"].get("passage_template", PASSAGE_TEMPLATE)
+    return _text_vectors(
+        {
+            "chunks": [template.format(title=titles[c.doc_id], text=c.text) for c in previous.chunks],
+            "sentences": [s.text for s in previous.sentences],
+            "background": previous.background,
+        },
+        {
+            "chunks": previous.chunk_vectors,
+            "sentences": previous.sentence_vectors,
+            "background": previous.background_vectors,
+        },
+    )
+
+
+def _older_vectors(index_dir: Path, embedder_id: str) -> dict[str, Vectors]:
+    """Text -> vector from a published build that does not load as this version's index (an older
+    format, or one lacking a newer file), when the same embedder made it: only the vector files and
+    their texts are read (checksums verified)."""
     if not index_exists(index_dir):
         return {}
     path = (index_dir / CURRENT).resolve()
@@ -271,22 +289,32 @@ def _vector_cache(index_dir: Path, embedder_id: str) -> dict[str, Vectors]:
         read = {name: _verified(path, name, manifest) for name in _VECTOR_FILES}
         titles = {row["doc_id"]: row["title"] for row in _rows(read["documents.jsonl"])}
         template = manifest["chunking"].get("passage_template", PASSAGE_TEMPLATE)
-        texts = {
-            "chunks": [
-                template.format(title=titles[r["doc_id"]], text=r["text"])
-                for r in _rows(read["chunks.jsonl"])
-            ],
-            "sentences": [str(r["text"]) for r in _rows(read["sentences.jsonl"])],
-            "background": [str(r["text"]) for r in _rows(read["background.jsonl"])],
-        }
-        cache: dict[str, Vectors] = {}
-        for kind, rows in texts.items():
-            vectors = faiss.deserialize_index(np.frombuffer(read[f"{kind}.faiss"], dtype=np.uint8))
-            for text, vector in zip(rows, vectors.reconstruct_n(0, vectors.ntotal), strict=True):
-                cache[text] = vector
-        return cache
+        return _text_vectors(
+            {
+                "chunks": [
+                    template.format(title=titles[r["doc_id"]], text=r["text"])
+                    for r in _rows(read["chunks.jsonl"])
+                ],
+                "sentences": [str(r["text"]) for r in _rows(read["sentences.jsonl"])],
+                "background": [str(r["text"]) for r in _rows(read["background.jsonl"])],
+            },
+            {
+                kind: faiss.deserialize_index(np.frombuffer(read[f"{kind}.faiss"], dtype=np.uint8))
+                for kind in ("chunks", "sentences", "background")
+            },
+        )
     except (OSError, ValueError, KeyError, TypeError, RuntimeError, IndexCorruptError):
         return {}  # nothing usable: embed everything
+
+
+def _text_vectors(texts: dict[str, list[str]], vectors: dict[str, faiss.Index]) -> dict[str, Vectors]:
+    """Text -> stored vector, for each kind's texts in row order and its FAISS index."""
+    cache: dict[str, Vectors] = {}
+    for kind, rows in texts.items():
+        stored = vectors[kind]
+        for text, vector in zip(rows, stored.reconstruct_n(0, stored.ntotal), strict=True):
+            cache[text] = vector
+    return cache
 
 
 def _load_previous(index_dir: Path, embedder_id: str) -> Index | None:
