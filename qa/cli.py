@@ -241,7 +241,8 @@ def eval_(
                 engine, records, names, lambda: bar.update(1), baseline=plain, leave_out=leave_out
             )
     report = ev.summarise(outcomes, names, ks)
-    report["corpus"] = {"articles": str(settings.seeds_dir), **engine.index.counts()}
+    counts = engine.index.counts()
+    report["corpus"] = {"articles": str(settings.seeds_dir), **counts}
     failed = ev.failures(outcomes, names[-1])
     if run_file is not None:
         base = run_file
@@ -253,7 +254,6 @@ def eval_(
     if as_json:
         typer.echo(json.dumps({**report, "failures": failed}, ensure_ascii=False, indent=2, sort_keys=True))
         return
-    counts = engine.index.counts()
     typer.echo(f"{len(records)} questions over {counts['documents']} articles ({counts['chunks']} chunks)\n")
     typer.echo(ev.summary_table(report))
     typer.echo("\nEvery cut-off (psg = a passage holding the evidence sentence):\n")

@@ -131,8 +131,13 @@ def abstention(outcomes: Sequence[Outcome]) -> dict[str, float]:
 
 def answer_contains(outcome: Outcome) -> bool:
     """The answer was given and its text (without the ``**`` span marks) holds an expected string."""
-    text = outcome.answer.replace("**", "")
-    return outcome.answerable and any(a in text for a in outcome.question.answers)
+    return outcome.answerable and _contains(outcome.answer, outcome.question.answers)
+
+
+def _contains(answer: str, golds: Sequence[str]) -> bool:
+    """A gold answer lies inside ``answer`` once its ``**`` span marks are taken out."""
+    text = answer.replace("**", "")
+    return any(g in text for g in golds)
 
 
 def normalise_answer(text: str) -> list[str]:
@@ -179,7 +184,7 @@ def reply_metrics(outcomes: Sequence[Outcome], answerer: str) -> dict[str, Any]:
     def share(count: float, total: int) -> float:
         return round(count / total, 4) if total else 0.0
 
-    text = [any(a in r.text.replace("**", "") for a in q.answers) for q, r in given]
+    text = [_contains(r.text, q.answers) for q, r in given]
     return {
         "answer_contains": share(sum(text), len(answerable)),
         "exact_match": share(sum(exact_match(r.short, q.answers) for q, r in given), len(answerable)),
