@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 from collections.abc import Callable, Collection, Iterable
 from pathlib import Path
 
@@ -18,9 +17,9 @@ import faiss
 import numpy as np
 
 from .embedding import Embedder, Vectors
+from .text import paragraph_spans
 from .types import Document, Span
 
-_PARAGRAPH_BREAK = re.compile(r"\n\s*\n")
 BATCH = 32
 
 
@@ -28,19 +27,9 @@ def paragraphs(document: Document) -> list[Span]:
     """The body's blank-line separated paragraphs, whitespace trimmed, in order (a first paragraph that
     is just the title is left out: a title alone is not a passage, and English titles pull English
     questions towards it)."""
-    spans: list[Span] = []
-    pos = 0
     text = document.text
-    for cut in [*(m.start() for m in _PARAGRAPH_BREAK.finditer(text)), len(text)]:
-        start, end = pos, cut
-        while start < end and text[start].isspace():
-            start += 1
-        while end > start and text[end - 1].isspace():
-            end -= 1
-        if end > start and not (not spans and text[start:end] == document.title):
-            spans.append(Span(document.doc_id, start, end, text[start:end]))
-        pos = cut
-    return spans
+    spans = [Span(document.doc_id, s, e, text[s:e]) for s, e in paragraph_spans(text)]
+    return spans[1:] if spans and spans[0].text == document.title else spans
 
 
 class PlainDense:

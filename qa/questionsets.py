@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .config import Settings
+from .corpus import SUFFIXES
 from .errors import QAError
 
 DISTRACTOR_PREFIX = "zz-distractor-"
@@ -116,7 +117,7 @@ def sample_distractors(folder: Path, n: int, seed: int = 0) -> list[Path]:
     """``n`` article files of ``folder``: its sorted ``*.txt``/``*.md`` list shuffled with ``seed``."""
     if not folder.is_dir():
         raise QuestionSetError(f"distractors folder not found: {folder.absolute()}")
-    files = sorted(p for p in folder.rglob("*") if p.suffix.lower() in (".txt", ".md") and p.is_file())
+    files = sorted(p for p in folder.rglob("*") if p.suffix.lower() in SUFFIXES and p.is_file())
     if n > len(files):
         raise QuestionSetError(f"{folder} holds {len(files)} articles, fewer than the {n} asked for")
     random.Random(seed).shuffle(files)

@@ -15,6 +15,7 @@ from typing import Literal
 _WORD = re.compile(r"\w+", re.UNICODE)
 # A sentence ends at . ! ? … (plus closing quotes/brackets) followed by whitespace and a capital,
 # digit or opening quote, or at a line break. "T.Ư", "1.549" and "9-2" stay whole.
+_PARAGRAPH_BREAK = re.compile(r"\n\s*\n")
 _SENT_END = re.compile(r"[.!?…]+[\"'”’)\]]*(?=\s+[\"“‘(\[\d\w])|\n+")
 
 
@@ -73,6 +74,15 @@ def sentence_spans(text: str, start: int = 0, end: int | None = None) -> Iterato
         yield from _trimmed(text, pos, cut)
         pos = match.end()
     yield from _trimmed(text, pos, end)
+
+
+def paragraph_spans(text: str) -> Iterator[tuple[int, int]]:
+    """Blank-line separated paragraph ``(start, end)`` offsets in ``text``, whitespace trimmed, in order."""
+    pos = 0
+    for match in _PARAGRAPH_BREAK.finditer(text):
+        yield from _trimmed(text, pos, match.start())
+        pos = match.start()
+    yield from _trimmed(text, pos, len(text))
 
 
 def _trimmed(text: str, start: int, end: int) -> Iterator[tuple[int, int]]:
