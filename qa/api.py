@@ -4,7 +4,8 @@ Routes::
 
     GET  /                 chat page; ``?q=...`` answers server-side (works with JavaScript off)
     GET  /turn?q=...       one answered turn as an HTML fragment (the page's script appends it)
-    GET  /doc/{doc_id}     an article, with ``start``/``end`` (passage) and ``es``/``ee`` (evidence) marked
+    GET  /doc/{doc_id}     an article, with ``start``/``end`` (passage) and ``es``/``ee`` (evidence) marked;
+                           ids are paths like ``a/news``, looked up in the index only
     POST /api/ask          {"question": str, "top_k": 1..20} -> the JSON of ``qa ask --json``
     GET  /api/health       status, embedder, index counts and build time
     GET  /docs             OpenAPI documentation
@@ -201,7 +202,7 @@ def create_app(settings: Settings, embedder: Embedder | None = None) -> FastAPI:
         engine = engine_of(request)
         return page(request, "_turn.html", turn=turn(engine.ask(q), engine.index))
 
-    @app.get("/doc/{doc_id}", response_class=HTMLResponse, include_in_schema=False)
+    @app.get("/doc/{doc_id:path}", response_class=HTMLResponse, include_in_schema=False)
     def document(
         request: Request,
         doc_id: str,

@@ -22,6 +22,7 @@ from .embedding import load_embedder
 from .engine import Engine
 from .errors import QAError
 from .index import build_index
+from .loaders import SUFFIXES
 from .types import Answer
 
 # Plain help (no Rich markup): "[env QA_SEEDS_DIR; default: seeds]" must print as written.
@@ -95,22 +96,31 @@ def index(
 ) -> None:
     """Build the index from the articles (quick no-op when nothing changed).
 
-    Unusable files (not UTF-8, empty, symlinks leaving the folder) are skipped with a warning each.
+    Reads .txt, .md, .html/.htm (saved web pages), .pdf (text layer) and .docx. Other files and unusable
+    ones (not UTF-8, empty, no text, too large, symlinks leaving the folder) are skipped with a warning
+    each.
     """
     settings = _settings(seeds, index, model)
     with _user_errors():
         embedder = load_embedder(settings)
         report = build_index(settings, embedder, force=force, progress=sys.stderr.isatty(), strict=strict)
+    types = ", ".join(f"{count} {kind}" for kind, count in report.types.items())
     if report.rebuilt:
         typer.echo(
-            f"Indexed {report.documents} articles into {report.chunks} chunks and {report.sentences} "
-            f"sentences in {report.seconds:.1f} s ({report.embedded} texts embedded, {report.reused} reused)"
-            f" -> {report.path}"
+            f"Indexed {report.documents} articles ({types}) into {report.chunks} chunks and "
+            f"{report.sentences} sentences in {report.seconds:.1f} s ({report.embedded} texts embedded, "
+            f"{report.reused} reused) -> {report.path}"
         )
     else:
         typer.echo(
-            f"Index is up to date: {report.documents} articles, {report.chunks} chunks "
+            f"Index is up to date: {report.documents} articles ({types}), {report.chunks} chunks "
             f"(checked in {report.seconds:.2f} s) -> {report.path}"
+        )
+    if report.skipped:
+        unsupported = sum(s.unsupported for s in report.skipped)
+        typer.echo(
+            f"Not indexed: {len(report.skipped)} file(s), {unsupported} of an unsupported type "
+            f"({', '.join(SUFFIXES)} are read); each is listed above with the reason"
         )
 
 

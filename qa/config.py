@@ -24,7 +24,9 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="QA_", frozen=True)
 
-    seeds_dir: Path = Field(Path("seeds"), description="Folder of .txt/.md articles.")
+    seeds_dir: Path = Field(
+        Path("seeds"), description="Folder of articles (.txt, .md, .html, .pdf, .docx; subfolders too)."
+    )
     index_dir: Path = Field(Path("index"), description="Folder holding the built index.")
     model: str = Field(
         "multilingual-e5-small",

@@ -1,7 +1,9 @@
 """Articles on disk -> :class:`Document`: the only module that reads article files.
 
-A document's ``text`` is the file's NFC text with page furniture (comment boxes, weather widgets,
-"follow us" lines) removed; every offset elsewhere in vnqa points into that text.
+A file is turned into text by the loader for its type (:mod:`qa.loaders`); a document's ``text`` is
+that NFC text with page furniture (comment boxes, weather widgets, "follow us" lines) removed, and
+every offset elsewhere in vnqa points into it. A document's id is its path relative to the articles
+folder, without the suffix (``a/news.txt`` -> ``a/news``).
 """
 
 from __future__ import annotations
@@ -12,10 +14,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import EmptyCorpusError, UnreadableFileError
+from .loaders import LOADERS, SUFFIXES
 from .text import nfc
 from .types import Document
 
-SUFFIXES = (".txt", ".md")
+MAX_FILE_BYTES = 50 * 2**20
 
 # Whole lines that are site chrome, wherever they stand.
 _FURNITURE_LINE = re.compile(
@@ -46,10 +49,11 @@ class SourceFile:
 
 @dataclass(frozen=True, slots=True)
 class Skipped:
-    """A file under the corpus folder that is not indexed, and why."""
+    """A file under the corpus folder that is not indexed, and why; ``unsupported``: not an article type."""
 
     path: Path
     reason: str
+    unsupported: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,39 +73,72 @@ def check_folder(folder: Path) -> None:
         )
 
 
-def read_corpus(folder: Path) -> Corpus:
-    """Every usable article under ``folder`` (recursive, sorted by path).
+def read_corpus(folder: Path, max_bytes: int = MAX_FILE_BYTES) -> Corpus:
+    """Every usable article under ``folder`` (recursive, sorted by path; hidden files and folders ignored).
 
-    Symlinks that lead outside the folder, empty files and files that are not UTF-8 text are skipped
-    and listed, each with the reason. Raises :class:`EmptyCorpusError` when the folder
-    is missing or holds no usable article.
+    Files of other types, symlinks that lead outside the folder, files over ``max_bytes``, files that give
+    no text, and a second file with the id of an earlier one (``news.txt`` beside ``news.md``) are
+    skipped and listed, each with the reason. Raises :class:`EmptyCorpusError` when the folder is
+    missing or holds no usable article.
     """
     check_folder(folder)
     root = folder.resolve()
     files: list[SourceFile] = []
     documents: list[Document] = []
     skipped: list[Skipped] = []
+    seen: dict[str, Path] = {}
     for path in sorted(folder.rglob("*")):
-        if path.suffix.lower() not in SUFFIXES or not path.is_file():
+        relative = path.relative_to(folder)
+        if any(part.startswith(".") for part in relative.parts) or not path.is_file():
+            continue
+        if path.suffix.lower() not in SUFFIXES:
+            what = f"{path.suffix.lower()} files" if path.suffix else "files without a suffix"
+            skipped.append(Skipped(path, f"unsupported type ({what} are not read)", unsupported=True))
             continue
         if not path.resolve().is_relative_to(root):
             skipped.append(Skipped(path, f"it links outside {folder}"))
             continue
+        doc_id = document_id(relative)
+        if doc_id in seen:
+            skipped.append(Skipped(path, f"its id {doc_id!r} is taken by {seen[doc_id].name}: rename one"))
+            continue
         try:
+            size = path.stat().st_size
+            if size > max_bytes:
+                skipped.append(
+                    Skipped(
+                        path, f"too large ({size / 2**20:.1f} MB; the limit is {max_bytes / 2**20:.0f} MB)"
+                    )
+                )
+                continue
             data = _read_bytes(path)
             if not data.strip():
                 skipped.append(Skipped(path, "the file is empty"))
                 continue
-            documents.append(_document(path, data))
+            documents.append(_document(path, data, doc_id))
             files.append(SourceFile(path, hashlib.sha256(data).hexdigest()))
+            seen[doc_id] = path
         except UnreadableFileError as exc:
             skipped.append(Skipped(path, exc.reason))
     if not documents:
         why = "; ".join(f"{s.path.name}: {s.reason}" for s in skipped[:3])
-        raise EmptyCorpusError(
-            f"no articles (*.txt, *.md) in {folder}" + (f" (skipped {why})" if why else "")
-        )
+        kinds = ", ".join(f"*{suffix}" for suffix in SUFFIXES)
+        raise EmptyCorpusError(f"no articles ({kinds}) in {folder}" + (f" (skipped {why})" if why else ""))
     return Corpus(files, documents, skipped)
+
+
+def document_id(relative: Path) -> str:
+    """The id of the article at ``relative`` (to the articles folder): NFC posix path without suffix."""
+    return nfc(relative.with_suffix("").as_posix())
+
+
+def type_counts(corpus: Corpus) -> dict[str, int]:
+    """Indexed files per type, e.g. ``{"html": 2, "txt": 5}`` (sorted by type)."""
+    counts: dict[str, int] = {}
+    for file in corpus.files:
+        kind = file.path.suffix.lower().lstrip(".")
+        counts[kind] = counts.get(kind, 0) + 1
+    return dict(sorted(counts.items()))
 
 
 def load_documents(folder: Path) -> list[Document]:
@@ -109,28 +146,26 @@ def load_documents(folder: Path) -> list[Document]:
     return read_corpus(folder).documents
 
 
-def read_document(path: Path) -> Document:
+def read_document(path: Path, doc_id: str | None = None) -> Document:
     """One article file -> :class:`Document` (NFC, furniture removed, title/url/date extracted)."""
-    return _document(path, _read_bytes(path))
+    return _document(path, _read_bytes(path), doc_id or nfc(path.stem))
 
 
-def _document(path: Path, data: bytes) -> Document:
-    try:
-        raw = data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise UnreadableFileError(path, f"not UTF-8 text (bad byte at offset {exc.start})") from None
-    text = clean(nfc(raw))
+def _document(path: Path, data: bytes, doc_id: str) -> Document:
+    article = LOADERS[path.suffix.lower()](path, data)
+    text = clean(nfc(article.text))
     lines = [line.strip() for line in text.split("\n") if line.strip()]
     if not lines:
         raise UnreadableFileError(path, "no article text after removing page furniture")
     url = _URL.search(text)
     return Document(
-        doc_id=path.stem,
-        title=lines[0],
+        doc_id=doc_id,
+        title=nfc(article.title) if article.title else lines[0],
         text=text,
-        url=url.group(1).rstrip(".,;") if url else None,
-        date=_find_date(lines[1 : 1 + _DATE_LINES]),
+        url=article.url or (url.group(1).rstrip(".,;") if url else None),
+        date=article.date or _find_date(lines[1 : 1 + _DATE_LINES]),
         path=str(path),
+        author=nfc(article.author) if article.author else None,
     )
 
 

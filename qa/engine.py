@@ -13,7 +13,7 @@ from .answer import answer_question
 from .config import Retriever, Settings
 from .embedding import Embedder, load_embedder
 from .errors import IndexMismatchError, QuestionError
-from .index import FORMAT_VERSION, Index, build_index, index_exists, index_format, load_index
+from .index import FORMAT_CHANGES, FORMAT_VERSION, Index, build_index, index_exists, index_format, load_index
 from .retrieve import HybridRetriever, Ranking, lexical_weights
 from .types import Answer, Hit
 
@@ -43,11 +43,14 @@ class Engine:
         built = index_format(settings.index_dir)  # None: no index (or no readable manifest)
         if build_missing and (built is None or built < FORMAT_VERSION):
             if index_exists(settings.index_dir):  # vectors are reused; only the other files are redone
+                since = range((built or 1) + 1, FORMAT_VERSION + 1)
+                changes = "; ".join(FORMAT_CHANGES[v] for v in since)
                 log.warning(
-                    "the index in %s has format v%s, older than v%d: rebuilding it",
+                    "the index in %s has format v%s, older than v%d (since then: %s): rebuilding it",
                     settings.index_dir,
                     built,
                     FORMAT_VERSION,
+                    changes,
                 )
             else:
                 log.info("no index in %s: building it from %s", settings.index_dir, settings.seeds_dir)

@@ -44,7 +44,7 @@ from tqdm import tqdm
 from . import lexical
 from .chunking import chunk_document
 from .config import Settings
-from .corpus import Skipped, check_folder, read_corpus
+from .corpus import Skipped, check_folder, read_corpus, type_counts
 from .embedding import Embedder, Vectors
 from .errors import IndexCorruptError, IndexMismatchError, IndexNotBuiltError, UnreadableFileError
 from .lexical import Bm25
@@ -54,7 +54,13 @@ from .types import Chunk, Document, Span
 log = logging.getLogger(__name__)
 
 FORMAT = "vnqa-index"
-FORMAT_VERSION = 3  # 2: lexical indexes saved at build time; 3: syllable-bigram BM25
+FORMAT_VERSION = 4
+# what each version changed, for the message when an older index is rebuilt
+FORMAT_CHANGES = {
+    2: "lexical indexes saved at build time",
+    3: "a syllable-bigram BM25",
+    4: "document ids are paths relative to the articles folder, and web pages, PDF and Word are read",
+}
 CURRENT = "current"
 MANIFEST = "manifest.json"
 # tokeniser of each saved BM25 model
@@ -118,6 +124,7 @@ class BuildReport:
     embedded: int = 0
     reused: int = 0
     skipped: tuple[Skipped, ...] = ()
+    types: dict[str, int] = field(default_factory=dict)  # indexed files per type
 
 
 # ----------------------------------------------------------------------------------------- build
@@ -142,9 +149,9 @@ def build_index(
     index_dir.mkdir(parents=True, exist_ok=True)
     with _lock(index_dir):
         corpus = read_corpus(settings.seeds_dir)
-        if strict and corpus.skipped:
-            first = corpus.skipped[0]
-            raise UnreadableFileError(first.path, first.reason)
+        unusable = [s for s in corpus.skipped if not s.unsupported]
+        if strict and unusable:
+            raise UnreadableFileError(unusable[0].path, unusable[0].reason)
         skipped = tuple(corpus.skipped)
         for item in skipped:
             log.warning("skipped %s: %s", item.path, item.reason)
@@ -160,6 +167,7 @@ def build_index(
                 counts["sentences"],
                 time.perf_counter() - began,
                 skipped=skipped,
+                types=type_counts(corpus),
             )
 
         documents = corpus.documents
@@ -203,6 +211,7 @@ def build_index(
             "chunking": inputs["chunking"],
             "inputs": inputs,
             "counts": {"documents": len(documents), "chunks": len(chunks), "sentences": len(sentences)},
+            "types": type_counts(corpus),
             "skipped": [{"path": str(s.path), "reason": s.reason} for s in skipped],
         }
         path = _publish(
@@ -229,6 +238,7 @@ def build_index(
             embedded=len(todo),
             reused=len(set(all_inputs)) - len(todo),
             skipped=skipped,
+            types=type_counts(corpus),
         )
 
 
@@ -477,6 +487,7 @@ def load_index(index_dir: Path, embedder: Embedder | None = None) -> Index:
         or sentence_vectors.ntotal != counts["sentences"]
         or background_vectors.ntotal != len(background)
         or any(model.size != len(chunks) for model in lexical_models.values())
+        or len({d.doc_id for d in documents}) != len(documents)
     ):
         raise IndexCorruptError(f"the index in {path} has inconsistent counts: run `qa index --force`")
     return Index(

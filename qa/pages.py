@@ -7,7 +7,7 @@ markup, so article text, file names and questions can never become HTML.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import quote, urlencode, urlsplit
 
 from .answer import evidence_in
 from .index import Index
@@ -121,7 +121,7 @@ def _card(rank: int, source: Source, answer: Answer, index: Index) -> Card:
         date=document.date,
         url=safe_url(source.url),
         doc_id=source.doc_id,
-        viewer=f"/doc/{source.doc_id}?{urlencode(query)}#hl",
+        viewer=f"/doc/{quote(source.doc_id)}?{urlencode(query)}#hl",
         score=source.score,
         segments=segments,
     )

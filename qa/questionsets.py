@@ -18,8 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .config import Settings
-from .corpus import SUFFIXES
 from .errors import QAError
+from .loaders import SUFFIXES
 
 DISTRACTOR_PREFIX = "zz-distractor-"
 

@@ -15,6 +15,7 @@ class Document:
     url: str | None = None
     date: str | None = None
     path: str = ""
+    author: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -123,7 +123,7 @@ def test_bold_in_an_article_is_text_not_the_answer_mark(tmp_path: Path) -> None:
 
     corpus = write_corpus(
         tmp_path / "md",
-        {"bold.md": "Hội nghị\n\nTheo **báo cáo**, đồng chí Trương Thị Mai chủ trì hội nghị trực tuyến.\n"},
+        {"bold.txt": "Hội nghị\n\nTheo **báo cáo**, đồng chí Trương Thị Mai chủ trì hội nghị trực tuyến.\n"},
     )
     settings = Settings(seeds_dir=corpus, index_dir=tmp_path / "i", model="fake")
     engine = Engine.open(settings, FakeEmbedder())

@@ -19,7 +19,7 @@ def _args(corpus: Path, tmp_path: Path) -> list[str]:
 def test_index_then_reindex_is_a_no_op(corpus: Path, tmp_path: Path) -> None:
     first = runner.invoke(app, ["index", *_args(corpus, tmp_path)])
     assert first.exit_code == 0, first.output
-    assert "Indexed 3 articles into" in first.output
+    assert "Indexed 3 articles (1 md, 2 txt) into" in first.output
     second = runner.invoke(app, ["index", *_args(corpus, tmp_path)])
     assert second.exit_code == 0
     assert "Index is up to date: 3 articles" in second.output

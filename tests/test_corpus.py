@@ -75,19 +75,24 @@ def test_unusable_files_are_skipped_saying_which_and_why(
     (folder / "sub" / "inner.md").write_text("Bài phụ\n\nNội dung phụ.", encoding="utf-8")
     (folder / "blank.txt").write_text("  \n", encoding="utf-8")
     (folder / "binary.txt").write_bytes(b"\x89PNG\r\n\x1a\n\xff\x00\xfe")
-    (folder / "notes.pdf").write_bytes(b"%PDF")  # not an article type: ignored silently
+    (folder / "notes.pdf").write_bytes(b"%PDF")  # a PDF type, but no PDF inside
+    (folder / "photo.jpg").write_bytes(b"\xff\xd8\xff")  # not an article type
+    (folder / ".hidden.txt").write_text("ẩn", encoding="utf-8")  # hidden files are not articles
     outside = tmp_path / "secret.txt"
     outside.write_text("bí mật", encoding="utf-8")
     (folder / "link.txt").symlink_to(outside)
     (folder / "inside.txt").symlink_to(folder / "good.txt")  # a link within the folder is fine
     corpus = read_corpus(folder)
     assert [f.path.name for f in corpus.files] == ["good.txt", "inside.txt", "inner.md"]
-    assert [d.doc_id for d in corpus.documents] == ["good", "inside", "inner"]
+    assert [d.doc_id for d in corpus.documents] == ["good", "inside", "sub/inner"]
     assert {s.path.name: s.reason.split(" (")[0] for s in corpus.skipped} == {
         "binary.txt": "not UTF-8 text",
         "blank.txt": "the file is empty",
         "link.txt": f"it links outside {folder}",
+        "notes.pdf": "not a readable PDF",
+        "photo.jpg": "unsupported type",
     }
+    assert [s.path.name for s in corpus.skipped if s.unsupported] == ["photo.jpg"]
 
 
 def test_skip_reason_survives_a_colon_in_the_file_name(tmp_path: Path) -> None:
