@@ -7,7 +7,10 @@ Routes::
     GET  /doc/{doc_id}     an article, with ``start``/``end`` (passage) and ``es``/``ee`` (evidence) marked;
                            ids are paths like ``a/news``, looked up in the index only
     POST /api/ask          {"question": str, "top_k": 1..20} -> the JSON of ``qa ask --json``
-    GET  /api/health       status, embedder, index counts and build time
+    GET  /api/health       status, embedder, index counts and build time, background indexing
+    GET  /api/documents    the indexed articles and the background indexing status
+    POST /api/documents    multipart ``files`` (+ ``replace``): add articles (with ``--allow-uploads``)
+    DELETE /api/documents/{doc_id}   remove an article's file (with ``--allow-uploads``)
     GET  /docs             OpenAPI documentation
 """
 
@@ -19,8 +22,9 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Annotated, Any
+from urllib.parse import urlsplit
 
-from fastapi import FastAPI, Query, Request
+from fastapi import FastAPI, File, Form, Query, Request, UploadFile
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
@@ -30,12 +34,15 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from .answer import answer_json
 from .config import Settings
-from .embedding import Embedder
+from .embedding import Embedder, load_embedder
 from .engine import Engine
 from .errors import QAError, QuestionError
 from .index import CURRENT
 from .limits import BodyLimit, Gate, Load
+from .loaders import SUFFIXES
 from .pages import EXAMPLES, document_segments, safe_url, turn
+from .updates import FolderWatch, Updater
+from .uploads import UploadError, remove_article, save_articles
 
 log = logging.getLogger(__name__)
 
@@ -93,11 +100,57 @@ class AskResponse(BaseModel):
     sources: list[SourceOut] = Field(description="Best first.")
 
 
+class Indexing(BaseModel):
+    state: str = Field(description="'idle' or 'indexing'.")
+    completed: int = Field(description="Background builds finished; a change with ticket t is in once >= t.")
+    pending: bool = Field(description="Another build is waiting to start.")
+    done: int = Field(description="Texts embedded so far by the running build.")
+    total: int = Field(description="Texts the running build has to embed.")
+    eta_seconds: float | None
+    error: str | None = Field(description="Why the last build failed (the previous index keeps serving).")
+    skipped: list[dict[str, str]] = Field(description="Files the last build did not index, with reasons.")
+
+
 class Health(BaseModel):
     status: str
     embedder: dict[str, Any]
     index: dict[str, Any]
     load: dict[str, int] = Field(description="Questions being answered and waiting right now.")
+    indexing: Indexing
+    uploads: bool = Field(description="Whether articles can be added and removed over HTTP.")
+
+
+class DocumentOut(BaseModel):
+    doc_id: str = Field(description="The file's path relative to the articles folder, without suffix.")
+    title: str
+    date: str | None
+    url: str | None
+    type: str = Field(description="The file type it was read from: txt, md, html, pdf, docx.")
+
+
+class DocumentList(BaseModel):
+    documents: list[DocumentOut]
+    indexing: Indexing
+    uploads: bool
+
+
+class Saved(BaseModel):
+    name: str = Field(description="The file name written into the articles folder.")
+    doc_id: str
+    title: str
+    replaced: bool
+
+
+class UploadReply(BaseModel):
+    saved: list[Saved]
+    ticket: int = Field(description="Searchable once indexing.completed reaches this.")
+    indexing: Indexing
+
+
+class DeleteReply(BaseModel):
+    deleted: str
+    ticket: int
+    indexing: Indexing
 
 
 class Problem(BaseModel):
@@ -117,9 +170,23 @@ def create_app(settings: Settings, embedder: Embedder | None = None) -> FastAPI:
         except QAError as exc:
             log.error("cannot serve answers: %s", exc)
             app.state.problem = str(exc)
+
+        def current_embedder() -> Embedder:
+            engine: Engine | None = app.state.engine
+            return engine.embedder if engine is not None else embedder or load_embedder(settings)
+
+        def publish(engine: Engine) -> None:
+            app.state.engine, app.state.problem = engine, None
+            log.info("now serving %s", engine.index.path)
+
+        app.state.updater = Updater(settings, current_embedder, publish)
         watcher = asyncio.create_task(_watch_index(app, settings))
+        folder = asyncio.create_task(_watch_folder(app, settings)) if settings.watch_interval else None
         yield
         watcher.cancel()
+        if folder is not None:
+            folder.cancel()
+        app.state.updater.close()
 
     app = FastAPI(
         title="vnqa",
@@ -135,7 +202,9 @@ def create_app(settings: Settings, embedder: Embedder | None = None) -> FastAPI:
         paths=frozenset({"/api/ask", "/turn", "/"}),
         load=app.state.load,
     )
-    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        BodyLimit, max_bytes=settings.max_body_bytes, paths={"/api/documents": settings.max_upload_bytes}
+    )
     templates = Jinja2Templates(directory=WEB / "templates")
     app.mount("/static", StaticFiles(directory=WEB / "static"), name="static")
 
@@ -155,9 +224,24 @@ def create_app(settings: Settings, embedder: Embedder | None = None) -> FastAPI:
         return engine
 
     def page(request: Request, name: str, status: int = 200, **context: Any) -> HTMLResponse:
-        return templates.TemplateResponse(
-            request, name, {"examples": EXAMPLES, **context}, status_code=status
-        )
+        extra = {"examples": EXAMPLES, "uploads": settings.allow_uploads, "accept": ",".join(SUFFIXES)}
+        return templates.TemplateResponse(request, name, {**extra, **context}, status_code=status)
+
+    def indexing(request: Request) -> dict[str, Any]:
+        return dict(request.app.state.updater.status().as_json())
+
+    def check_writes(request: Request) -> None:
+        """Writes need --allow-uploads, and a browser may send them only from this server's own pages."""
+        if not settings.allow_uploads:
+            raise UploadError(
+                "adding and removing articles is off: start the server with --allow-uploads", 403
+            )
+        origin = request.headers.get("origin")
+        site = request.headers.get("sec-fetch-site")
+        if (
+            origin is not None and urlsplit(origin).netloc != request.headers.get("host")
+        ) or site == "cross-site":
+            raise UploadError("articles can only be added from this server's own page", 403)
 
     # ------------------------------------------------------------------------------------ JSON
 
@@ -181,7 +265,83 @@ def create_app(settings: Settings, embedder: Embedder | None = None) -> FastAPI:
             "embedder": info["embedder"],
             "index": info["index"],
             "load": {"running": load.running, "queued": load.queued},
+            "indexing": indexing(request),
+            "uploads": settings.allow_uploads,
         }
+
+    @app.get("/api/documents", response_model=DocumentList, responses={503: {"model": Problem}}, tags=["api"])
+    def api_documents(request: Request) -> dict[str, Any]:
+        """The indexed articles (sorted by id) and what background indexing is doing."""
+        engine = engine_of(request)
+        docs = [
+            {
+                "doc_id": d.doc_id,
+                "title": d.title,
+                "date": d.date,
+                "url": d.url,
+                "type": Path(d.path).suffix.lower().lstrip("."),
+            }
+            for d in sorted(engine.index.documents.values(), key=lambda d: d.doc_id)
+        ]
+        return {"documents": docs, "indexing": indexing(request), "uploads": settings.allow_uploads}
+
+    @app.post(
+        "/api/documents",
+        response_model=UploadReply,
+        status_code=202,
+        responses={
+            403: {"model": Problem},
+            409: {"model": Problem},
+            413: {"model": Problem},
+            422: {"model": Problem},
+        },
+        tags=["api"],
+    )
+    async def api_upload(
+        request: Request,
+        files: Annotated[list[UploadFile], File(description="Article files (.txt .md .html .pdf .docx).")],
+        replace: Annotated[bool, Form(description="Replace an article of the same name.")] = False,
+    ) -> dict[str, Any]:
+        """Add articles to the folder (each written atomically), then index them in the background.
+
+        Every file is checked before any is written: one bad file refuses the whole upload.
+        """
+        check_writes(request)
+        if len(files) > settings.max_upload_files:
+            raise UploadError(f"{len(files)} files sent; at most {settings.max_upload_files} per upload")
+        contents = [(upload.filename or "", await upload.read()) for upload in files]
+        saved = await asyncio.to_thread(save_articles, settings.seeds_dir, contents, replace=replace)
+        ticket = request.app.state.updater.request()
+        return {
+            "saved": [
+                {
+                    "name": s.name,
+                    "doc_id": s.document.doc_id,
+                    "title": s.document.title,
+                    "replaced": s.replaced,
+                }
+                for s in saved
+            ],
+            "ticket": ticket,
+            "indexing": indexing(request),
+        }
+
+    @app.delete(
+        "/api/documents/{doc_id:path}",
+        response_model=DeleteReply,
+        status_code=202,
+        responses={403: {"model": Problem}, 404: {"model": Problem}},
+        tags=["api"],
+    )
+    def api_delete(request: Request, doc_id: str) -> dict[str, Any]:
+        """Remove an article's file from the folder; it stops being cited once re-indexed."""
+        check_writes(request)
+        doc = engine_of(request).index.documents.get(doc_id)
+        if doc is None:
+            raise UploadError(f"no article with id {doc_id!r}", 404)
+        remove_article(settings.seeds_dir, doc)
+        ticket = request.app.state.updater.request()
+        return {"deleted": doc_id, "ticket": ticket, "indexing": indexing(request)}
 
     # ------------------------------------------------------------------------------------ HTML
 
@@ -228,6 +388,10 @@ def create_app(settings: Settings, embedder: Embedder | None = None) -> FastAPI:
     async def bad_question(request: Request, exc: QuestionError) -> Response:
         return _problem(request, templates, 422, str(exc))
 
+    @app.exception_handler(UploadError)
+    async def bad_upload(request: Request, exc: UploadError) -> Response:
+        return _problem(request, templates, exc.status, str(exc))
+
     @app.exception_handler(RequestValidationError)
     async def invalid_request(request: Request, exc: RequestValidationError) -> Response:
         return _problem(request, templates, 422, _describe(exc))
@@ -271,6 +435,16 @@ async def _watch_index(app: FastAPI, settings: Settings) -> None:
             continue
         app.state.engine, app.state.problem = fresh, None
         log.info("now serving %s", fresh.index.path)
+
+
+async def _watch_folder(app: FastAPI, settings: Settings) -> None:
+    """Index the articles folder again, in the background, whenever its articles change."""
+    watch = await asyncio.to_thread(FolderWatch, settings.seeds_dir)
+    while True:
+        await asyncio.sleep(settings.watch_interval)
+        if await asyncio.to_thread(watch.changed):
+            log.info("the articles in %s changed: indexing them", settings.seeds_dir)
+            app.state.updater.request()
 
 
 class _Unavailable(Exception):

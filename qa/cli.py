@@ -299,13 +299,27 @@ def serve(
     seeds: SeedsOpt = None,
     index: IndexOpt = None,
     model: ModelOpt = None,
+    allow_uploads: Annotated[
+        bool,
+        typer.Option(
+            "--allow-uploads",
+            help="Let the chat page and the API add and remove articles in the folder (listen on loopback, "
+            "or put an authenticating proxy in front).",
+        ),
+    ] = False,
 ) -> None:
-    """Serve the web chat and the JSON API (builds the index first if there is none)."""
+    """Serve the web chat and the JSON API (builds the index first if there is none).
+
+    Articles added, changed or removed in the folder are indexed in the background while it runs.
+    """
     import uvicorn
 
     from .api import create_app
 
-    settings = _settings(seeds, index, model, host=host, port=port)
+    updates: dict[str, Any] = {"host": host, "port": port}
+    if allow_uploads:
+        updates["allow_uploads"] = True
+    settings = _settings(seeds, index, model, **updates)
     logging.getLogger("qa").setLevel(logging.INFO)
     uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="info")
 

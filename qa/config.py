@@ -100,6 +100,19 @@ class Settings(BaseSettings):
     )
     max_waiting: int = Field(256, ge=0, description="Questions queued beyond that; more get a fast 503.")
     reload_interval: float = Field(1.0, gt=0, description="Seconds between checks for a newly built index.")
+    watch_interval: float = Field(
+        2.0,
+        ge=0,
+        description="Seconds between looks at the articles folder; a change there is indexed in the "
+        "background (0: do not watch).",
+    )
+    allow_uploads: bool = Field(
+        False, description="Let the chat page and the API add and remove articles in the articles folder."
+    )
+    max_upload_bytes: int = Field(
+        20 * 2**20, ge=1024, description="Largest upload request accepted (all its files together)."
+    )
+    max_upload_files: int = Field(10, ge=1, description="Files accepted in one upload.")
 
 
 @lru_cache

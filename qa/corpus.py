@@ -151,6 +151,17 @@ def read_document(path: Path, doc_id: str | None = None) -> Document:
     return _document(path, _read_bytes(path), doc_id or nfc(path.stem))
 
 
+def parse_document(name: str, data: bytes) -> Document:
+    """The article a file named ``name`` holding ``data`` would give (nothing is read or written);
+    raises :class:`UnreadableFileError` with the reason when it would be skipped."""
+    path = Path(name)
+    if path.suffix.lower() not in SUFFIXES:
+        raise UnreadableFileError(path, f"unsupported type (vnqa reads {', '.join(SUFFIXES)})")
+    if not data.strip():
+        raise UnreadableFileError(path, "the file is empty")
+    return _document(path, data, document_id(path))
+
+
 def _document(path: Path, data: bytes, doc_id: str) -> Document:
     article = LOADERS[path.suffix.lower()](path, data)
     text = clean(nfc(article.text))

@@ -137,11 +137,13 @@ def build_index(
     force: bool = False,
     progress: bool = False,
     strict: bool = False,
+    on_progress: Progress | None = None,
 ) -> BuildReport:
     """Build (or keep, when inputs are unchanged) the index for ``settings.seeds_dir``.
 
     Vectors of unchanged chunk and sentence texts are reused from the previous build. Unusable files are
     skipped and listed in the report; with ``strict`` the first one raises :class:`UnreadableFileError`.
+    ``on_progress(done, total)`` is called as texts are embedded (``progress`` draws a bar instead).
     """
     began = time.perf_counter()
     index_dir = settings.index_dir
@@ -186,12 +188,16 @@ def build_index(
         all_inputs = chunk_inputs + sentence_inputs + background
         todo = sorted({t for t in all_inputs if t not in cache}, key=len)
         done = 0
+        if on_progress is not None:
+            on_progress(0, len(todo))
         with tqdm(total=len(todo), desc="embedding", unit="text", disable=not progress) as bar:
             for batch in _batches(todo, BATCH):
                 for text, vector in zip(batch, embedder.embed_passages(batch), strict=True):
                     cache[text] = vector
                 bar.update(len(batch))
                 done += len(batch)
+                if on_progress is not None:
+                    on_progress(done, len(todo))
                 if not progress:  # servers and pipes get log lines instead of a bar
                     log.info("embedded %d/%d texts", done, len(todo))
         lexical_files = {

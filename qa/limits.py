@@ -37,21 +37,23 @@ async def send_json(send: Send, status: int, detail: str, headers: dict[str, str
 
 
 class BodyLimit:
-    """Refuse request bodies over ``max_bytes`` with 413.
+    """Refuse request bodies over ``max_bytes`` (or the limit of their path in ``paths``) with 413.
 
-    The body (at most ``max_bytes``) is read before the app runs and replayed to it, so an oversized
+    The body (at most the limit) is read before the app runs and replayed to it, so an oversized
     one is refused before any route sees it, whether its size was announced or it arrived chunked.
     """
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, max_bytes: int, paths: dict[str, int] | None = None) -> None:
         self.app = app
-        self.max_bytes = max_bytes
+        self.default = max_bytes
+        self.paths = paths or {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        detail = f"request body too large: the limit is {self.max_bytes} bytes"
+        limit = self.paths.get(scope["path"], self.default)
+        detail = f"request body too large: the limit is {limit} bytes"
         length = dict(scope.get("headers") or []).get(b"content-length")
         if length is not None:
             try:
@@ -59,7 +61,7 @@ class BodyLimit:
             except ValueError:
                 await send_json(send, 400, "invalid Content-Length header")
                 return
-            if announced > self.max_bytes:
+            if announced > limit:
                 await send_json(send, 413, detail)
                 return
         chunks: list[bytes] = []
@@ -70,7 +72,7 @@ class BodyLimit:
                 return
             chunk = message.get("body", b"")
             size += len(chunk)
-            if size > self.max_bytes:
+            if size > limit:
                 await send_json(send, 413, detail)
                 return
             chunks.append(chunk)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import sys
 import threading
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -30,6 +31,20 @@ class GatedEmbedder(FakeEmbedder):
         self.entered.release()
         self.gate.wait()
         return super().embed_query(text)
+
+
+class IndexGatedEmbedder(FakeEmbedder):
+    """Once :attr:`armed` is set, embedding articles waits until :attr:`gate` is set (questions never do)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.armed = threading.Event()
+        self.gate = threading.Event()
+
+    def embed_passages(self, texts: Sequence[str]) -> npt.NDArray[np.float32]:
+        if self.armed.is_set():
+            self.gate.wait()
+        return super().embed_passages(texts)
 
 
 class FileGatedEmbedder(FakeEmbedder):

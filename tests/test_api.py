@@ -92,7 +92,12 @@ def test_without_articles_the_server_says_why(tmp_path: Path) -> None:
 
 def test_openapi_documents_the_api(client: TestClient) -> None:
     schema = client.get("/openapi.json").json()
-    assert set(schema["paths"]) == {"/api/ask", "/api/health"}
+    assert set(schema["paths"]) == {
+        "/api/ask",
+        "/api/health",
+        "/api/documents",
+        "/api/documents/{doc_id}",
+    }
     assert client.get("/docs").status_code == 200
 
 

@@ -16,6 +16,7 @@ from qa.embedding import FakeEmbedder
 from qa.engine import Engine
 
 from .conftest import ROOT, serve_in_thread, write_corpus
+from .gated import IndexGatedEmbedder
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_FLAGS = [
@@ -143,3 +144,51 @@ def test_form_works_with_javascript_off(browser: object, live_url: str) -> None:
     page.wait_for_url("**/?q=*")
     assert page.locator("article.turn .card").count() >= 1
     context.close()
+
+
+@pytest.fixture
+def upload_url(tmp_path: Path) -> Iterator[tuple[str, Path, IndexGatedEmbedder]]:
+    """The app with uploads allowed over the tiny corpus; its article embedding can be held by a gate."""
+    corpus = write_corpus(tmp_path / "articles")
+    settings = Settings(seeds_dir=corpus, index_dir=tmp_path / "index", model="fake", allow_uploads=True)
+    embedder = IndexGatedEmbedder()
+    with serve_in_thread(create_app(settings, embedder)) as url:
+        yield url, corpus, embedder
+
+
+def test_upload_a_web_page_ask_about_it_then_remove_it(
+    browser: object, upload_url: tuple[str, Path, IndexGatedEmbedder], tmp_path: Path
+) -> None:
+    from .formats import PAGE, PAGE_TITLE
+
+    url, corpus, embedder = upload_url
+    saved = tmp_path / "tin-ha-noi.html"  # a page saved from a browser, in the user's downloads
+    saved.write_text(PAGE, encoding="utf-8")
+    page, dialogs, outside = _watched_page(browser)
+    page.goto(url + "/")
+    embedder.armed.set()  # indexing waits at the gate, so the progress can be seen
+    page.set_input_files("#files", str(saved))
+    status = page.locator("#upload-status")
+    status.filter(has_text="Indexing").wait_for()
+    embedder.gate.set()
+    status.filter(has_text="You can ask about it now").wait_for()
+    assert PAGE_TITLE in status.inner_text()
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / "upload.png"))
+
+    page.fill("#q", "Hà Nội tinh giản bao nhiêu biên chế?")
+    page.press("#q", "Enter")
+    first = page.locator("article.turn .card").first
+    first.wait_for()
+    assert PAGE_TITLE in first.inner_text()
+
+    first.locator("a.open").click()
+    page.wait_for_url("**/doc/tin-ha-noi**")
+    page.click("#remove")
+    page.wait_for_url(url + "/")
+    assert not (corpus / "tin-ha-noi.html").exists()
+    page.fill("#q", "Hà Nội tinh giản bao nhiêu biên chế?")
+    page.press("#q", "Enter")
+    page.locator("article.turn").last.locator(".bubble.answer").wait_for()
+    assert PAGE_TITLE not in page.locator("#thread").inner_text()
+    assert dialogs == [] and outside == []

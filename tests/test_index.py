@@ -98,11 +98,11 @@ def test_an_index_of_an_older_format_is_rebuilt_reusing_its_vectors(
     first = build_index(settings, FakeEmbedder())
     manifest = first.path / MANIFEST
     data = json.loads(manifest.read_text())
-    data["format_version"] = 1
+    data["format_version"] = 3
     manifest.write_text(json.dumps(data))
     with caplog.at_level(logging.WARNING):
         engine = Engine.open(settings, FakeEmbedder())
-    assert "has format v1, older than" in caplog.text
+    assert "has format v3, older than v4 (since then: document ids are paths relative" in caplog.text
     assert engine.index.path != first.path and engine.index.manifest["format_version"] > 1
     again = build_index(settings, FakeEmbedder(), force=True)
     assert again.embedded == 0  # every vector came from the previous build

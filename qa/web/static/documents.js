@@ -1,0 +1,107 @@
+// Adding articles (the chat page's upload form) and removing one (the article viewer's button).
+// Both send the file work to the JSON API, then follow background indexing until the change is
+// searchable; no answer logic lives here.
+(function () {
+  "use strict";
+  const status = document.getElementById("upload-status");
+  if (!status || !window.fetch) return;
+
+  function say(text, kind) {
+    status.textContent = text;
+    status.className = "upload-status" + (kind ? " " + kind : "");
+  }
+
+  async function problem(response) {
+    try {
+      return (await response.json()).detail || response.statusText;
+    } catch (err) {
+      return "HTTP " + response.status;
+    }
+  }
+
+  // Poll the indexing status until build `ticket` is done; say how far the running build is.
+  async function follow(ticket, what) {
+    for (;;) {
+      const response = await fetch("/api/documents", { headers: { Accept: "application/json" } });
+      if (response.ok) {
+        const indexing = (await response.json()).indexing;
+        if (indexing.completed >= ticket) {
+          if (indexing.error) {
+            say("Indexing failed: " + indexing.error, "failed");
+            return false;
+          }
+          say(what, "done");
+          return true;
+        }
+        let text = "Indexing…";
+        if (indexing.total) {
+          text += " " + indexing.done + "/" + indexing.total + " texts";
+          if (indexing.eta_seconds !== null) text += ", about " + Math.ceil(indexing.eta_seconds) + " s left";
+        }
+        say(text, "busy");
+      }
+      await new Promise(function (resolve) { setTimeout(resolve, 400); });
+    }
+  }
+
+  async function upload(files) {
+    if (!files.length) return;
+    const body = new FormData();
+    for (const file of files) body.append("files", file, file.name);
+    say("Uploading " + files.length + " file(s)…", "busy");
+    let response;
+    try {
+      response = await fetch("/api/documents", { method: "POST", body: body });
+    } catch (err) {
+      say("The server could not be reached.", "failed");
+      return;
+    }
+    if (!response.ok) {
+      say("Not added: " + (await problem(response)), "failed");
+      return;
+    }
+    const reply = await response.json();
+    const titles = reply.saved.map(function (s) { return "“" + s.title + "”"; }).join(", ");
+    await follow(reply.ticket, "Added " + titles + ". You can ask about it now.");
+  }
+
+  const form = document.getElementById("upload");
+  if (form) {
+    const input = form.querySelector("input[type=file]");
+    form.addEventListener("submit", function (event) {
+      event.preventDefault();
+      upload(Array.from(input.files)).then(function () { input.value = ""; });
+    });
+    input.addEventListener("change", function () { upload(Array.from(input.files)).then(function () { input.value = ""; }); });
+    const drop = form.querySelector(".drop");
+    ["dragenter", "dragover"].forEach(function (name) {
+      drop.addEventListener(name, function (event) { event.preventDefault(); drop.classList.add("over"); });
+    });
+    ["dragleave", "drop"].forEach(function (name) {
+      drop.addEventListener(name, function () { drop.classList.remove("over"); });
+    });
+    drop.addEventListener("drop", function (event) {
+      event.preventDefault();
+      upload(Array.from(event.dataTransfer.files));
+    });
+  }
+
+  const remove = document.getElementById("remove");
+  if (remove) {
+    remove.addEventListener("click", async function () {
+      remove.disabled = true;
+      const id = remove.dataset.docId;
+      const path = id.split("/").map(encodeURIComponent).join("/");
+      const response = await fetch("/api/documents/" + path, { method: "DELETE" });
+      if (!response.ok) {
+        say("Not removed: " + (await problem(response)), "failed");
+        remove.disabled = false;
+        return;
+      }
+      const reply = await response.json();
+      if (await follow(reply.ticket, "Removed. It is no longer cited.")) {
+        window.location.assign("/");
+      }
+    });
+  }
+})();
