@@ -155,10 +155,13 @@ def answer_question(
     top_k: int,
     ranking: Ranking | None = None,
     min_confidence: float | None = None,
+    asked: str | None = None,
 ) -> Answer:
     """Retrieve, pick evidence and build the :class:`Answer` (sources best first, at most ``top_k``).
 
     ``ranking``, when given, is ``retriever.rank(question)`` computed already (evaluation ranks first).
+    ``asked`` is the question as the user wrote it when ``question`` is its standalone form (a follow-up
+    read in its conversation): it decides what kind of span to mark and is the answer's ``question``.
     ``confidence`` is the calibrated probability that the articles answer the question
     (:mod:`qa.confidence`); under ``min_confidence`` (default: its language's threshold) the answer is
     "not found in the articles" with no sources.
@@ -167,12 +170,13 @@ def answer_question(
     hits = retriever.hits(ranking, max(top_k, EVIDENCE_CHUNKS))
     best_hit = hits[0] if hits else None
     probability, enough = confidence(retriever.index, ranking, best_hit, question, min_confidence)
-    kind = question_kind(question)
-    best = _best_sentence(retriever, ranking, hits[:EVIDENCE_CHUNKS], question, kind)
+    kind = question_kind(asked or question)
+    # a follow-up's own words pick the sentence; its conversation only found the passages
+    best = _best_sentence(retriever, ranking, hits[:EVIDENCE_CHUNKS], asked or question, kind)
     if best is None or not enough:
         return Answer(
-            question=question,
-            answer=NOT_FOUND_VI if has_diacritics(question) else NOT_FOUND_EN,
+            question=asked or question,
+            answer=NOT_FOUND_VI if has_diacritics(asked or question) else NOT_FOUND_EN,
             answerable=False,
             sources=(),
             confidence=round(probability, 4),
@@ -193,7 +197,7 @@ def answer_question(
             short = Span(document.doc_id, at, at + len(document.title), document.title)
     sources = tuple(_source(retriever, hit) for hit in hits[:top_k])
     return Answer(
-        question=question,
+        question=asked or question,
         answer=text,
         answerable=True,
         sources=sources,

@@ -6,7 +6,9 @@ Routes::
     GET  /turn?q=...       one answered turn as an HTML fragment (the page's script appends it)
     GET  /doc/{doc_id}     an article, with ``start``/``end`` (passage) and ``es``/``ee`` (evidence) marked;
                            ids are paths like ``a/news``, looked up in the index only
-    POST /api/ask          {"question": str, "top_k": 1..20} -> the JSON of ``qa ask --json``
+    POST /api/ask          {"question", "top_k": 1..20, "history": [turns]} -> JSON of ``qa ask --json``
+    POST /api/ask/stream   the same as Server-Sent Events (sources, answer pieces, done)
+    POST /v1/chat/completions, GET /v1/models   OpenAI-compatible (see qa/openai_api.py)
     GET  /api/health       status, embedder, index counts and build time, background indexing
     GET  /api/documents    the indexed articles and the background indexing status
     POST /api/documents    multipart ``files`` (+ ``replace``): add articles (with ``--allow-uploads``)
@@ -17,8 +19,9 @@ Routes::
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Annotated, Any
@@ -30,9 +33,11 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from pydantic import BaseModel, ConfigDict, Field
+from sse_starlette import EventSourceResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from .answer import answer_json
+from .chat import Turn
 from .config import Settings
 from .embedding import Embedder, load_embedder
 from .engine import Engine
@@ -40,6 +45,8 @@ from .errors import QAError, QuestionError
 from .index import CURRENT
 from .limits import BodyLimit, Gate, Load
 from .loaders import SUFFIXES
+from .openai_api import PIECE
+from .openai_api import router as openai_router
 from .pages import EXAMPLES, document_segments, safe_url, turn
 from .updates import FolderWatch, Updater
 from .uploads import UploadError, remove_article, save_articles
@@ -58,6 +65,17 @@ SECURITY_HEADERS = {
 }
 
 
+class TurnIn(BaseModel):
+    """An earlier turn, as the client got it: its question, answer, cited articles and short answer."""
+
+    model_config = ConfigDict(extra="ignore", strict=True)
+
+    question: str = Field(max_length=1000)
+    answer: str = Field("", max_length=20_000)
+    doc_ids: list[str] = Field(default_factory=list, max_length=20, description="Cited, best first.")
+    short_answer: str | None = Field(None, max_length=1000)
+
+
 class AskRequest(BaseModel):
     """A question for ``POST /api/ask``."""
 
@@ -67,6 +85,15 @@ class AskRequest(BaseModel):
         description="English or Vietnamese, with or without diacritics; at most 1000 chars."
     )
     top_k: int = Field(5, ge=1, le=20, description="How many source passages to return.")
+    history: list[TurnIn] = Field(
+        default_factory=list,
+        max_length=20,
+        description="Earlier turns of the conversation, oldest first: a follow-up question ('When was "
+        "it held?') is read in their light.",
+    )
+
+    def turns(self) -> list[Turn]:
+        return [Turn(t.question, t.answer, tuple(t.doc_ids), t.short_answer) for t in self.history]
 
 
 class SourceOut(BaseModel):
@@ -199,13 +226,14 @@ def create_app(settings: Settings, embedder: Embedder | None = None) -> FastAPI:
         Gate,
         concurrency=settings.max_concurrency,
         waiting=settings.max_waiting,
-        paths=frozenset({"/api/ask", "/turn", "/"}),
+        paths=frozenset({"/api/ask", "/api/ask/stream", "/v1/chat/completions", "/turn", "/"}),
         load=app.state.load,
     )
     app.add_middleware(
         BodyLimit, max_bytes=settings.max_body_bytes, paths={"/api/documents": settings.max_upload_bytes}
     )
     templates = Jinja2Templates(directory=WEB / "templates")
+    app.include_router(openai_router(engine_of_request))
     app.mount("/static", StaticFiles(directory=WEB / "static"), name="static")
 
     @app.middleware("http")
@@ -217,11 +245,7 @@ def create_app(settings: Settings, embedder: Embedder | None = None) -> FastAPI:
             response.headers.setdefault(name, value)
         return response
 
-    def engine_of(request: Request) -> Engine:
-        engine: Engine | None = request.app.state.engine
-        if engine is None:
-            raise _Unavailable(request.app.state.problem or "the index is not loaded")
-        return engine
+    engine_of = engine_of_request
 
     def page(request: Request, name: str, status: int = 200, **context: Any) -> HTMLResponse:
         extra = {"examples": EXAMPLES, "uploads": settings.allow_uploads, "accept": ",".join(SUFFIXES)}
@@ -253,7 +277,21 @@ def create_app(settings: Settings, embedder: Embedder | None = None) -> FastAPI:
     )
     def api_ask(body: AskRequest, request: Request) -> dict[str, Any]:
         """Answer a question from the articles, with the passages it came from."""
-        return answer_json(engine_of(request).ask(body.question, body.top_k))
+        return answer_json(engine_of(request).ask(body.question, body.top_k, history=body.turns()))
+
+    @app.post("/api/ask/stream", responses={200: {"content": {"text/event-stream": {}}}}, tags=["api"])
+    def api_ask_stream(body: AskRequest, request: Request) -> EventSourceResponse:
+        """The same answer as Server-Sent Events: ``sources`` first, then the answer text in ``delta``
+        pieces, then ``done`` with the whole JSON of ``/api/ask``."""
+        reply = answer_json(engine_of(request).ask(body.question, body.top_k, history=body.turns()))
+
+        def events() -> Iterator[dict[str, str]]:
+            yield {"event": "sources", "data": json.dumps(reply["sources"], ensure_ascii=False)}
+            for piece in PIECE.findall(reply["answer"]):
+                yield {"event": "delta", "data": json.dumps(piece, ensure_ascii=False)}
+            yield {"event": "done", "data": json.dumps(reply, ensure_ascii=False)}
+
+        return EventSourceResponse(events(), ping=None)
 
     @app.get("/api/health", response_model=Health, responses={503: {"model": Problem}}, tags=["api"])
     def api_health(request: Request) -> dict[str, Any]:
@@ -449,6 +487,14 @@ async def _watch_folder(app: FastAPI, settings: Settings) -> None:
 
 class _Unavailable(Exception):
     """The engine is not loaded (no articles, corrupt or mismatched index)."""
+
+
+def engine_of_request(request: Request) -> Engine:
+    """The engine serving ``request``; :class:`_Unavailable` (503) with the reason when there is none."""
+    engine: Engine | None = request.app.state.engine
+    if engine is None:
+        raise _Unavailable(request.app.state.problem or "the index is not loaded")
+    return engine
 
 
 def _wants_json(request: Request) -> bool:

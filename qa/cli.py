@@ -231,6 +231,11 @@ def eval_(
     path = questions or settings.seeds_dir / "questions.jsonl"
     began = time.perf_counter()
     bar_off = as_json or not sys.stderr.isatty()
+    from .dialogues import is_dialogue_file
+
+    if is_dialogue_file(path):
+        _eval_dialogues(settings, path, as_json)
+        return
     with _user_errors():
         question_set = open_question_set(path)
         records = question_set.questions
@@ -276,6 +281,30 @@ def eval_(
     if len(failed) > 50:
         typer.echo(f"  ... and {len(failed) - 50} more (all of them in --json)")
     typer.echo(f"\n{len(records)} questions in {time.perf_counter() - began:.1f} s")
+
+
+def _eval_dialogues(settings: Settings, path: Path, as_json: bool) -> None:
+    """``qa eval DIALOGUES.jsonl``: turn accuracy alone and in the conversation, on the served articles."""
+    from .dialogues import dialogue_table, evaluate_dialogues, read_dialogues
+
+    began = time.perf_counter()
+    with _user_errors():
+        dialogues = read_dialogues(path)
+        engine = Engine.open(settings, progress=sys.stderr.isatty())
+        report = evaluate_dialogues(engine, dialogues)
+    if as_json:
+        typer.echo(json.dumps(report, ensure_ascii=False, indent=2, sort_keys=True))
+        return
+    typer.echo(f"{report['dialogues']} dialogues, {report['turns']} turns over {settings.seeds_dir}\n")
+    typer.echo(dialogue_table(report))
+    wrong = [r for r in report["rows"] if not r["in_context"]]
+    typer.echo(f"\n{len(wrong)} turns wrong in context:")
+    for row in wrong:
+        typer.echo(f"- {row['id']} [{row['lang']}] {row['question']}")
+        typer.echo(
+            f"    expected {row['expected']}, got {row['got']}: {textwrap.shorten(row['answer'], 120)}"
+        )
+    typer.echo(f"\n{report['turns']} turns in {time.perf_counter() - began:.1f} s")
 
 
 @model_app.command("prepare")

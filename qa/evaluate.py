@@ -131,10 +131,10 @@ def abstention(outcomes: Sequence[Outcome]) -> dict[str, float]:
 
 def answer_contains(outcome: Outcome) -> bool:
     """The answer was given and its text (without the ``**`` span marks) holds an expected string."""
-    return outcome.answerable and _contains(outcome.answer, outcome.question.answers)
+    return outcome.answerable and contains(outcome.answer, outcome.question.answers)
 
 
-def _contains(answer: str, golds: Sequence[str]) -> bool:
+def contains(answer: str, golds: Sequence[str]) -> bool:
     """A gold answer lies inside ``answer`` once its ``**`` span marks are taken out."""
     text = answer.replace("**", "")
     return any(g in text for g in golds)
@@ -184,7 +184,7 @@ def reply_metrics(outcomes: Sequence[Outcome], answerer: str) -> dict[str, Any]:
     def share(count: float, total: int) -> float:
         return round(count / total, 4) if total else 0.0
 
-    text = [_contains(r.text, q.answers) for q, r in given]
+    text = [contains(r.text, q.answers) for q, r in given]
     return {
         "answer_contains": share(sum(text), len(answerable)),
         "exact_match": share(sum(exact_match(r.short, q.answers) for q, r in given), len(answerable)),
@@ -224,9 +224,9 @@ def summarise(outcomes: Sequence[Outcome], retrievers: Sequence[str], ks: Sequen
     answerers = sorted({a for o in outcomes for a in o.replies}, key=lambda a: (a != BASELINE, a))
     for lang in langs:
         answerable = [o for o in subset(lang) if o.question.answerable]
-        contains = sum(answer_contains(o) for o in answerable)
+        holding = sum(answer_contains(o) for o in answerable)
         report["answers"][lang] = {
-            "answer_contains": round(contains / len(answerable), 4) if answerable else 0.0,
+            "answer_contains": round(holding / len(answerable), 4) if answerable else 0.0,
             "abstention": abstention(subset(lang)),
             "by_answerer": {a: reply_metrics(subset(lang), a) for a in answerers},
         }

@@ -15,7 +15,7 @@ Fusion depends on how the question is written (:func:`qa.text.question_language`
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import faiss
 import numpy as np
@@ -148,6 +148,15 @@ class HybridRetriever:
         chunks = [c.chunk_id for c in self.index.chunks if c.doc_id in wanted]
         sentences = [row for row, s in enumerate(self.index.sentences) if s.doc_id in wanted]
         return np.asarray(chunks, np.int64), np.asarray(sentences, np.int64)
+
+    def prefer(self, ranking: Ranking, doc_ids: Collection[str], bonus: float) -> Ranking:
+        """``ranking`` with ``bonus`` added to the fused score of the chunks of ``doc_ids``."""
+        rows, _ = self._rows_of(doc_ids)
+        if not len(rows) or not bonus:
+            return ranking
+        fused = ranking.fused.copy()
+        fused[rows] += bonus
+        return replace(ranking, fused=fused)
 
     def search(self, question: str, k: int, method: RetrieverName = "hybrid") -> list[Hit]:
         """The ``k`` best chunks (fewer when the index is smaller), best first."""

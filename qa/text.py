@@ -29,9 +29,14 @@ def fold(text: str) -> str:
 
     Keeps length-independent semantics only (the result is for matching, never for offsets).
     """
-    decomposed = unicodedata.normalize("NFD", text.lower())
+    return without_diacritics(text.lower())
+
+
+def without_diacritics(text: str) -> str:
+    """Vietnamese diacritics stripped, case kept: 'Trương Tấn Sang' -> 'Truong Tan Sang'."""
+    decomposed = unicodedata.normalize("NFD", text)
     stripped = "".join(c for c in decomposed if unicodedata.category(c) != "Mn")
-    return stripped.replace("đ", "d")
+    return stripped.replace("đ", "d").replace("Đ", "D")
 
 
 def has_diacritics(text: str) -> bool:
