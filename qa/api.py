@@ -36,12 +36,12 @@ from pydantic import BaseModel, ConfigDict, Field
 from sse_starlette import EventSourceResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from .answer import answer_json
 from .chat import Turn
 from .config import Settings
 from .embedding import Embedder, load_embedder
 from .engine import Engine
 from .errors import QAError, QuestionError
+from .generate import reply_json
 from .index import CURRENT
 from .limits import BodyLimit, Gate, Load
 from .loaders import SUFFIXES
@@ -125,6 +125,12 @@ class AskResponse(BaseModel):
         description="The span that answers the question (person, place, date, number...), when one fits."
     )
     sources: list[SourceOut] = Field(description="Best first.")
+    reply: str = Field(
+        description="The text to show: worded by the LLM with [n] citations when one is configured and "
+        "its citations hold, else the same as answer."
+    )
+    generated: bool = Field(description="Whether reply was written by the LLM.")
+    note: str | None = Field(description="Why the extractive answer stands in for the LLM's, if it does.")
 
 
 class Indexing(BaseModel):
@@ -191,6 +197,8 @@ def create_app(settings: Settings, embedder: Embedder | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.engine = None
         app.state.problem = None
+        # the folder is looked at before the first build reads it, so no change in between is missed
+        watch = await asyncio.to_thread(FolderWatch, settings.seeds_dir) if settings.watch_interval else None
         try:
             app.state.engine = await asyncio.to_thread(Engine.open, settings, embedder)
             log.info("serving %s", app.state.engine.index.path)
@@ -208,7 +216,7 @@ def create_app(settings: Settings, embedder: Embedder | None = None) -> FastAPI:
 
         app.state.updater = Updater(settings, current_embedder, publish)
         watcher = asyncio.create_task(_watch_index(app, settings))
-        folder = asyncio.create_task(_watch_folder(app, settings)) if settings.watch_interval else None
+        folder = asyncio.create_task(_watch_folder(app, settings, watch)) if watch is not None else None
         yield
         watcher.cancel()
         if folder is not None:
@@ -277,17 +285,17 @@ def create_app(settings: Settings, embedder: Embedder | None = None) -> FastAPI:
     )
     def api_ask(body: AskRequest, request: Request) -> dict[str, Any]:
         """Answer a question from the articles, with the passages it came from."""
-        return answer_json(engine_of(request).ask(body.question, body.top_k, history=body.turns()))
+        return reply_json(engine_of(request).reply(body.question, body.top_k, history=body.turns()))
 
     @app.post("/api/ask/stream", responses={200: {"content": {"text/event-stream": {}}}}, tags=["api"])
     def api_ask_stream(body: AskRequest, request: Request) -> EventSourceResponse:
         """The same answer as Server-Sent Events: ``sources`` first, then the answer text in ``delta``
         pieces, then ``done`` with the whole JSON of ``/api/ask``."""
-        reply = answer_json(engine_of(request).ask(body.question, body.top_k, history=body.turns()))
+        reply = reply_json(engine_of(request).reply(body.question, body.top_k, history=body.turns()))
 
         def events() -> Iterator[dict[str, str]]:
             yield {"event": "sources", "data": json.dumps(reply["sources"], ensure_ascii=False)}
-            for piece in PIECE.findall(reply["answer"]):
+            for piece in PIECE.findall(reply["reply"]):
                 yield {"event": "delta", "data": json.dumps(piece, ensure_ascii=False)}
             yield {"event": "done", "data": json.dumps(reply, ensure_ascii=False)}
 
@@ -475,9 +483,8 @@ async def _watch_index(app: FastAPI, settings: Settings) -> None:
         log.info("now serving %s", fresh.index.path)
 
 
-async def _watch_folder(app: FastAPI, settings: Settings) -> None:
+async def _watch_folder(app: FastAPI, settings: Settings, watch: FolderWatch) -> None:
     """Index the articles folder again, in the background, whenever its articles change."""
-    watch = await asyncio.to_thread(FolderWatch, settings.seeds_dir)
     while True:
         await asyncio.sleep(settings.watch_interval)
         if await asyncio.to_thread(watch.changed):

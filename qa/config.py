@@ -114,6 +114,17 @@ class Settings(BaseSettings):
     )
     max_upload_files: int = Field(10, ge=1, description="Files accepted in one upload.")
 
+    llm_url: str | None = Field(
+        None,
+        description="An OpenAI-compatible server (llama.cpp, Ollama, vLLM, hosted) that words answers from "
+        "the passages, e.g. http://127.0.0.1:8080/v1 (default: extractive answers only).",
+    )
+    llm_model: str = Field("default", description="The model name sent to the LLM server.")
+    llm_api_key: str | None = Field(None, description="Bearer token for the LLM server, if it needs one.")
+    llm_timeout: float = Field(
+        30.0, gt=0, description="Seconds to wait for the LLM before answering without it."
+    )
+
 
 @lru_cache
 def get_settings() -> Settings:

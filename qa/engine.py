@@ -15,6 +15,7 @@ from .chat import Turn, standalone
 from .config import Retriever, Settings
 from .embedding import Embedder, load_embedder
 from .errors import IndexMismatchError, QuestionError
+from .generate import Generator, OpenAIGenerator, Reply, generate
 from .index import FORMAT_CHANGES, FORMAT_VERSION, Index, build_index, index_exists, index_format, load_index
 from .retrieve import HybridRetriever, Ranking, lexical_weights
 from .types import Answer, Hit
@@ -35,6 +36,7 @@ class Engine:
     embedder: Embedder
     index: Index
     retriever: HybridRetriever
+    generator: Generator | None = None
 
     @classmethod
     def open(
@@ -44,8 +46,10 @@ class Engine:
         *,
         build_missing: bool = True,
         progress: bool = False,
+        generator: Generator | None = None,
     ) -> Engine:
-        """Load the index for ``settings`` (building it first if absent and ``build_missing``)."""
+        """Load the index for ``settings`` (building it first if absent and ``build_missing``); the LLM
+        is ``generator``, else the one ``settings.llm_url`` names, else none."""
         embedder = embedder or load_embedder(settings)
         built = index_format(settings.index_dir)  # None: no index (or no readable manifest)
         if build_missing and (built is None or built < FORMAT_VERSION):
@@ -77,7 +81,8 @@ class Engine:
             lexical_weights=lexical_weights(settings),
             sentence_weight=settings.sentence_weight,
         )
-        return cls(settings, embedder, index, retriever)
+        generator = generator or _generator_of(settings)
+        return cls(settings, embedder, index, retriever, generator)
 
     def ask(
         self,
@@ -104,6 +109,14 @@ class Engine:
             self.retriever, alone.question, k, ranked, self.settings.min_confidence, asked=checked
         )
 
+    def reply(self, question: str, top_k: int | None = None, history: Sequence[Turn] = ()) -> Reply:
+        """The answer as the user reads it: worded by the LLM from the passages when one is configured
+        and its citations hold, else the extractive answer (with a note when the LLM failed)."""
+        answer = self.ask(question, top_k, history=history)
+        if self.generator is None:
+            return Reply(answer.answer, answer)
+        return generate(self.generator, answer)
+
     def search(self, question: str, k: int, method: Retriever = "hybrid") -> list[Hit]:
         """The ``k`` best chunks by one retriever, best first (for evaluation)."""
         return self.retriever.search(question, k, method)
@@ -120,6 +133,12 @@ class Engine:
             },
             "seeds_dir": str(self.settings.seeds_dir),
         }
+
+
+def _generator_of(settings: Settings) -> Generator | None:
+    if not settings.llm_url:
+        return None
+    return OpenAIGenerator(settings.llm_url, settings.llm_model, settings.llm_api_key, settings.llm_timeout)
 
 
 def check_question(question: str, max_chars: int) -> str:

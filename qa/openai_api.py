@@ -24,7 +24,7 @@ from .answer import answer_json
 from .chat import from_messages
 from .engine import Engine
 from .errors import QuestionError
-from .types import Answer
+from .generate import Reply, reply_json
 
 MODEL = "vnqa"
 PIECE = re.compile(r"\S+\s*|\s+")  # the extractive answer streams word by word
@@ -53,11 +53,12 @@ class ChatRequest(BaseModel):
     top_k: int = Field(5, ge=1, le=20, description="vnqa extension: how many sources to return.")
 
 
-def content_of(answer: Answer) -> str:
+def content_of(reply: Reply) -> str:
     """The reply text: the answer, then its sources numbered as cited, ``[n] title (doc_id)``."""
+    answer = reply.answer
     if not answer.sources:
-        return answer.answer
-    lines = [answer.answer, "", "Sources:"]
+        return reply.text
+    lines = [reply.text, "", "Sources:"]
     lines += [f"[{n}] {s.title} ({s.doc_id})" for n, s in enumerate(answer.sources, 1)]
     return "\n".join(lines)
 
@@ -80,10 +81,10 @@ def router(engine_of: Callable[[Request], Engine]) -> APIRouter:
         question, history = from_messages([(m.role, m.text()) for m in body.messages])
         if not question.strip():
             raise QuestionError("the conversation has no user message to answer")
-        answer = engine_of(request).ask(question, body.top_k, history=history)
+        reply = engine_of(request).reply(question, body.top_k, history=history)
         reply_id, created = f"chatcmpl-{uuid.uuid4().hex[:24]}", int(time.time())
-        content = content_of(answer)
-        extra = {"sources": answer_json(answer)["sources"], "vnqa": answer_json(answer)}
+        content = content_of(reply)
+        extra = {"sources": answer_json(reply.answer)["sources"], "vnqa": reply_json(reply)}
         if not body.stream:
             return {
                 "id": reply_id,

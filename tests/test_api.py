@@ -27,7 +27,18 @@ def test_ask_returns_the_documented_json(client: TestClient) -> None:
     )
     assert response.status_code == 200
     data = response.json()
-    assert list(data) == ["question", "answer", "answerable", "confidence", "short_answer", "sources"]
+    assert list(data) == [
+        "question",
+        "answer",
+        "answerable",
+        "confidence",
+        "short_answer",
+        "sources",
+        "reply",
+        "generated",
+        "note",
+    ]
+    assert data["reply"] == data["answer"] and data["generated"] is False and data["note"] is None
     assert data["answerable"] is True and "**Trương Thị Mai**" in data["answer"]
     assert len(data["sources"]) == 2 and data["sources"][0]["doc_id"] == "a_conference"
     assert list(data["sources"][0]) == ["doc_id", "title", "url", "text", "score", "start", "end"]
