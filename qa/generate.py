@@ -69,6 +69,9 @@ class OpenAIGenerator:
                     piece = (choices[0].get("delta") or {}).get("content")
                     if piece:
                         yield piece
+                    if choices[0].get("finish_reason"):
+                        return
+            raise GenerationError("the LLM stopped before the end of its answer")
         except httpx.TimeoutException:
             raise GenerationError(f"the LLM did not answer within {self.timeout:g} s") from None
         except (httpx.HTTPError, ValueError) as exc:

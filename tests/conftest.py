@@ -25,7 +25,7 @@ SEEDS = ROOT / "seeds"
 HANG = 600
 
 # Left out of a plain `pytest` (the edit-test loop); `pytest --full` (what CI runs) includes them.
-SLOW_MARKERS = ("real_model", "browser", "crash", "load", "wheel")
+SLOW_MARKERS = ("real_model", "browser", "crash", "load", "wheel", "llm")
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
