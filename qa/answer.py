@@ -134,8 +134,24 @@ _SPAN_PATTERNS: dict[Kind, tuple[re.Pattern[str], ...]] = {
 }
 
 
+def person_names(text: str) -> list[str]:
+    """Vietnamese full names in ``text`` (a known surname and two or three capitalised syllables on one
+    line; "Hà Nội ..." is the city)."""
+    return [n for n in _NAME.findall(text) if "\n" not in n and not n.startswith("Hà Nội")]
+
+
+# "Who is Hoang Trung Hai?", "Hoàng Trung Hải là ai?": the question names the person and asks what they
+# are, so no other name is the answer
+_IDENTITY = re.compile(
+    rf"^\s*(?:[Ww]ho\s+(?:is|was)\s+{_UPPER_SYLLABLE}(?:\s+{_UPPER_SYLLABLE}){{1,3}}"
+    rf"|{_UPPER_SYLLABLE}(?:\s+{_UPPER_SYLLABLE}){{1,3}}\s+là\s+ai)\s*\??\s*$",
+)
+
+
 def question_kind(question: str) -> Kind:
     """Classify an English or Vietnamese (with or without diacritics) question."""
+    if _IDENTITY.match(question):
+        return Kind.OTHER
     folded = fold(question)
     for kind, pattern in _KIND_PATTERNS:
         if re.search(pattern, folded):

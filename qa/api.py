@@ -23,6 +23,7 @@ import json
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager
+from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import urlsplit
@@ -47,13 +48,14 @@ from .limits import BodyLimit, Gate, Load
 from .loaders import SUFFIXES
 from .openai_api import PIECE
 from .openai_api import router as openai_router
-from .pages import EXAMPLES, document_segments, safe_url, turn
+from .pages import Loaded, document_segments, loaded, safe_url, turn
 from .updates import FolderWatch, Updater
 from .uploads import UploadError, remove_article, save_articles
 
 log = logging.getLogger(__name__)
 
 WEB = Path(__file__).resolve().parent / "web"  # package data, so an installed wheel serves
+SWAGGER = Path(str(resources.files("fastapi_offline") / "static"))  # Swagger UI 5 files (MIT package)
 SECURITY_HEADERS = {
     "Content-Security-Policy": (
         "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; "
@@ -228,6 +230,8 @@ def create_app(settings: Settings, embedder: Embedder | None = None) -> FastAPI:
         description="Questions about Vietnamese news articles, answered offline with cited passages.",
         version="0.1.0",
         lifespan=lifespan,
+        docs_url=None,  # served below from local assets, under the CSP: no CDN, no inline script
+        redoc_url=None,
     )
     app.state.load = Load()
     app.add_middleware(
@@ -243,6 +247,7 @@ def create_app(settings: Settings, embedder: Embedder | None = None) -> FastAPI:
     templates = Jinja2Templates(directory=WEB / "templates")
     app.include_router(openai_router(engine_of_request))
     app.mount("/static", StaticFiles(directory=WEB / "static"), name="static")
+    app.mount("/swagger", StaticFiles(directory=SWAGGER), name="swagger")
 
     @app.middleware("http")
     async def security_headers(
@@ -256,8 +261,25 @@ def create_app(settings: Settings, embedder: Embedder | None = None) -> FastAPI:
     engine_of = engine_of_request
 
     def page(request: Request, name: str, status: int = 200, **context: Any) -> HTMLResponse:
-        extra = {"examples": EXAMPLES, "uploads": settings.allow_uploads, "accept": ",".join(SUFFIXES)}
+        about = loaded_of(request)
+        extra = {
+            "examples": about.examples if about else (),
+            "loaded": about,
+            "uploads": settings.allow_uploads,
+            "accept": ",".join(SUFFIXES),
+        }
         return templates.TemplateResponse(request, name, {**extra, **context}, status_code=status)
+
+    def loaded_of(request: Request) -> Loaded | None:
+        """What is loaded and example questions about it, computed once per index."""
+        engine: Engine | None = request.app.state.engine
+        if engine is None:
+            return None
+        cached: tuple[Path, Loaded] | None = getattr(request.app.state, "loaded", None)
+        if cached is None or cached[0] != engine.index.path:
+            cached = (engine.index.path, loaded(engine.index))
+            request.app.state.loaded = cached
+        return cached[1]
 
     def indexing(request: Request) -> dict[str, Any]:
         return dict(request.app.state.updater.status().as_json())
@@ -398,7 +420,8 @@ def create_app(settings: Settings, embedder: Embedder | None = None) -> FastAPI:
         if q is not None:
             engine = engine_of(request)
             try:
-                turns.append(turn(engine.ask(q), engine.index))
+                reply = engine.reply(q)
+                turns.append(turn(reply.answer, engine.index, reply))
             except QuestionError as exc:
                 error = str(exc)
         return page(request, "chat.html", 422 if error else 200, turns=turns, error=error, question=q or "")
@@ -406,7 +429,15 @@ def create_app(settings: Settings, embedder: Embedder | None = None) -> FastAPI:
     @app.get("/turn", response_class=HTMLResponse, include_in_schema=False)
     def chat_turn(request: Request, q: Annotated[str, Query(max_length=10_000)]) -> HTMLResponse:
         engine = engine_of(request)
-        return page(request, "_turn.html", turn=turn(engine.ask(q), engine.index))
+        reply = engine.reply(q)
+        return page(request, "_turn.html", turn=turn(reply.answer, engine.index, reply))
+
+    @app.post("/turn", response_class=HTMLResponse, include_in_schema=False)
+    def chat_turn_in_context(body: AskRequest, request: Request) -> HTMLResponse:
+        """The page's script sends the conversation so far with each question."""
+        engine = engine_of(request)
+        reply = engine.reply(body.question, body.top_k, history=body.turns())
+        return page(request, "_turn.html", turn=turn(reply.answer, engine.index, reply))
 
     @app.get("/doc/{doc_id:path}", response_class=HTMLResponse, include_in_schema=False)
     def document(
@@ -423,6 +454,11 @@ def create_app(settings: Settings, embedder: Embedder | None = None) -> FastAPI:
             return page(request, "error.html", 404, message=f"No article with id {doc_id!r}.")
         segments = document_segments(doc, start, end, es, ee)
         return page(request, "doc.html", doc=doc, url=safe_url(doc.url), segments=segments)
+
+    @app.get("/docs", response_class=HTMLResponse, include_in_schema=False)
+    def docs(request: Request) -> HTMLResponse:
+        """Swagger UI for the API, from the files the fastapi-offline package ships."""
+        return templates.TemplateResponse(request, "docs.html", {})
 
     # ---------------------------------------------------------------------------------- errors
 
@@ -512,7 +548,7 @@ def _problem(request: Request, templates: Jinja2Templates, status: int, message:
     if _wants_json(request):
         return JSONResponse({"detail": message}, status_code=status)
     return templates.TemplateResponse(
-        request, "error.html", {"message": message, "examples": EXAMPLES}, status_code=status
+        request, "error.html", {"message": message, "examples": ()}, status_code=status
     )
 
 

@@ -9,18 +9,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from urllib.parse import quote, urlencode, urlsplit
 
-from .answer import evidence_in
+from .answer import evidence_in, person_names
+from .generate import Reply
 from .index import Index
+from .text import fold, question_language, without_diacritics
 from .types import Answer, Document, Source
 
-EXAMPLES = (
-    "Who chaired the 2018 review meeting?",
-    "How many staff positions did Hanoi cut?",
-    "What did Truong Tan Sang discuss with the Hanoi Party Committee?",
-    "Ai chủ trì hội nghị trực tuyến toàn quốc?",
-    "ai chu tri hoi nghi truc tuyen toan quoc",
-    "Chỉ thị số 24 của Thành ủy Hà Nội về việc gì?",
-)
+EXAMPLE_PEOPLE = 2  # example questions ask about the people named in the most articles
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,13 +44,53 @@ class Card:
 
 @dataclass(frozen=True, slots=True)
 class Turn:
-    """One question and its answer in the chat thread."""
+    """One question and its answer in the chat thread; ``doc_ids``, ``short`` and ``plain`` travel
+    back with the next question (the conversation), ``lang`` is the question's ("en" or "vi")."""
 
     question: str
     answerable: bool
     answer: tuple[Segment, ...]
     cards: tuple[Card, ...]
     confidence: float = 0.0
+    lang: str = "vi"
+    doc_ids: str = ""  # space-separated, best first
+    short: str = ""
+    plain: str = ""
+    generated: str | None = None  # the LLM's wording, when it was used
+    note: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Loaded:
+    """What the chat's empty state says about the articles, and example questions drawn from them."""
+
+    articles: int
+    years: str  # "2017–2023", "" when no article is dated
+    examples: tuple[str, ...]
+
+
+def loaded(index: Index) -> Loaded:
+    """How many articles, which years, and example questions about the people they name most and about
+    the newest article (in English, Vietnamese, and Vietnamese without diacritics)."""
+    documents = list(index.documents.values())
+    years = sorted({d.date[:4] for d in documents if d.date})
+    span = "" if not years else years[0] if len(years) == 1 else f"{years[0]}–{years[-1]}"
+    counts: dict[str, int] = {}
+    for document in documents:
+        for name in set(person_names(document.text)):
+            counts[name] = counts.get(name, 0) + 1
+    people = sorted(counts, key=lambda n: (-counts[n], n))[:EXAMPLE_PEOPLE]
+    examples: list[str] = []
+    if people:
+        examples.append(f"Who is {without_diacritics(people[0])}?")
+        examples.append(f"{people[0]} là ai?")
+    if len(people) > 1:
+        examples.append(fold(f"{people[1]} làm gì"))
+    dated = sorted((d for d in documents if d.date), key=lambda d: (d.date or "", d.doc_id))
+    newest = dated[-1] if dated else (documents[0] if documents else None)
+    if newest is not None:
+        examples.append(f"Bài “{newest.title}” nói gì?")
+    return Loaded(len(documents), span, tuple(examples))
 
 
 def safe_url(url: str | None) -> str | None:
@@ -85,14 +120,20 @@ def reply_segments(answer: Answer, index: Index) -> tuple[Segment, ...]:
     return tuple(p for p in pieces if p.text)
 
 
-def turn(answer: Answer, index: Index) -> Turn:
-    """The chat view of an :class:`Answer`."""
+def turn(answer: Answer, index: Index, reply: Reply | None = None) -> Turn:
+    """The chat view of an :class:`Answer` (worded by the LLM when ``reply`` is a generated one)."""
     return Turn(
         question=answer.question,
         answerable=answer.answerable,
         answer=reply_segments(answer, index),
         cards=tuple(_card(n, s, answer, index) for n, s in enumerate(answer.sources, 1)),
         confidence=answer.confidence,
+        lang="en" if question_language(answer.question) == "en" else "vi",
+        doc_ids=" ".join(dict.fromkeys(s.doc_id for s in answer.sources)),
+        short=answer.short_answer.text if answer.short_answer else "",
+        plain=answer.answer,
+        generated=reply.text if reply is not None and reply.generated else None,
+        note=reply.note if reply is not None else None,
     )
 
 

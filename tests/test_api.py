@@ -119,10 +119,24 @@ def test_chat_page_offers_examples_and_a_form_that_works_without_javascript(clie
     page = client.get("/", headers=HTML)
     assert page.status_code == 200 and page.headers["content-type"].startswith("text/html; charset=utf-8")
     assert '<form id="ask" class="ask" method="get" action="/">' in page.text
-    assert "Ai chủ trì hội nghị trực tuyến toàn quốc?" in page.text
+    # the examples come from the loaded articles: the person they name most, and the newest article
+    assert "3 articles loaded, from 2018." in page.text
+    assert 'data-question="Who is Truong Thi Mai?"' in page.text
+    assert 'data-question="Trương Thị Mai là ai?"' in page.text
+    assert "Bài “Hội nghị trực tuyến toàn quốc về công tác tổ chức” nói gì?" in page.text
     # each chip is a link that asks its question without JavaScript
-    assert 'href="/?q=Who%20chaired%20the%202018%20review%20meeting%3F"' in page.text
-    assert 'data-question="Who chaired the 2018 review meeting?"' in page.text
+    assert 'href="/?q=Who%20is%20Truong%20Thi%20Mai%3F"' in page.text
+
+
+def test_examples_follow_the_folder_being_served(tmp_path: Path) -> None:
+    other = write_corpus(
+        tmp_path / "other", {"x.txt": "Tin thể thao\n\nÔng Nguyễn Văn Minh vô địch giải chạy.\n"}
+    )
+    settings = Settings(seeds_dir=other, index_dir=tmp_path / "i", model="fake")
+    with TestClient(create_app(settings, FakeEmbedder())) as client:
+        page = client.get("/", headers=HTML).text
+    assert "1 article loaded." in page and 'data-question="Who is Nguyen Van Minh?"' in page
+    assert "Trương Thị Mai" not in page
 
 
 def test_server_rendered_answer_has_cards_linking_to_the_viewer(client: TestClient) -> None:
@@ -144,7 +158,8 @@ def test_not_found_answer_looks_different(settings: Settings) -> None:
 
 def test_turn_fragment_and_empty_question(client: TestClient) -> None:
     fragment = client.get("/turn", params={"q": "1.549 biên chế"}, headers=HTML)
-    assert fragment.status_code == 200 and fragment.text.lstrip().startswith('<article class="turn">')
+    assert fragment.status_code == 200 and fragment.text.lstrip().startswith('<article class="turn"')
+    assert 'data-question="1.549 biên chế"' in fragment.text and 'data-doc-ids="b_visit' in fragment.text
     empty = client.get("/", params={"q": " "}, headers=HTML)
     assert empty.status_code == 422 and "the question is empty" in empty.text
 

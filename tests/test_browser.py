@@ -112,10 +112,11 @@ def test_ask_in_the_browser_and_open_the_source(browser: object, live_url: str) 
 def test_example_questions_and_vietnamese_rendering(browser: object, live_url: str) -> None:
     page = browser.new_page()  # type: ignore[attr-defined]
     page.goto(live_url + "/")
-    page.locator(".example", has_text="ai chu tri hoi nghi truc tuyen toan quoc").click()
+    assert "5 articles loaded" in page.locator("#loaded").inner_text()
+    page.locator(".example", has_text="Who is Hoang Trung Hai?").click()
     page.locator("article.turn .card").first.wait_for(timeout=30_000)
-    assert "Trương Thị Mai" in page.locator("article.turn .bubble.answer").first.inner_text()
-    assert "002_88b7908893ec28a4" in page.locator("article.turn .card .card-meta").first.inner_text()
+    assert "Hoàng Trung Hải" in page.locator("article.turn .bubble.answer").first.inner_text()
+    assert "001_76149756d6973ddd" in page.locator("article.turn .card .card-meta").first.inner_text()
 
 
 def test_hostile_article_stays_inert_in_chat_and_viewer(browser: object, hostile_url: str) -> None:
@@ -187,8 +188,90 @@ def test_upload_a_web_page_ask_about_it_then_remove_it(
     page.click("#remove")
     page.wait_for_url(url + "/")
     assert not (corpus / "tin-ha-noi.html").exists()
-    page.fill("#q", "Hà Nội tinh giản bao nhiêu biên chế?")
-    page.press("#q", "Enter")
-    page.locator("article.turn").last.locator(".bubble.answer").wait_for()
-    assert PAGE_TITLE not in page.locator("#thread").inner_text()
+    again = _ask(page, "Hà Nội tinh giản bao nhiêu biên chế?")  # the earlier turns stay in the thread
+    assert PAGE_TITLE not in again.inner_text()
     assert dialogs == [] and outside == []
+
+
+def _ask(page: Any, question: str) -> Any:
+    """Ask in the chat and wait for the answer; the new turn."""
+    before = page.locator("article.turn:not(.pending-turn)").count()
+    page.fill("#q", question)
+    page.press("#q", "Enter")
+    page.wait_for_function(
+        "n => document.querySelectorAll('article.turn:not(.pending-turn)').length > n", arg=before
+    )
+    return page.locator("article.turn").last
+
+
+CONVERSATION = (
+    "Who chaired the national online conference?",
+    "What did she ask the provinces to do?",
+    "Ai chủ trì hội nghị trực tuyến toàn quốc?",
+)
+
+
+@pytest.mark.parametrize(("width", "height"), [(1280, 800), (390, 844)])
+def test_after_three_turns_the_newest_answer_is_in_view(
+    browser: object, live_url: str, width: int, height: int
+) -> None:
+    page, dialogs, outside = _watched_page(browser, viewport={"width": width, "height": height})
+    page.goto(live_url + "/")
+    for question in CONVERSATION:
+        last = _ask(page, question)
+    answer = last.locator(".bubble.answer").bounding_box()
+    bar = page.locator("#ask").bounding_box()
+    assert answer is not None and bar is not None
+    assert answer["y"] >= 0 and answer["y"] + min(answer["height"], 48) <= bar["y"]  # its start is visible
+    page.screenshot(path=str(SCREENSHOTS / f"three-turns-{width}.png"))
+    # the follow-up was read in its conversation: answered from the conference article
+    second = page.locator("article.turn").nth(1)
+    assert "002_88b7908893ec28a4" in second.locator(".card .card-meta").first.inner_text()
+    assert dialogs == [] and outside == []
+
+
+def test_back_from_the_viewer_and_a_reload_keep_the_conversation(browser: object, live_url: str) -> None:
+    page = browser.new_page()  # type: ignore[attr-defined]
+    page.goto(live_url + "/")
+    for question in CONVERSATION[:2]:
+        _ask(page, question)
+    questions = page.locator("article.turn .bubble.question").all_inner_texts()
+    assert questions == list(CONVERSATION[:2])
+    page.locator("article.turn").last.locator("a.open").first.click()
+    page.wait_for_url("**/doc/**")
+    page.go_back()
+    page.wait_for_url(live_url + "/")
+    assert page.locator("article.turn .bubble.question").all_inner_texts() == questions
+    page.reload()
+    assert page.locator("article.turn .bubble.question").all_inner_texts() == questions
+    page.locator("article.turn").first.locator("a.open").first.click()
+    page.click("text=Back to the chat")
+    page.wait_for_url(live_url + "/")
+    assert page.locator("article.turn .bubble.question").all_inner_texts() == questions
+    third = _ask(page, CONVERSATION[2])  # the restored turns still carry the conversation
+    assert "Trương Thị Mai" in third.locator(".bubble.answer").inner_text()
+    page.click("#clear")
+    assert page.locator("article.turn").count() == 0
+    page.reload()
+    assert page.locator("article.turn").count() == 0
+
+
+def test_api_docs_render_from_local_files_without_console_errors(browser: object, live_url: str) -> None:
+    page, _, outside = _watched_page(browser)
+    errors: list[str] = []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto(live_url + "/docs")
+    page.locator(".swagger-ui .info .title").wait_for()
+    assert "vnqa" in page.locator(".swagger-ui .info .title").inner_text()
+    assert page.locator(".opblock-summary-path", has_text="/v1/chat/completions").count() == 1
+    assert errors == [] and outside == []
+
+
+def test_dark_mode_follows_the_system_setting(browser: object, live_url: str) -> None:
+    page = browser.new_page(color_scheme="dark")  # type: ignore[attr-defined]
+    page.goto(live_url + "/")
+    background = page.evaluate("getComputedStyle(document.documentElement).backgroundColor")
+    assert background == "rgb(18, 22, 28)"
+    assert page.evaluate("document.documentElement.lang") == "en"
+    page.screenshot(path=str(SCREENSHOTS / "dark.png"))

@@ -1,6 +1,7 @@
-// Progressive enhancement of the chat form: ask without reloading the page.
-// Answers arrive as server-rendered, escaped HTML fragments from /turn; this file holds no logic
-// about answers, only about sending questions and placing the replies.
+// Progressive enhancement of the chat form: ask without reloading the page, in a conversation.
+// Answers arrive as server-rendered, escaped HTML fragments from POST /turn; this file holds no logic
+// about answers, only about sending questions (with the turns before them), placing the replies,
+// and keeping the thread in the tab's session storage so Back and reload do not lose it.
 (function () {
   "use strict";
   const form = document.getElementById("ask");
@@ -8,10 +9,53 @@
   if (!form || !thread || !window.fetch) return;
   const input = form.querySelector("input[name=q]");
   const button = form.querySelector("button");
+  const clear = document.getElementById("clear");
+  const KEY = "vnqa.thread";
+  const MAX_TURNS = 20;
+
+  function save() {
+    const turns = Array.from(thread.querySelectorAll("article.turn:not(.pending-turn)"));
+    try {
+      sessionStorage.setItem(KEY, JSON.stringify(turns.slice(-MAX_TURNS).map(function (t) { return t.outerHTML; })));
+    } catch (err) { /* storage full or off: the thread simply is not kept */ }
+    if (clear) clear.hidden = turns.length === 0;
+  }
+
+  function restore() {
+    if (thread.querySelector("article.turn")) { save(); return; }  // a server-rendered ?q= turn
+    let stored = [];
+    try { stored = JSON.parse(sessionStorage.getItem(KEY) || "[]"); } catch (err) { stored = []; }
+    const parser = new DOMParser();
+    stored.forEach(function (html) {
+      const turn = parser.parseFromString(html, "text/html").querySelector("article.turn");
+      if (turn) thread.append(document.adoptNode(turn));
+    });
+    if (clear) clear.hidden = stored.length === 0;
+    const last = thread.querySelector("article.turn:last-of-type");
+    if (last) reveal(last);
+  }
+
+  // The conversation as /turn reads it: each earlier turn's question, answer and cited articles.
+  function history() {
+    return Array.from(thread.querySelectorAll("article.turn[data-question]")).slice(-MAX_TURNS).map(function (t) {
+      return {
+        question: t.dataset.question,
+        answer: t.dataset.answer || "",
+        doc_ids: (t.dataset.docIds || "").split(" ").filter(Boolean),
+        short_answer: t.dataset.short || null,
+      };
+    });
+  }
+
+  // Scroll the newest turn to the top: its question and the start of its answer are in view, above
+  // the fixed input bar (the page's bottom padding keeps the last turn clear of the bar).
+  function reveal(turn) {
+    turn.scrollIntoView({ block: "start", behavior: "instant" });
+  }
 
   function pendingTurn(question) {
     const turn = document.createElement("article");
-    turn.className = "turn";
+    turn.className = "turn pending-turn";
     const asked = document.createElement("p");
     asked.className = "bubble question";
     asked.textContent = question;
@@ -23,19 +67,25 @@
   }
 
   async function ask(question) {
+    const earlier = history();
     const placeholder = pendingTurn(question);
     thread.append(placeholder);
-    placeholder.scrollIntoView({ block: "end" });
+    reveal(placeholder);
     button.disabled = true;
     try {
-      const response = await fetch("/turn?" + new URLSearchParams({ q: question }), {
-        headers: { Accept: "text/html" },
+      const response = await fetch("/turn", {
+        method: "POST",
+        headers: { Accept: "text/html", "Content-Type": "application/json" },
+        body: JSON.stringify({ question: question, history: earlier }),
       });
       const html = await response.text();
       const parsed = new DOMParser().parseFromString(html, "text/html");
       const turn = parsed.querySelector("article.turn");
       if (response.ok && turn) {
-        placeholder.replaceWith(document.adoptNode(turn));
+        const node = document.adoptNode(turn);
+        placeholder.replaceWith(node);
+        reveal(node);
+        save();
       } else {
         const problem = parsed.querySelector(".problem");
         placeholder.lastChild.className = "bubble answer not-found";
@@ -46,7 +96,7 @@
       placeholder.lastChild.textContent = "The server could not be reached.";
     } finally {
       button.disabled = false;
-      input.focus();
+      input.focus({ preventScroll: true });
     }
   }
 
@@ -64,4 +114,15 @@
       ask(link.dataset.question);
     });
   });
+
+  if (clear) {
+    clear.addEventListener("click", function () {
+      thread.replaceChildren();
+      try { sessionStorage.removeItem(KEY); } catch (err) { /* nothing kept */ }
+      clear.hidden = true;
+      input.focus();
+    });
+  }
+
+  restore();
 })();
