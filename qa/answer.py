@@ -15,8 +15,9 @@ from typing import Any
 import numpy as np
 
 from .confidence import confidence
+from .lead import english_lead
 from .retrieve import HybridRetriever, Ranking
-from .text import fold, has_diacritics, syllables
+from .text import fold, has_diacritics, question_language, syllables
 from .types import Answer, Hit, Source, Span
 
 NOT_FOUND_EN = "Not found in the articles."
@@ -212,6 +213,9 @@ def answer_question(
         if at >= 0:
             short = Span(document.doc_id, at, at + len(document.title), document.title)
     sources = tuple(_source(retriever, hit) for hit in hits[:top_k])
+    lead = None
+    if short is not None and kind is not Kind.WHICH_ARTICLE and question_language(asked or question) == "en":
+        lead = english_lead(kind.value, asked or question, short.text)
     return Answer(
         question=asked or question,
         answer=text,
@@ -220,6 +224,7 @@ def answer_question(
         evidence=sentence,
         confidence=round(probability, 4),
         short_answer=short,
+        lead=lead,
     )
 
 
@@ -293,6 +298,7 @@ def answer_json(answer: Answer) -> dict[str, Any]:
         "answer": answer.answer,
         "answerable": answer.answerable,
         "confidence": answer.confidence,
+        "lead": answer.lead,
         "short_answer": (
             None
             if answer.short_answer is None

@@ -123,6 +123,10 @@ class AskResponse(BaseModel):
         description="Probability (0..1) that the articles answer the question, calibrated on questions "
         "asked with and without their article; 'not found' below the language's threshold."
     )
+    lead: str | None = Field(
+        description="For an English question, the short answer in English form: 'Chaired by Trương Thị Mai "
+        "(Truong Thi Mai)', 'On 7 August 2023', 'Number: 1,549 biên chế'."
+    )
     short_answer: ShortAnswerOut | None = Field(
         description="The span that answers the question (person, place, date, number...), when one fits."
     )

@@ -354,7 +354,7 @@ def serve(
 
 
 def _format_answer(answer: Answer) -> str:
-    lines = [answer.answer, ""]
+    lines = ([answer.lead] if answer.lead else []) + [answer.answer, ""]
     if answer.sources:
         lines.append(f"Confidence {answer.confidence:.0%}. Sources:")
     for n, source in enumerate(answer.sources, 1):

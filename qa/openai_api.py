@@ -56,9 +56,10 @@ class ChatRequest(BaseModel):
 def content_of(reply: Reply) -> str:
     """The reply text: the answer, then its sources numbered as cited, ``[n] title (doc_id)``."""
     answer = reply.answer
+    text = f"{answer.lead}\n\n{reply.text}" if answer.lead and not reply.generated else reply.text
     if not answer.sources:
-        return reply.text
-    lines = [reply.text, "", "Sources:"]
+        return text
+    lines = [text, "", "Sources:"]
     lines += [f"[{n}] {s.title} ({s.doc_id})" for n, s in enumerate(answer.sources, 1)]
     return "\n".join(lines)
 

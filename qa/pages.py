@@ -58,6 +58,7 @@ class Turn:
     plain: str = ""
     generated: str | None = None  # the LLM's wording, when it was used
     note: str | None = None
+    lead: str | None = None  # the answer in English form, for an English question
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,6 +135,7 @@ def turn(answer: Answer, index: Index, reply: Reply | None = None) -> Turn:
         plain=answer.answer,
         generated=reply.text if reply is not None and reply.generated else None,
         note=reply.note if reply is not None else None,
+        lead=answer.lead,
     )
 
 

@@ -70,7 +70,8 @@ class Answer:
     ``answer`` is the evidence sentence(s) with the answer span wrapped in ``**`` (for display only);
     ``evidence`` is the sentence span it was taken from and ``short_answer`` the answer span itself, both
     with offsets into the document (None when not answerable, or when no span fits the question);
-    ``sources`` are best first; ``confidence`` is the probability that the articles answer the question.
+    ``sources`` are best first; ``confidence`` is the probability that the articles answer the question;
+    ``lead`` is the short answer in English form for an English question ("On 7 August 2023").
     """
 
     question: str
@@ -80,3 +81,4 @@ class Answer:
     evidence: Span | None = None
     confidence: float = 0.0
     short_answer: Span | None = None
+    lead: str | None = None

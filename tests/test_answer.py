@@ -67,7 +67,7 @@ def test_how_many_question_marks_the_number(engine: Engine) -> None:
 
 def test_json_shape_is_the_documented_one(engine: Engine) -> None:
     data = answer_json(engine.ask("Trương Tấn Sang làm việc với ai?", top_k=2))
-    assert list(data) == ["question", "answer", "answerable", "confidence", "short_answer", "sources"]
+    assert list(data) == ["question", "answer", "answerable", "confidence", "lead", "short_answer", "sources"]
     assert len(data["sources"]) == 2
     for source in data["sources"]:
         assert list(source) == ["doc_id", "title", "url", "text", "score", "start", "end"]

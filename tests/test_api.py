@@ -32,6 +32,7 @@ def test_ask_returns_the_documented_json(client: TestClient) -> None:
         "answer",
         "answerable",
         "confidence",
+        "lead",
         "short_answer",
         "sources",
         "reply",

@@ -76,3 +76,19 @@ def test_a_follow_up_turn_is_answered_from_the_right_article(client: object) -> 
         model="vnqa", messages=[{"role": "user", "content": "What did she ask the provinces to do?"}]
     )
     assert alone.choices[0].message.content
+
+
+def test_an_english_question_leads_with_the_answer_in_english_form(client: object) -> None:
+    reply = client.chat.completions.create(  # type: ignore[attr-defined]
+        model="vnqa", messages=[{"role": "user", "content": "Who chaired the national online conference?"}]
+    )
+    content = reply.choices[0].message.content
+    assert content.startswith("Chaired by Trương Thị Mai (Truong Thi Mai)\n\n")
+    assert (reply.model_extra or {})["vnqa"]["lead"] == "Chaired by Trương Thị Mai (Truong Thi Mai)"
+    dated = client.chat.completions.create(  # type: ignore[attr-defined]
+        model="vnqa",
+        messages=[
+            {"role": "user", "content": "When was Directive No. 24 of the Hanoi Party Committee issued?"}
+        ],
+    )
+    assert dated.choices[0].message.content.startswith("On 7 August 2023")
