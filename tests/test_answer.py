@@ -131,3 +131,19 @@ def test_bold_in_an_article_is_text_not_the_answer_mark(tmp_path: Path) -> None:
     segments = turn(answer, engine.index).answer
     assert [s.text for s in segments if s.kind == "answer"] == ["Trương Thị Mai"]
     assert "Theo **báo cáo**, đồng chí " in "".join(s.text for s in segments)
+
+
+def test_how_many_marks_the_number_of_what_the_question_counts(tmp_path: Path) -> None:
+    from qa.units import wanted_units
+
+    assert wanted_units("How many staff positions did Hanoi cut?")[0] == "bien che"
+    assert wanted_units("tinh giản được bao nhiêu biên chế")[0] == "bien che"
+    assert wanted_units("How much?") == ()
+    text = "Tin\n\nThành phố đã giảm 59 phòng, ban và tinh giản 1.549 biên chế trong năm qua.\n"
+    corpus = write_corpus(tmp_path / "a", {"x.txt": text})
+    settings = Settings(seeds_dir=corpus, index_dir=tmp_path / "i", model="fake", min_confidence=0.0)
+    engine = Engine.open(settings, FakeEmbedder())
+    english = engine.ask("How many staff positions did the city cut?")
+    assert english.short_answer is not None and english.short_answer.text == "1.549 biên chế"
+    vietnamese = engine.ask("Thành phố giảm bao nhiêu phòng?")
+    assert vietnamese.short_answer is not None and vietnamese.short_answer.text.startswith("59 phòng")

@@ -210,3 +210,37 @@ def test_hybrid_is_at_least_as_good_as_either_retriever_alone(real_engine: Engin
         }
         assert by_lang["hybrid"] >= min(by_lang["dense"], by_lang["lexical"])
     assert report["answers"]["all"]["abstention"]["recall"] >= 0.7
+
+
+@pytest.mark.parametrize(
+    ("question", "short"),
+    [
+        ("How many staff positions did Hanoi cut?", "1.549 biên chế"),
+        ("How many cadres received the commemorative medal?", "23 cán bộ"),
+        ("Who chaired the national online conference?", "Trương Thị Mai"),
+    ],
+)
+def test_fresh_questions_about_the_seeds_get_the_right_span(
+    real_engine: Engine, question: str, short: str
+) -> None:
+    answer = real_engine.ask(question)
+    assert answer.short_answer is not None and answer.short_answer.text == short
+
+
+def test_the_chats_example_questions_are_answered_from_the_article_they_ask_about(
+    real_engine: Engine,
+) -> None:
+    from qa.answer import person_names
+    from qa.pages import loaded
+    from qa.text import fold
+
+    examples = loaded(real_engine.index).examples
+    assert len(examples) == 4
+    for question in examples:
+        answer = real_engine.ask(question)
+        assert answer.answerable, question
+        top = real_engine.index.documents[answer.sources[0].doc_id]
+        named = [n for n in person_names(top.text) if fold(n) in fold(question)]
+        assert named or top.title in question, (question, top.doc_id)
+        if named:
+            assert fold(named[0]) in fold(answer.answer), (question, answer.answer)
