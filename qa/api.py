@@ -42,7 +42,7 @@ from .config import Settings
 from .embedding import Embedder, load_embedder
 from .engine import Engine
 from .errors import QAError, QuestionError
-from .generate import reply_json
+from .generate import Reply, reply_json
 from .index import CURRENT
 from .limits import BodyLimit, Gate, Load
 from .loaders import SUFFIXES
@@ -242,7 +242,9 @@ def create_app(settings: Settings, embedder: Embedder | None = None) -> FastAPI:
         Gate,
         concurrency=settings.max_concurrency,
         waiting=settings.max_waiting,
-        paths=frozenset({"/api/ask", "/api/ask/stream", "/v1/chat/completions", "/turn", "/"}),
+        paths=frozenset(
+            {"/api/ask", "/api/ask/stream", "/v1/chat/completions", "/turn", "/turn/stream", "/"}
+        ),
         load=app.state.load,
     )
     app.add_middleware(
@@ -442,6 +444,36 @@ def create_app(settings: Settings, embedder: Embedder | None = None) -> FastAPI:
         engine = engine_of(request)
         reply = engine.reply(body.question, body.top_k, history=body.turns())
         return page(request, "_turn.html", turn=turn(reply.answer, engine.index, reply))
+
+    @app.post("/turn/stream", include_in_schema=False)
+    def chat_turn_stream(body: AskRequest, request: Request) -> EventSourceResponse:
+        """The turn as Server-Sent Events: ``sources`` (the turn with its source cards and an empty
+        answer), ``delta`` text pieces as the answer streams in, then ``done`` (the final turn)."""
+        engine = engine_of(request)
+        answer, pieces = engine.reply_stream(body.question, body.top_k, history=body.turns())
+        first = turn(answer, engine.index)
+
+        def render(name: str, **context: Any) -> str:
+            return templates.get_template(name).render(context)
+
+        def events() -> Iterator[dict[str, str]]:
+            yield {"event": "sources", "data": json.dumps(render("_turn.html", turn=first, streaming=True))}
+            streamed = False
+            while True:
+                try:
+                    piece = next(pieces)
+                except StopIteration as done:
+                    reply: Reply = done.value
+                    break
+                streamed = True
+                yield {"event": "delta", "data": json.dumps(piece, ensure_ascii=False)}
+            if not streamed:  # extractive: the sentence itself comes in pieces
+                for piece in PIECE.findall(reply.text):
+                    yield {"event": "delta", "data": json.dumps(piece, ensure_ascii=False)}
+            final = turn(reply.answer, engine.index, reply)
+            yield {"event": "done", "data": json.dumps(render("_turn.html", turn=final))}
+
+        return EventSourceResponse(events(), ping=None)
 
     @app.get("/doc/{doc_id:path}", response_class=HTMLResponse, include_in_schema=False)
     def document(

@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Generator as Generator_
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -15,7 +16,7 @@ from .chat import Turn, standalone
 from .config import Retriever, Settings
 from .embedding import Embedder, load_embedder
 from .errors import IndexMismatchError, QuestionError
-from .generate import Generator, OpenAIGenerator, Reply, generate
+from .generate import Generator, OpenAIGenerator, Reply, generate, generate_stream
 from .index import FORMAT_CHANGES, FORMAT_VERSION, Index, build_index, index_exists, index_format, load_index
 from .retrieve import HybridRetriever, Ranking, lexical_weights
 from .types import Answer, Hit
@@ -117,6 +118,16 @@ class Engine:
             return Reply(answer.answer, answer)
         return generate(self.generator, answer)
 
+    def reply_stream(
+        self, question: str, top_k: int | None = None, history: Sequence[Turn] = ()
+    ) -> tuple[Answer, Generator_[str, None, Reply]]:
+        """The extractive answer at once (its sources can be shown), and a generator that yields the LLM's
+        text as it arrives and returns the final :class:`Reply` (as :meth:`reply` would give)."""
+        answer = self.ask(question, top_k, history=history)
+        if self.generator is None:
+            return answer, _done(Reply(answer.answer, answer))
+        return answer, generate_stream(self.generator, answer)
+
     def search(self, question: str, k: int, method: Retriever = "hybrid") -> list[Hit]:
         """The ``k`` best chunks by one retriever, best first (for evaluation)."""
         return self.retriever.search(question, k, method)
@@ -133,6 +144,12 @@ class Engine:
             },
             "seeds_dir": str(self.settings.seeds_dir),
         }
+
+
+def _done(reply: Reply) -> Generator_[str, None, Reply]:
+    """A stream with nothing to yield that returns ``reply``."""
+    return reply
+    yield ""  # a generator function: the line is never reached
 
 
 def _generator_of(settings: Settings) -> Generator | None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Generator as Generator_
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -162,12 +163,28 @@ def sentence_numbers(sentence: str) -> list[str]:
 
 def generate(generator: Generator, answer: Answer) -> Reply:
     """The LLM's checked answer from ``answer``'s sources, or ``answer`` itself with the reason."""
+    pieces = generate_stream(generator, answer)
+    while True:
+        try:
+            next(pieces)
+        except StopIteration as done:
+            reply: Reply = done.value
+            return reply
+
+
+def generate_stream(generator: Generator, answer: Answer) -> Generator_[str, None, Reply]:
+    """Yields the LLM's text as it arrives, then returns the :class:`Reply`: the checked LLM answer, or
+    ``answer`` itself with the reason (what was yielded is then to be replaced by it)."""
     if not answer.answerable or not answer.sources:
         return Reply(answer.answer, answer)
+    received: list[str] = []
     try:
-        text = "".join(generator.stream(messages_for(answer.question, answer.sources))).strip()
+        for piece in generator.stream(messages_for(answer.question, answer.sources)):
+            received.append(piece)
+            yield piece
     except GenerationError as exc:
         return Reply(answer.answer, answer, note=f"{exc}; this is the extractive answer")
+    text = "".join(received).strip()
     problem = check_citations(text, answer.sources)
     if problem is not None:
         return Reply(answer.answer, answer, note=f"{problem}; this is the extractive answer")

@@ -15,7 +15,7 @@ from qa.config import Settings
 from qa.embedding import FakeEmbedder
 from qa.engine import Engine
 
-from .conftest import ROOT, serve_in_thread, write_corpus
+from .conftest import HANG, ROOT, serve_in_thread, write_corpus
 from .gated import IndexGatedEmbedder
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -69,9 +69,16 @@ def browser() -> Iterator[object]:
         chromium.close()
 
 
+def _new_page(browser: object, **options: object) -> Any:
+    """A new page whose waits give up only after the hang guard (a busy machine may be slow)."""
+    page = browser.new_page(**options)  # type: ignore[attr-defined]
+    page.set_default_timeout(HANG * 1000)
+    return page
+
+
 def _watched_page(browser: object, **options: object) -> tuple[Any, list[str], list[str]]:
     """A new page, with the dialogs it opens and the requests it sends off localhost recorded."""
-    page = browser.new_page(**options)  # type: ignore[attr-defined]
+    page = _new_page(browser, **options)
     dialogs: list[str] = []
     outside: list[str] = []
     page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
@@ -88,7 +95,7 @@ def test_ask_in_the_browser_and_open_the_source(browser: object, live_url: str) 
     page.fill("#q", "Who chaired the 2018 review meeting?")
     page.press("#q", "Enter")
     card = page.locator("article.turn .card").first
-    card.wait_for(timeout=30_000)
+    card.wait_for()
     answer = page.locator("article.turn .bubble.answer").first.inner_text()
     assert answer and "Not found" not in answer
     doc_ids = page.locator("article.turn .card .card-meta").all_inner_texts()
@@ -110,11 +117,11 @@ def test_ask_in_the_browser_and_open_the_source(browser: object, live_url: str) 
 
 
 def test_example_questions_and_vietnamese_rendering(browser: object, live_url: str) -> None:
-    page = browser.new_page()  # type: ignore[attr-defined]
+    page = _new_page(browser)
     page.goto(live_url + "/")
     assert "5 articles loaded" in page.locator("#loaded").inner_text()
     page.locator(".example", has_text="Who is Hoang Trung Hai?").click()
-    page.locator("article.turn .card").first.wait_for(timeout=30_000)
+    page.locator("article.turn .card").first.wait_for()
     assert "Hoàng Trung Hải" in page.locator("article.turn .bubble.answer").first.inner_text()
     assert "001_76149756d6973ddd" in page.locator("article.turn .card .card-meta").first.inner_text()
 
@@ -124,7 +131,7 @@ def test_hostile_article_stays_inert_in_chat_and_viewer(browser: object, hostile
     page.goto(hostile_url + "/")
     page.fill("#q", "hội nghị độc hại")
     page.press("#q", "Enter")
-    page.locator("article.turn .card").first.wait_for(timeout=30_000)
+    page.locator("article.turn .card").first.wait_for()
     assert "<img src=x onerror=alert(2)>" in page.locator("article.turn .card .passage").first.inner_text()
     assert page.locator("article.turn img, article.turn iframe, article.turn script").count() == 0
     page.locator("article.turn .card a.open").first.click()
@@ -139,6 +146,7 @@ def test_hostile_article_stays_inert_in_chat_and_viewer(browser: object, hostile
 def test_form_works_with_javascript_off(browser: object, live_url: str) -> None:
     context = browser.new_context(java_script_enabled=False)  # type: ignore[attr-defined]
     page = context.new_page()
+    page.set_default_timeout(HANG * 1000)
     page.goto(live_url + "/")
     page.fill("#q", "Ai chủ trì hội nghị trực tuyến toàn quốc?")
     page.press("#q", "Enter")
@@ -194,13 +202,12 @@ def test_upload_a_web_page_ask_about_it_then_remove_it(
 
 
 def _ask(page: Any, question: str) -> Any:
-    """Ask in the chat and wait for the answer; the new turn."""
-    before = page.locator("article.turn:not(.pending-turn)").count()
+    """Ask in the chat and wait until the answer has streamed in; the new turn."""
+    finished = "article.turn:not(.pending-turn):not(.streaming-turn)"
+    before = page.locator(finished).count()
     page.fill("#q", question)
     page.press("#q", "Enter")
-    page.wait_for_function(
-        "n => document.querySelectorAll('article.turn:not(.pending-turn)').length > n", arg=before
-    )
+    page.wait_for_function(f"n => document.querySelectorAll('{finished}').length > n", arg=before)
     return page.locator("article.turn").last
 
 
@@ -231,7 +238,7 @@ def test_after_three_turns_the_newest_answer_is_in_view(
 
 
 def test_back_from_the_viewer_and_a_reload_keep_the_conversation(browser: object, live_url: str) -> None:
-    page = browser.new_page()  # type: ignore[attr-defined]
+    page = _new_page(browser)
     page.goto(live_url + "/")
     for question in CONVERSATION[:2]:
         _ask(page, question)
@@ -269,7 +276,7 @@ def test_api_docs_render_from_local_files_without_console_errors(browser: object
 
 
 def test_dark_mode_follows_the_system_setting(browser: object, live_url: str) -> None:
-    page = browser.new_page(color_scheme="dark")  # type: ignore[attr-defined]
+    page = _new_page(browser, color_scheme="dark")
     page.goto(live_url + "/")
     background = page.evaluate("getComputedStyle(document.documentElement).backgroundColor")
     assert background == "rgb(18, 22, 28)"

@@ -168,3 +168,16 @@ def test_engine_answers_a_follow_up_from_the_previous_article(settings: Settings
     follow = engine.ask("Hội nghị đó có bao nhiêu văn bản?", history=[as_turn(first)])
     assert follow.question == "Hội nghị đó có bao nhiêu văn bản?"
     assert follow.sources[0].doc_id == "a_conference"
+
+
+def test_the_chat_page_stream_sends_sources_first_then_the_answer_then_the_turn(settings: Settings) -> None:
+    with TestClient(create_app(settings, FakeEmbedder())) as client:
+        body = {"question": "Ai chủ trì hội nghị trực tuyến toàn quốc?"}
+        with client.stream("POST", "/turn/stream", json=body) as response:
+            lines = [line for line in response.iter_lines() if line.startswith(("event", "data"))]
+    events = [line.split(": ", 1)[1] for line in lines if line.startswith("event")]
+    data = [json.loads(line.split(": ", 1)[1]) for line in lines if line.startswith("data")]
+    assert events[0] == "sources" and events[-1] == "done" and set(events[1:-1]) == {"delta"}
+    assert 'class="card"' in data[0] and '<p class="stream"' in data[0] and "streaming-turn" in data[0]
+    assert "Trương Thị Mai" in "".join(data[1:-1])
+    assert "<strong>Trương Thị Mai</strong>" in data[-1] and "streaming-turn" not in data[-1]

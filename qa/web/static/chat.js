@@ -1,5 +1,6 @@
 // Progressive enhancement of the chat form: ask without reloading the page, in a conversation.
-// Answers arrive as server-rendered, escaped HTML fragments from POST /turn; this file holds no logic
+// Answers arrive as server-rendered, escaped HTML fragments from POST /turn/stream (sources, then the
+// answer text as it streams in, then the finished turn); this file holds no logic
 // about answers, only about sending questions (with the turns before them), placing the replies,
 // and keeping the thread in the tab's session storage so Back and reload do not lose it.
 (function () {
@@ -14,7 +15,7 @@
   const MAX_TURNS = 20;
 
   function save() {
-    const turns = Array.from(thread.querySelectorAll("article.turn:not(.pending-turn)"));
+    const turns = Array.from(thread.querySelectorAll("article.turn:not(.pending-turn):not(.streaming-turn)"));
     try {
       sessionStorage.setItem(KEY, JSON.stringify(turns.slice(-MAX_TURNS).map(function (t) { return t.outerHTML; })));
     } catch (err) { /* storage full or off: the thread simply is not kept */ }
@@ -66,34 +67,74 @@
     return turn;
   }
 
+  // Read Server-Sent Events from a fetch response, calling on(event, data) for each.
+  async function readEvents(response, on) {
+    const reader = response.body.getReader();
+    const decoder = new TextDecoder();
+    let buffer = "";
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (value) buffer += decoder.decode(value, { stream: true });
+      const blocks = buffer.split(/\r?\n\r?\n/);
+      buffer = done ? "" : blocks.pop();
+      for (const block of blocks) {
+        let event = "message";
+        const data = [];
+        for (const line of block.split(/\r?\n/)) {
+          if (line.startsWith("event:")) event = line.slice(6).trim();
+          else if (line.startsWith("data:")) data.push(line.slice(5).replace(/^ /, ""));
+        }
+        if (data.length) on(event, JSON.parse(data.join("\n")));
+      }
+      if (done) return;
+    }
+  }
+
+  function fragment(html) {
+    const turn = new DOMParser().parseFromString(html, "text/html").querySelector("article.turn");
+    return turn ? document.adoptNode(turn) : null;
+  }
+
+  function failed(placeholder, text) {
+    placeholder.lastChild.className = "bubble answer not-found";
+    placeholder.lastChild.textContent = text;
+  }
+
+  // Sources first, then the answer as it streams in, then the finished turn in its place.
   async function ask(question) {
     const earlier = history();
     const placeholder = pendingTurn(question);
     thread.append(placeholder);
     reveal(placeholder);
     button.disabled = true;
+    let current = placeholder;
     try {
-      const response = await fetch("/turn", {
+      const response = await fetch("/turn/stream", {
         method: "POST",
-        headers: { Accept: "text/html", "Content-Type": "application/json" },
+        headers: { Accept: "text/event-stream", "Content-Type": "application/json" },
         body: JSON.stringify({ question: question, history: earlier }),
       });
-      const html = await response.text();
-      const parsed = new DOMParser().parseFromString(html, "text/html");
-      const turn = parsed.querySelector("article.turn");
-      if (response.ok && turn) {
-        const node = document.adoptNode(turn);
-        placeholder.replaceWith(node);
-        reveal(node);
-        save();
-      } else {
-        const problem = parsed.querySelector(".problem");
-        placeholder.lastChild.className = "bubble answer not-found";
-        placeholder.lastChild.textContent = problem ? problem.textContent : "Something went wrong (" + response.status + ").";
+      if (!response.ok) {
+        let detail = "Something went wrong (" + response.status + ").";
+        try { detail = (await response.json()).detail || detail; } catch (err) { /* not JSON */ }
+        failed(placeholder, detail);
+        return;
       }
+      await readEvents(response, function (event, data) {
+        if (event === "sources" || event === "done") {
+          const node = fragment(data);
+          if (!node) return;
+          current.replaceWith(node);
+          current = node;
+          if (event === "sources") reveal(node);
+          else save();
+        } else if (event === "delta") {
+          const stream = current.querySelector(".stream");
+          if (stream) stream.append(document.createTextNode(data));
+        }
+      });
     } catch (err) {
-      placeholder.lastChild.className = "bubble answer not-found";
-      placeholder.lastChild.textContent = "The server could not be reached.";
+      if (current === placeholder) failed(placeholder, "The server could not be reached.");
     } finally {
       button.disabled = false;
       input.focus({ preventScroll: true });
