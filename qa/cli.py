@@ -117,11 +117,13 @@ def index(
             f"(checked in {report.seconds:.2f} s) -> {report.path}"
         )
     if report.skipped:
-        unsupported = sum(s.unsupported for s in report.skipped)
+        unsupported = [s for s in report.skipped if s.unsupported]
         typer.echo(
-            f"Not indexed: {len(report.skipped)} file(s), {unsupported} of an unsupported type "
-            f"({', '.join(SUFFIXES)} are read); each is listed above with the reason"
+            f"Not indexed: {len(report.skipped)} file(s), {len(unsupported)} of an unsupported type "
+            f"({', '.join(SUFFIXES)} are read); unusable ones are warned about above"
         )
+        for item in unsupported:
+            typer.echo(f"  {item.path}: {item.reason}")
 
 
 @app.command()

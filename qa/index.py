@@ -155,8 +155,13 @@ def build_index(
         if strict and unusable:
             raise UnreadableFileError(unusable[0].path, unusable[0].reason)
         skipped = tuple(corpus.skipped)
-        for item in skipped:
-            log.warning("skipped %s: %s", item.path, item.reason)
+        for item in skipped:  # files of other types are listed, not warned about (a folder has many)
+            log.log(
+                logging.INFO if item.unsupported else logging.WARNING,
+                "skipped %s: %s",
+                item.path,
+                item.reason,
+            )
         inputs = _inputs(settings, embedder, [(f.path, f.sha256) for f in corpus.files])
         previous = _load_previous(index_dir, embedder.id)
         if previous is not None and not force and previous.manifest.get("inputs") == inputs:
