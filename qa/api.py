@@ -10,7 +10,7 @@ Routes::
     POST /api/ask/stream   the same as Server-Sent Events (sources, answer pieces, done)
     POST /v1/chat/completions, GET /v1/models   OpenAI-compatible (see qa/openai_api.py)
     GET  /api/health       status, embedder, index counts and build time, background indexing
-    GET  /api/documents    the indexed articles and the background indexing status
+    GET  /api/documents    the indexed articles and background indexing (qa/documents_api.py)
     POST /api/documents    multipart ``files`` (+ ``replace``): add articles (with ``--allow-uploads``)
     DELETE /api/documents/{doc_id}   remove an article's file (with ``--allow-uploads``)
     GET  /docs             OpenAPI documentation
@@ -26,9 +26,8 @@ from contextlib import asynccontextmanager
 from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any
-from urllib.parse import urlsplit
 
-from fastapi import FastAPI, File, Form, Query, Request, UploadFile
+from fastapi import FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
@@ -39,6 +38,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from .chat import Turn
 from .config import Settings
+from .documents_api import Indexing, Problem, indexing_json
+from .documents_api import router as documents_router
 from .embedding import Embedder, load_embedder
 from .engine import Engine
 from .errors import QAError, QuestionError
@@ -50,7 +51,7 @@ from .openai_api import PIECE
 from .openai_api import router as openai_router
 from .pages import Loaded, document_segments, loaded, safe_url, turn
 from .updates import FolderWatch, Updater
-from .uploads import UploadError, remove_article, save_articles
+from .uploads import UploadError
 
 log = logging.getLogger(__name__)
 
@@ -139,17 +140,6 @@ class AskResponse(BaseModel):
     note: str | None = Field(description="Why the extractive answer stands in for the LLM's, if it does.")
 
 
-class Indexing(BaseModel):
-    state: str = Field(description="'idle' or 'indexing'.")
-    completed: int = Field(description="Background builds finished; a change with ticket t is in once >= t.")
-    pending: bool = Field(description="Another build is waiting to start.")
-    done: int = Field(description="Texts embedded so far by the running build.")
-    total: int = Field(description="Texts the running build has to embed.")
-    eta_seconds: float | None
-    error: str | None = Field(description="Why the last build failed (the previous index keeps serving).")
-    skipped: list[dict[str, str]] = Field(description="Files the last build did not index, with reasons.")
-
-
 class Health(BaseModel):
     status: str
     embedder: dict[str, Any]
@@ -157,43 +147,6 @@ class Health(BaseModel):
     load: dict[str, int] = Field(description="Questions being answered and waiting right now.")
     indexing: Indexing
     uploads: bool = Field(description="Whether articles can be added and removed over HTTP.")
-
-
-class DocumentOut(BaseModel):
-    doc_id: str = Field(description="The file's path relative to the articles folder, without suffix.")
-    title: str
-    date: str | None
-    url: str | None
-    type: str = Field(description="The file type it was read from: txt, md, html, pdf, docx.")
-
-
-class DocumentList(BaseModel):
-    documents: list[DocumentOut]
-    indexing: Indexing
-    uploads: bool
-
-
-class Saved(BaseModel):
-    name: str = Field(description="The file name written into the articles folder.")
-    doc_id: str
-    title: str
-    replaced: bool
-
-
-class UploadReply(BaseModel):
-    saved: list[Saved]
-    ticket: int = Field(description="Searchable once indexing.completed reaches this.")
-    indexing: Indexing
-
-
-class DeleteReply(BaseModel):
-    deleted: str
-    ticket: int
-    indexing: Indexing
-
-
-class Problem(BaseModel):
-    detail: str
 
 
 def create_app(settings: Settings, embedder: Embedder | None = None) -> FastAPI:
@@ -252,6 +205,7 @@ def create_app(settings: Settings, embedder: Embedder | None = None) -> FastAPI:
     )
     templates = Jinja2Templates(directory=WEB / "templates")
     app.include_router(openai_router(engine_of_request))
+    app.include_router(documents_router(settings, engine_of_request))
     app.mount("/static", StaticFiles(directory=WEB / "static"), name="static")
     app.mount("/swagger", StaticFiles(directory=SWAGGER), name="swagger")
 
@@ -286,22 +240,6 @@ def create_app(settings: Settings, embedder: Embedder | None = None) -> FastAPI:
             cached = (engine.index.path, loaded(engine.index))
             request.app.state.loaded = cached
         return cached[1]
-
-    def indexing(request: Request) -> dict[str, Any]:
-        return dict(request.app.state.updater.status().as_json())
-
-    def check_writes(request: Request) -> None:
-        """Writes need --allow-uploads, and a browser may send them only from this server's own pages."""
-        if not settings.allow_uploads:
-            raise UploadError(
-                "adding and removing articles is off: start the server with --allow-uploads", 403
-            )
-        origin = request.headers.get("origin")
-        site = request.headers.get("sec-fetch-site")
-        if (
-            origin is not None and urlsplit(origin).netloc != request.headers.get("host")
-        ) or site == "cross-site":
-            raise UploadError("articles can only be added from this server's own page", 403)
 
     # ------------------------------------------------------------------------------------ JSON
 
@@ -339,83 +277,9 @@ def create_app(settings: Settings, embedder: Embedder | None = None) -> FastAPI:
             "embedder": info["embedder"],
             "index": info["index"],
             "load": {"running": load.running, "queued": load.queued},
-            "indexing": indexing(request),
+            "indexing": indexing_json(request),
             "uploads": settings.allow_uploads,
         }
-
-    @app.get("/api/documents", response_model=DocumentList, responses={503: {"model": Problem}}, tags=["api"])
-    def api_documents(request: Request) -> dict[str, Any]:
-        """The indexed articles (sorted by id) and what background indexing is doing."""
-        engine = engine_of(request)
-        docs = [
-            {
-                "doc_id": d.doc_id,
-                "title": d.title,
-                "date": d.date,
-                "url": d.url,
-                "type": Path(d.path).suffix.lower().lstrip("."),
-            }
-            for d in sorted(engine.index.documents.values(), key=lambda d: d.doc_id)
-        ]
-        return {"documents": docs, "indexing": indexing(request), "uploads": settings.allow_uploads}
-
-    @app.post(
-        "/api/documents",
-        response_model=UploadReply,
-        status_code=202,
-        responses={
-            403: {"model": Problem},
-            409: {"model": Problem},
-            413: {"model": Problem},
-            422: {"model": Problem},
-        },
-        tags=["api"],
-    )
-    async def api_upload(
-        request: Request,
-        files: Annotated[list[UploadFile], File(description="Article files (.txt .md .html .pdf .docx).")],
-        replace: Annotated[bool, Form(description="Replace an article of the same name.")] = False,
-    ) -> dict[str, Any]:
-        """Add articles to the folder (each written atomically), then index them in the background.
-
-        Every file is checked before any is written: one bad file refuses the whole upload.
-        """
-        check_writes(request)
-        if len(files) > settings.max_upload_files:
-            raise UploadError(f"{len(files)} files sent; at most {settings.max_upload_files} per upload")
-        contents = [(upload.filename or "", await upload.read()) for upload in files]
-        saved = await asyncio.to_thread(save_articles, settings.seeds_dir, contents, replace=replace)
-        ticket = request.app.state.updater.request()
-        return {
-            "saved": [
-                {
-                    "name": s.name,
-                    "doc_id": s.document.doc_id,
-                    "title": s.document.title,
-                    "replaced": s.replaced,
-                }
-                for s in saved
-            ],
-            "ticket": ticket,
-            "indexing": indexing(request),
-        }
-
-    @app.delete(
-        "/api/documents/{doc_id:path}",
-        response_model=DeleteReply,
-        status_code=202,
-        responses={403: {"model": Problem}, 404: {"model": Problem}},
-        tags=["api"],
-    )
-    def api_delete(request: Request, doc_id: str) -> dict[str, Any]:
-        """Remove an article's file from the folder; it stops being cited once re-indexed."""
-        check_writes(request)
-        doc = engine_of(request).index.documents.get(doc_id)
-        if doc is None:
-            raise UploadError(f"no article with id {doc_id!r}", 404)
-        remove_article(settings.seeds_dir, doc)
-        ticket = request.app.state.updater.request()
-        return {"deleted": doc_id, "ticket": ticket, "indexing": indexing(request)}
 
     # ------------------------------------------------------------------------------------ HTML
 
