@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager
 from importlib import resources
@@ -57,6 +58,7 @@ log = logging.getLogger(__name__)
 
 WEB = Path(__file__).resolve().parent / "web"  # package data, so an installed wheel serves
 SWAGGER = Path(str(resources.files("fastapi_offline") / "static"))  # Swagger UI 5 files (MIT package)
+WATCH_COST_FACTOR = 20  # the folder watch pauses at least this many times as long as it looked
 SECURITY_HEADERS = {
     "Content-Security-Policy": (
         "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; "
@@ -420,10 +422,18 @@ async def _watch_index(app: FastAPI, settings: Settings) -> None:
 
 
 async def _watch_folder(app: FastAPI, settings: Settings, watch: FolderWatch) -> None:
-    """Index the articles folder again, in the background, whenever its articles change."""
+    """Index the articles folder again, in the background, whenever its articles change.
+
+    Looking costs about 0.5 CPU-s for 35,000 files, so the pause is at least 20 times the last look
+    (at most 5% of a core spent watching).
+    """
+    pause = settings.watch_interval
     while True:
-        await asyncio.sleep(settings.watch_interval)
-        if await asyncio.to_thread(watch.changed):
+        await asyncio.sleep(pause)
+        began = time.process_time()
+        changed = await asyncio.to_thread(watch.changed)
+        pause = max(settings.watch_interval, WATCH_COST_FACTOR * (time.process_time() - began))
+        if changed:
             log.info("the articles in %s changed: indexing them", settings.seeds_dir)
             app.state.updater.request()
 
