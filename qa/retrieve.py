@@ -14,7 +14,7 @@ Fusion depends on how the question is written (:func:`qa.text.question_language`
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, replace
 
 import faiss
@@ -80,6 +80,7 @@ class HybridRetriever:
         self.embedder = embedder
         self.lexical_weights = {**DEFAULT_WEIGHTS, **(lexical_weights or {})}
         self.sentence_weight = sentence_weight
+        self._ranges = SentenceRanges.of(index.chunk_sentences)
         self._syllables = index.lexical["syllables"]
         self._bigrams = index.lexical["bigrams"]
         self._words = index.lexical["words"]
@@ -101,10 +102,7 @@ class HybridRetriever:
         background = _cosines(self.index.background_vectors, query)
         chunks_out, sentences_out = self._rows_of(exclude)
         sentence_cos[sentences_out] = -1.0
-        best_sentence = np.array(
-            [sentence_cos[rows].max() if len(rows) else 0.0 for rows in self.index.chunk_sentences],
-            dtype=np.float32,
-        ).reshape(chunk_cos.shape)
+        best_sentence = self._ranges.best(sentence_cos).reshape(chunk_cos.shape)
         dense = (1 - self.sentence_weight) * chunk_cos + self.sentence_weight * best_sentence
         if len(chunks_out):
             kept = np.ones(len(dense), bool)
@@ -175,6 +173,30 @@ class HybridRetriever:
             )
             for i in order
         ]
+
+
+@dataclass(frozen=True)
+class SentenceRanges:
+    """The sentence rows of every chunk, as arrays, to take each chunk's best sentence in one pass."""
+
+    nonempty: npt.NDArray[np.bool_]
+    bounds: npt.NDArray[np.int64]  # start, stop, start, stop, ... of the chunks that have sentences
+
+    @classmethod
+    def of(cls, ranges: Sequence[range]) -> SentenceRanges:
+        nonempty = np.array([len(r) > 0 for r in ranges], dtype=bool)
+        bounds = np.array([b for r in ranges if len(r) for b in (r.start, r.stop)], dtype=np.int64)
+        return cls(nonempty, bounds)
+
+    def best(self, scores: Scores) -> Scores:
+        """Per chunk, the highest of ``scores`` over its sentences (0 for a chunk without any)."""
+        out = np.zeros(len(self.nonempty), np.float32)
+        if len(self.bounds):
+            # reduceat over (start, stop) pairs; the odd results span the gaps and are dropped; a stop at
+            # the very end points at the appended element, which only ever closes a pair
+            padded = np.append(scores, np.float32(-np.inf))
+            out[self.nonempty] = np.maximum.reduceat(padded, self.bounds)[0::2]
+        return out
 
 
 def _cosines(vectors: faiss.Index, query: Vectors) -> Scores:

@@ -43,3 +43,30 @@ def test_excluded_articles_are_ranked_as_if_absent(engine: Engine) -> None:
     inside = [row for row, s in enumerate(engine.index.sentences) if s.doc_id == "a_conference"]
     assert all(ranking.sentences[row] == float("-inf") for row in inside)
     assert engine.retriever.hits(engine.retriever.rank(question), 1)[0].chunk.doc_id == "a_conference"
+
+
+def test_best_sentence_per_chunk_in_one_pass_matches_the_loop() -> None:
+    import numpy as np
+
+    from qa.retrieve import SentenceRanges
+
+    rng = np.random.default_rng(7)
+    scores = rng.standard_normal(50).astype(np.float32)
+    # overlapping runs (one sentence shared), empty chunks, single sentences, a run to the very end
+    ranges = [range(0, 4), range(3, 9), range(0), range(9, 10), range(9, 20), range(0), range(19, 50)]
+    expected = [scores[list(r)].max() if len(r) else 0.0 for r in ranges]
+    assert SentenceRanges.of(ranges).best(scores).tolist() == pytest.approx(expected)
+    assert SentenceRanges.of([range(0), range(0)]).best(scores).tolist() == [0.0, 0.0]
+
+
+def test_rank_benchmark_runs_in_quick_mode() -> None:
+    import subprocess
+    import sys
+
+    from .conftest import ROOT
+
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "rank.py"), "--quick"], capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.splitlines()[2].startswith("| 5 | 54 | 123 |")
