@@ -200,13 +200,21 @@ class SentenceRanges:
 
 
 def _cosines(vectors: faiss.Index, query: Vectors) -> Scores:
-    """Inner product of ``query`` (shape ``(1, dim)``) with every stored row, in row order."""
+    """Inner product of ``query`` (shape ``(1, dim)``) with every stored row, in row order.
+
+    A flat index is read in place (a view of FAISS's own storage, no copy) and multiplied at once: a
+    search for all rows would also sort them, which cost 25 ms a question at 106,000 sentences.
+    """
     n = vectors.ntotal
+    if not n:
+        return np.zeros(0, np.float32)
+    if isinstance(vectors, faiss.IndexFlat):
+        stored = faiss.rev_swig_ptr(vectors.get_xb(), n * vectors.d).reshape(n, vectors.d)
+        return np.asarray(stored @ query[0], dtype=np.float32)
     out = np.zeros(n, np.float32)
-    if n:
-        scores, rows = vectors.search(query, n)
-        valid = rows[0] >= 0  # FAISS pads missing results with -1
-        out[rows[0][valid]] = scores[0][valid]
+    scores, rows = vectors.search(query, n)
+    valid = rows[0] >= 0  # FAISS pads missing results with -1
+    out[rows[0][valid]] = scores[0][valid]
     return out
 
 
