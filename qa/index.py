@@ -39,6 +39,7 @@ from typing import Any
 
 import faiss
 import numpy as np
+import orjson
 from tqdm import tqdm
 
 from . import lexical
@@ -76,6 +77,7 @@ DATA_FILES = (
     *(f"lexical/{name}/{file}" for name in LEXICAL for file in lexical.FILES),
 )
 _VECTOR_FILES = DATA_FILES[:7]  # texts and vectors: all a later build needs to reuse vectors
+MAPPED = ("chunks.faiss", "sentences.faiss", "background.faiss")
 BACKGROUND = Path(__file__).with_name("background.txt")
 PASSAGE_TEMPLATE = "{title}\n{text}"  # what the model reads for a chunk: the article title gives context
 BATCH = 16
@@ -473,17 +475,18 @@ def load_index(index_dir: Path, embedder: Embedder | None = None) -> Index:
                 f"the index in {index_dir} was built with {built_with}, but the configured model is "
                 f"{embedder.id}: run `qa index` to rebuild it, or choose the model it was built with"
             )
-    payload = {name: _verified(path, name, manifest) for name in DATA_FILES}
+    # vector files are checked as they stream through the hash, then memory-mapped, never copied
+    payload = {name: _verified(path, name, manifest) for name in DATA_FILES if name not in MAPPED}
+    for name in MAPPED:
+        _verified_file(path, name, manifest)
     try:
         documents = [Document(**row) for row in _rows(payload["documents.jsonl"])]
         chunks = [Chunk(**row) for row in _rows(payload["chunks.jsonl"])]
         sentences = [Span(**row) for row in _rows(payload["sentences.jsonl"])]
         background = [str(row["text"]) for row in _rows(payload["background.jsonl"])]
-        chunk_vectors = faiss.deserialize_index(np.frombuffer(payload["chunks.faiss"], dtype=np.uint8))
-        sentence_vectors = faiss.deserialize_index(np.frombuffer(payload["sentences.faiss"], dtype=np.uint8))
-        background_vectors = faiss.deserialize_index(
-            np.frombuffer(payload["background.faiss"], dtype=np.uint8)
-        )
+        chunk_vectors = _mapped(path / "chunks.faiss")
+        sentence_vectors = _mapped(path / "sentences.faiss")
+        background_vectors = _mapped(path / "background.faiss")
         lexical_models = {name: Bm25.load(path / "lexical" / name) for name in LEXICAL}
     except (TypeError, ValueError, RuntimeError, KeyError) as exc:
         raise IndexCorruptError(
@@ -529,6 +532,24 @@ def _read_manifest(path: Path) -> dict[str, Any]:
     return manifest
 
 
+def _verified_file(path: Path, name: str, manifest: dict[str, Any]) -> None:
+    """Check ``path / name`` against the manifest's size and SHA-256, reading it in pieces."""
+    expected = manifest.get("files", {}).get(name)
+    try:
+        with (path / name).open("rb") as stream:
+            size = os.fstat(stream.fileno()).st_size
+            digest = hashlib.file_digest(stream, "sha256").hexdigest()
+    except OSError:
+        raise IndexCorruptError(f"the index in {path} lacks {name}: run `qa index --force`") from None
+    if expected is None or size != expected["bytes"] or digest != expected["sha256"]:
+        raise IndexCorruptError(f"{path / name} fails its checksum: run `qa index --force`")
+
+
+def _mapped(file: Path) -> faiss.Index:
+    """A FAISS index read-only and memory-mapped: the OS pages it in, and shares and drops it as needed."""
+    return faiss.read_index(str(file), faiss.IO_FLAG_MMAP | faiss.IO_FLAG_READ_ONLY)
+
+
 def _verified(path: Path, name: str, manifest: dict[str, Any]) -> bytes:
     expected = manifest.get("files", {}).get(name)
     try:
@@ -545,9 +566,11 @@ def _verified(path: Path, name: str, manifest: dict[str, Any]) -> bytes:
 
 
 def _rows(data: bytes) -> Iterator[dict[str, Any]]:
-    for line in data.decode("utf-8").splitlines():
+    """The records of a JSONL file's bytes (orjson parses them about four times faster than json)."""
+    for line in data.splitlines():
         if line:
-            yield json.loads(line)
+            row: dict[str, Any] = orjson.loads(line)
+            yield row
 
 
 def _sentences_of_chunks(chunks: list[Chunk], sentences: list[Span]) -> list[range]:
