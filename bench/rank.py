@@ -6,13 +6,16 @@
 Each folder is indexed with the fast fake embedder into a cache folder beside it (``FOLDER-index``,
 kept for reruns), so the numbers are the retrieval and answer cost without the model's query time
 (about 15 ms with the real query encoder, see the README). Prints a Markdown table: counts, CPU-seconds
-to open the built index, ask p50 / p90 in ms over the seed questions, rank() mean in ms.
+to open the built index, ask p50 / p90 in ms over the seed questions, rank() mean in ms, resident memory
+after the questions and the process's peak (GB; the folder's vector files are memory-mapped).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
+import resource
 import statistics
 import tempfile
 import time
@@ -42,8 +45,12 @@ def measure(folder: Path, index: Path, questions: list[str]) -> dict[str, float]
         engine.retriever.rank(question)
     ranked = (time.perf_counter() - start) * 1000 / len(questions)
     counts = engine.index.counts()
+    with open("/proc/self/statm") as statm:
+        resident = int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**30
     return {
         **counts,
+        "rss_gb": resident,
+        "peak_gb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20,
         "open_cpu_s": opened,
         "p50_ms": statistics.median(latencies),
         "p90_ms": statistics.quantiles(latencies, n=10)[-1],
@@ -63,15 +70,18 @@ def main() -> None:
     ]
     questions = [str(r["question"]) for r in rows]
     folders = [ROOT / "seeds"] if args.quick or not args.folders else args.folders
-    print("| articles | chunks | sentences | open (CPU s) | ask p50 ms | ask p90 ms | rank ms |")
-    print("|---|---|---|---|---|---|---|")
+    columns = "articles | chunks | sentences | open (CPU s) | ask p50 ms | ask p90 ms | rank ms"
+    columns += " | RSS GB | peak GB"
+    print(f"| {columns} |")
+    print("|---|---|---|---|---|---|---|---|---|")
     for folder in folders:
         seeds = folder == ROOT / "seeds"  # never write an index into the repository's seeds
         index = Path(tempfile.mkdtemp()) if seeds else folder.with_name(folder.name + "-index")
         r = measure(folder, index, questions)
         print(
             f"| {r['documents']:,} | {r['chunks']:,} | {r['sentences']:,} | {r['open_cpu_s']:.1f} | "
-            f"{r['p50_ms']:.0f} | {r['p90_ms']:.0f} | {r['rank_ms']:.0f} |"
+            f"{r['p50_ms']:.0f} | {r['p90_ms']:.0f} | {r['rank_ms']:.0f} | {r['rss_gb']:.2f} | "
+            f"{r['peak_gb']:.2f} |"
         )
 
 
