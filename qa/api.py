@@ -44,11 +44,10 @@ from .documents_api import router as documents_router
 from .embedding import Embedder, load_embedder
 from .engine import Engine
 from .errors import QAError, QuestionError
-from .generate import Reply, reply_json
+from .generate import PIECE, Reply, reply_json
 from .index import CURRENT
 from .limits import BodyLimit, Gate, Load
 from .loaders import SUFFIXES
-from .openai_api import PIECE
 from .openai_api import router as openai_router
 from .pages import Loaded, document_segments, loaded, safe_url, turn
 from .updates import FolderWatch, Updater

@@ -76,7 +76,7 @@ def standalone(question: str, history: Sequence[Turn]) -> Standalone:
     if not history or not is_follow_up(question):
         return Standalone(question)
     previous = history[-1]
-    context = _standalone_of(history[:-1], previous.question)
+    context = standalone(previous.question, history[:-1]).question  # follow-ups chain
     person = previous.short_answer if previous.short_answer and _PERSON.match(previous.short_answer) else None
     resolved = question
     if person is not None:
@@ -95,11 +95,6 @@ def is_follow_up(question: str) -> bool:
         return True
     own = [w for w in re.findall(r"\w+", folded) if w not in _FUNCTION_WORDS]
     return len(own) < _OWN_WORDS
-
-
-def _standalone_of(history: Sequence[Turn], question: str) -> str:
-    """The standalone form of ``question`` given the turns before it (follow-ups chain)."""
-    return standalone(question, history).question
 
 
 _CITED = re.compile(r"^\[\d+\] .*\(([^()\s]+)\)\s*$", re.MULTILINE)

@@ -113,10 +113,7 @@ class Engine:
     def reply(self, question: str, top_k: int | None = None, history: Sequence[Turn] = ()) -> Reply:
         """The answer as the user reads it: worded by the LLM from the passages when one is configured
         and its citations hold, else the extractive answer (with a note when the LLM failed)."""
-        answer = self.ask(question, top_k, history=history)
-        if self.generator is None:
-            return Reply(answer.answer, answer)
-        return generate(self.generator, answer)
+        return generate(self.generator, self.ask(question, top_k, history=history))
 
     def reply_stream(
         self, question: str, top_k: int | None = None, history: Sequence[Turn] = ()
@@ -124,8 +121,6 @@ class Engine:
         """The extractive answer at once (its sources can be shown), and a generator that yields the LLM's
         text as it arrives and returns the final :class:`Reply` (as :meth:`reply` would give)."""
         answer = self.ask(question, top_k, history=history)
-        if self.generator is None:
-            return answer, _done(Reply(answer.answer, answer))
         return answer, generate_stream(self.generator, answer)
 
     def search(self, question: str, k: int, method: Retriever = "hybrid") -> list[Hit]:
@@ -144,12 +139,6 @@ class Engine:
             },
             "seeds_dir": str(self.settings.seeds_dir),
         }
-
-
-def _done(reply: Reply) -> Generator_[str, None, Reply]:
-    """A stream with nothing to yield that returns ``reply``."""
-    return reply
-    yield ""  # a generator function: the line is never reached
 
 
 def _generator_of(settings: Settings) -> Generator | None:

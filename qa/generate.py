@@ -24,6 +24,7 @@ from .answer import answer_json
 from .text import fold, question_language
 from .types import Answer, Source
 
+PIECE = re.compile(r"\S+\s*|\s+")  # a streamed text's pieces: each word with the space after it
 _CITATION = re.compile(r"\[(\d+)\]")
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
@@ -97,7 +98,7 @@ class FakeGenerator:
         reply = self.replies.pop(0) if self.replies else ""
         if isinstance(reply, Exception):
             raise reply
-        yield from re.findall(r"\S+\s*|\s+", reply)
+        yield from PIECE.findall(reply)
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,8 +162,9 @@ def sentence_numbers(sentence: str) -> list[str]:
     return _NUMBER.findall(_CITATION.sub(" ", sentence))
 
 
-def generate(generator: Generator, answer: Answer) -> Reply:
-    """The LLM's checked answer from ``answer``'s sources, or ``answer`` itself with the reason."""
+def generate(generator: Generator | None, answer: Answer) -> Reply:
+    """The LLM's checked answer from ``answer``'s sources, or ``answer`` itself with the reason (or as it
+    is, without an LLM)."""
     pieces = generate_stream(generator, answer)
     while True:
         try:
@@ -172,10 +174,11 @@ def generate(generator: Generator, answer: Answer) -> Reply:
             return reply
 
 
-def generate_stream(generator: Generator, answer: Answer) -> Generator_[str, None, Reply]:
+def generate_stream(generator: Generator | None, answer: Answer) -> Generator_[str, None, Reply]:
     """Yields the LLM's text as it arrives, then returns the :class:`Reply`: the checked LLM answer, or
-    ``answer`` itself with the reason (what was yielded is then to be replaced by it)."""
-    if not answer.answerable or not answer.sources:
+    ``answer`` itself with the reason (what was yielded is then to be replaced by it). Without an LLM
+    nothing is yielded and the reply is ``answer`` as it is."""
+    if generator is None or not answer.answerable or not answer.sources:
         return Reply(answer.answer, answer)
     received: list[str] = []
     try:

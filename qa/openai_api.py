@@ -10,7 +10,6 @@ extra ``sources`` field (and the whole answer in ``vnqa``).
 from __future__ import annotations
 
 import json
-import re
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -20,14 +19,12 @@ from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field
 from sse_starlette import EventSourceResponse
 
-from .answer import answer_json
 from .chat import from_messages
 from .engine import Engine
 from .errors import QuestionError
-from .generate import Reply, reply_json
+from .generate import PIECE, Reply, reply_json
 
 MODEL = "vnqa"
-PIECE = re.compile(r"\S+\s*|\s+")  # the extractive answer streams word by word
 
 
 class Message(BaseModel):
@@ -85,7 +82,8 @@ def router(engine_of: Callable[[Request], Engine]) -> APIRouter:
         reply = engine_of(request).reply(question, body.top_k, history=history)
         reply_id, created = f"chatcmpl-{uuid.uuid4().hex[:24]}", int(time.time())
         content = content_of(reply)
-        extra = {"sources": answer_json(reply.answer)["sources"], "vnqa": reply_json(reply)}
+        shown = reply_json(reply)
+        extra = {"sources": shown["sources"], "vnqa": shown}
         if not body.stream:
             return {
                 "id": reply_id,

@@ -12,7 +12,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -70,7 +70,7 @@ class Updater:
         """Ask for a rebuild; returns the ticket: the change is searchable once ``completed`` reaches it."""
         with self._changed:
             self._wanted = True
-            self._status = _replace(self._status, pending=True)
+            self._status = replace(self._status, pending=True)
             self._changed.notify_all()
             return self._started + 1
 
@@ -104,7 +104,7 @@ class Updater:
                 self._wanted = False
                 self._started += 1
                 self._began = time.monotonic()
-                self._status = _replace(self._status, state="indexing", pending=False, done=0, total=0)
+                self._status = replace(self._status, state="indexing", pending=False, done=0, total=0)
                 self._changed.notify_all()
             error = None
             skipped: tuple[dict[str, str], ...] = ()
@@ -128,11 +128,7 @@ class Updater:
         elapsed = time.monotonic() - self._began
         eta = elapsed / done * (total - done) if done else None
         with self._changed:
-            self._status = _replace(self._status, done=done, total=total, eta_seconds=eta)
-
-
-def _replace(status: UpdateStatus, **changes: Any) -> UpdateStatus:
-    return UpdateStatus(**{**asdict(status), **changes})
+            self._status = replace(self._status, done=done, total=total, eta_seconds=eta)
 
 
 class FolderWatch:
