@@ -89,7 +89,7 @@ def read_corpus(folder: Path, max_bytes: int = MAX_FILE_BYTES) -> Corpus:
     seen: dict[str, Path] = {}
     for path in sorted(folder.rglob("*")):
         relative = path.relative_to(folder)
-        if any(part.startswith(".") for part in relative.parts) or not path.is_file():
+        if hidden(relative) or not path.is_file():
             continue
         if path.suffix.lower() not in SUFFIXES:
             what = f"{path.suffix.lower()} files" if path.suffix else "files without a suffix"
@@ -125,6 +125,11 @@ def read_corpus(folder: Path, max_bytes: int = MAX_FILE_BYTES) -> Corpus:
         kinds = ", ".join(f"*{suffix}" for suffix in SUFFIXES)
         raise EmptyCorpusError(f"no articles ({kinds}) in {folder}" + (f" (skipped {why})" if why else ""))
     return Corpus(files, documents, skipped)
+
+
+def hidden(relative: Path) -> bool:
+    """Whether a path (relative to the articles folder) is hidden or inside a hidden folder: not read."""
+    return any(part.startswith(".") for part in relative.parts)
 
 
 def document_id(relative: Path) -> str:

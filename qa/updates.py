@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from .config import Settings
+from .corpus import hidden
 from .embedding import Embedder
 from .engine import Engine
 from .errors import QAError
@@ -151,7 +152,7 @@ class FolderWatch:
         try:
             for path in self.folder.rglob("*"):
                 relative = path.relative_to(self.folder)
-                if path.suffix.lower() not in SUFFIXES or any(p.startswith(".") for p in relative.parts):
+                if path.suffix.lower() not in SUFFIXES or hidden(relative):
                     continue
                 try:
                     stat = path.stat()
