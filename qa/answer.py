@@ -252,7 +252,7 @@ def _best_sentence(
         overlap = len(wanted & set(syllables(text))) / len(wanted) if wanted else 0.0
         counted = bool(units) and any(_counted(m.group(0), units) for m in _NUMBER.finditer(text))
         score = (
-            float(ranking.sentences[row])
+            ranking.sentence(row)
             + PASSAGE_BONUS * passage
             + OVERLAP_BONUS * ranking.coverage * overlap
             + (TYPED_BONUS if any(p.search(text) for p in typed) else 0.0)

@@ -106,10 +106,11 @@ def index(
         report = build_index(settings, embedder, force=force, progress=sys.stderr.isatty(), strict=strict)
     types = ", ".join(f"{count} {kind}" for kind, count in report.types.items())
     if report.rebuilt:
+        resumed = f", {report.resumed} kept from an interrupted build" if report.resumed else ""
         typer.echo(
             f"Indexed {report.documents} articles ({types}) into {report.chunks} chunks and "
             f"{report.sentences} sentences in {report.seconds:.1f} s ({report.embedded} texts embedded, "
-            f"{report.reused} reused) -> {report.path}"
+            f"{report.reused} reused{resumed}) -> {report.path}"
         )
     else:
         typer.echo(

@@ -78,13 +78,13 @@ def _best_elsewhere(index: Index, ranking: Ranking) -> float:
     """The dense score of the best passage from another article than the best passage's (or the lowest
     score in the pool when they all come from one article)."""
     pool = min(LEAD_POOL, len(ranking.dense))
-    rows = np.argpartition(-ranking.dense, pool - 1)[:pool]
-    rows = rows[np.argsort(-ranking.dense[rows])]
-    first = index.chunks[int(rows[0])].doc_id
-    for row in rows[1:]:
-        if index.chunks[int(row)].doc_id != first and np.isfinite(ranking.dense[row]):
-            return float(ranking.dense[row])
-    return float(ranking.dense[rows[-1]]) if np.isfinite(ranking.dense[rows[-1]]) else -1.0
+    best = np.argpartition(-ranking.dense, pool - 1)[:pool]
+    best = best[np.argsort(-ranking.dense[best])]
+    first = index.chunks[int(ranking.rows[best[0]])].doc_id
+    for at in best[1:]:
+        if index.chunks[int(ranking.rows[at])].doc_id != first:
+            return float(ranking.dense[at])
+    return float(ranking.dense[best[-1]])
 
 
 def confidence(

@@ -63,6 +63,12 @@ class Settings(BaseSettings):
     chunk_size: int = Field(1000, ge=100, le=8000, description="Target chunk length in characters.")
     chunk_overlap: int = Field(1, ge=0, le=5, description="Sentences shared by neighbouring chunks.")
 
+    ann_from: int = Field(
+        50_000,
+        ge=1,
+        description="From this many vectors on, neighbours are searched in an HNSW graph instead of by "
+        "scanning every row.",
+    )
     retriever: Retriever = "hybrid"
     top_k: int = Field(5, ge=1, le=20)
     lexical_weight_vi: float = Field(

@@ -105,7 +105,8 @@ class Engine:
         if not alone.follow_up:
             reuse = ranking if checked == question else None
             return answer_question(self.retriever, checked, k, reuse, self.settings.min_confidence)
-        ranked = self.retriever.prefer(self.retriever.rank(alone.question), alone.prefer, PREFER_BONUS)
+        ranking = self.retriever.rank(alone.question, also=alone.prefer)  # the earlier articles compete
+        ranked = self.retriever.prefer(ranking, alone.prefer, PREFER_BONUS)
         return answer_question(
             self.retriever, alone.question, k, ranked, self.settings.min_confidence, asked=checked
         )

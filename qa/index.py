@@ -48,6 +48,7 @@ from .config import Settings
 from .corpus import Skipped, check_folder, read_corpus, type_counts
 from .embedding import Embedder, Vectors
 from .errors import IndexCorruptError, IndexMismatchError, IndexNotBuiltError, UnreadableFileError
+from .journal import Journal, text_key
 from .lexical import Bm25
 from .text import sentence_spans, syllable_bigrams, syllables, words
 from .types import Chunk, Document, Span
@@ -81,6 +82,10 @@ MAPPED = ("chunks.faiss", "sentences.faiss", "background.faiss")
 BACKGROUND = Path(__file__).with_name("background.txt")
 PASSAGE_TEMPLATE = "{title}\n{text}"  # what the model reads for a chunk: the article title gives context
 BATCH = 16
+# The HNSW graph used from ``Settings.ann_from`` vectors on (see bench/ann.py).
+HNSW_M = 32
+HNSW_EF_CONSTRUCTION = 80
+HNSW_EF_SEARCH = 256
 
 Progress = Callable[[int, int], None]
 
@@ -124,7 +129,8 @@ class BuildReport:
     sentences: int
     seconds: float
     embedded: int = 0
-    reused: int = 0
+    reused: int = 0  # vectors taken from the previous build
+    resumed: int = 0  # vectors taken from the journal of an interrupted build
     skipped: tuple[Skipped, ...] = ()
     types: dict[str, int] = field(default_factory=dict)  # indexed files per type
 
@@ -193,13 +199,17 @@ def build_index(
 
         cache = _vector_cache(previous) if previous is not None else _older_vectors(index_dir, embedder.id)
         all_inputs = chunk_inputs + sentence_inputs + background
+        journal = Journal(index_dir, embedder.id, embedder.dim)
+        resumed = _resume(cache, all_inputs, journal)
         todo = sorted({t for t in all_inputs if t not in cache}, key=len)
         done = 0
         if on_progress is not None:
             on_progress(0, len(todo))
         with tqdm(total=len(todo), desc="embedding", unit="text", disable=not progress) as bar:
             for batch in _batches(todo, BATCH):
-                for text, vector in zip(batch, embedder.embed_passages(batch), strict=True):
+                vectors = embedder.embed_passages(batch)
+                journal.append(batch, vectors)  # durable before the next batch: a kill loses one batch
+                for text, vector in zip(batch, vectors, strict=True):
                     cache[text] = vector
                 bar.update(len(batch))
                 done += len(batch)
@@ -235,12 +245,13 @@ def build_index(
                 "chunks.jsonl": _jsonl([asdict(c) for c in chunks]),
                 "sentences.jsonl": _jsonl([asdict(s) for s in sentences]),
                 "background.jsonl": _jsonl([{"text": t} for t in background]),
-                "chunks.faiss": _faiss_bytes(chunk_matrix),
-                "sentences.faiss": _faiss_bytes(sentence_matrix),
-                "background.faiss": _faiss_bytes(background_matrix),
+                "chunks.faiss": _faiss_bytes(chunk_matrix, settings.ann_from),
+                "sentences.faiss": _faiss_bytes(sentence_matrix, settings.ann_from),
+                "background.faiss": _faiss_bytes(background_matrix, settings.ann_from),
                 **lexical_files,
             },
         )
+        journal.clear()
         return BuildReport(
             path,
             True,
@@ -249,10 +260,27 @@ def build_index(
             len(sentences),
             time.perf_counter() - began,
             embedded=len(todo),
-            reused=len(set(all_inputs)) - len(todo),
+            reused=len(set(all_inputs)) - len(todo) - resumed,
+            resumed=resumed,
             skipped=skipped,
             types=type_counts(corpus),
         )
+
+
+def _resume(cache: dict[str, Vectors], texts: list[str], journal: Journal) -> int:
+    """Add to ``cache`` the vectors of ``texts`` that an interrupted build journaled; how many."""
+    journaled = journal.read()
+    if not journaled:
+        return 0
+    found = 0
+    for text in set(texts) - cache.keys():
+        vector = journaled.get(text_key(text))
+        if vector is not None:
+            cache[text] = vector
+            found += 1
+    if found:
+        log.info("resuming an interrupted build: %d vectors already embedded", found)
+    return found
 
 
 def _inputs(settings: Settings, embedder: Embedder, files: Sequence[tuple[Path, str]]) -> dict[str, Any]:
@@ -270,6 +298,12 @@ def _inputs(settings: Settings, embedder: Embedder, files: Sequence[tuple[Path, 
             "files": [{"path": str(p.relative_to(root)), "sha256": h} for p, h in files],
         },
         "background_sha256": hashlib.sha256(BACKGROUND.read_bytes()).hexdigest(),
+        "ann": {
+            "from": settings.ann_from,
+            "m": HNSW_M,
+            "ef_construction": HNSW_EF_CONSTRUCTION,
+            "ef_search": HNSW_EF_SEARCH,
+        },
         "format_version": FORMAT_VERSION,
     }
 
@@ -357,10 +391,18 @@ def _stack(rows: list[Vectors], dim: int) -> Vectors:
     return np.ascontiguousarray(np.stack(rows), dtype=np.float32) if rows else np.zeros((0, dim), np.float32)
 
 
-def _faiss_bytes(matrix: Vectors) -> bytes:
-    flat = faiss.IndexFlatIP(matrix.shape[1])
-    flat.add(matrix)
-    return bytes(faiss.serialize_index(flat))
+def _faiss_bytes(matrix: Vectors, ann_from: int) -> bytes:
+    """A FAISS inner-product index of ``matrix``: flat, or HNSW over flat from ``ann_from`` rows on."""
+    index: faiss.Index
+    if len(matrix) >= ann_from:
+        graph = faiss.IndexHNSWFlat(matrix.shape[1], HNSW_M, faiss.METRIC_INNER_PRODUCT)
+        graph.hnsw.efConstruction = HNSW_EF_CONSTRUCTION
+        graph.hnsw.efSearch = HNSW_EF_SEARCH
+        index = graph
+    else:
+        index = faiss.IndexFlatIP(matrix.shape[1])
+    index.add(matrix)
+    return bytes(faiss.serialize_index(index))
 
 
 def _jsonl(rows: list[dict[str, Any]]) -> bytes:

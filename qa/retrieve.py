@@ -51,19 +51,38 @@ DEFAULT_WEIGHTS: dict[Language, float] = {
 }
 
 
+# Candidates each retriever contributes; fusion and sentence scoring see only their union. On
+# xquad-vi-dev with 2,000 news articles around it, see the README's table for how the counts were chosen.
+DENSE_CANDIDATES = 100  # chunks nearest to the question
+SENTENCE_CANDIDATES = 100  # sentences nearest to the question: their chunks join
+LEXICAL_CANDIDATES = 50  # chunks best by each BM25 model
+
+Rows = npt.NDArray[np.int64]
+
+
 @dataclass(frozen=True, slots=True)
 class Ranking:
-    """Scores for one question: per chunk (row i is chunk i), per sentence (row j is sentence j), the
-    best cosine to the off-topic background texts, the lexical coverage of the question, and how the
-    question is written."""
+    """Scores for one question over its candidate chunks: ``rows`` are their chunk ids (ascending) and
+    ``dense``, ``lexical``, ``fused`` their scores; ``sentence_rows`` are the sentences of those chunks
+    and ``sentences`` their cosines; then the best cosine to the off-topic background texts, the
+    lexical coverage of the question, and how the question is written."""
 
+    rows: Rows
     dense: Scores
     lexical: Scores
     fused: Scores
+    sentence_rows: Rows
     sentences: Scores
     background: float
     coverage: float
     language: Language
+
+    def sentence(self, row: int) -> float:
+        """The cosine of sentence ``row`` (which must belong to a candidate chunk)."""
+        at = int(np.searchsorted(self.sentence_rows, row))
+        if at >= len(self.sentence_rows) or self.sentence_rows[at] != row:
+            raise KeyError(row)
+        return float(self.sentences[at])
 
 
 class HybridRetriever:
@@ -84,30 +103,34 @@ class HybridRetriever:
         self._syllables = index.lexical["syllables"]
         self._bigrams = index.lexical["bigrams"]
         self._words = index.lexical["words"]
+        self._chunk_matrix = stored_vectors(index.chunk_vectors)
+        self._sentence_matrix = stored_vectors(index.sentence_vectors)
+        self._doc_rows: dict[str, list[int]] = {}
+        for chunk in index.chunks:
+            self._doc_rows.setdefault(chunk.doc_id, []).append(chunk.chunk_id)
 
-    def rank(self, question: str, exclude: Collection[str] = ()) -> Ranking:
-        """Scores of every chunk and sentence.
+    def rank(self, question: str, exclude: Collection[str] = (), also: Collection[str] = ()) -> Ranking:
+        """Scores of the question's candidate chunks and of their sentences.
 
-        A chunk's dense score mixes its own cosine with that of its best sentence (a focused sentence
-        match is strong evidence even inside a long chunk); lexical is BM25 scaled to [0, 1]. The chunks
-        and sentences of the documents in ``exclude`` score -inf, as if they were not indexed
-        (evaluation asks questions without their own article this way).
+        The candidates are the chunks nearest by dense search, the chunks of the nearest sentences, the
+        best chunks of each BM25 model, and every chunk of the documents in ``also``. A chunk's dense
+        score mixes its own cosine with that of its best sentence (a focused sentence match is strong
+        evidence even inside a long chunk); lexical is BM25 scaled to [0, 1]. The documents in
+        ``exclude`` are left out as if they were not indexed (evaluation asks questions without their
+        own article this way).
         """
         language = question_language(question)
         # e5 reads Vietnamese typed without diacritics poorly; it reads a restored guess far better
         dense_text = restore_diacritics(question) if language == "vi-folded" else question
         query = self.embedder.embed_query(dense_text).reshape(1, -1)
-        chunk_cos = _cosines(self.index.chunk_vectors, query)
-        sentence_cos = _cosines(self.index.sentence_vectors, query)
         background = _cosines(self.index.background_vectors, query)
-        chunks_out, sentences_out = self._rows_of(exclude)
-        sentence_cos[sentences_out] = -1.0
-        best_sentence = self._ranges.best(sentence_cos).reshape(chunk_cos.shape)
-        dense = (1 - self.sentence_weight) * chunk_cos + self.sentence_weight * best_sentence
-        if len(chunks_out):
-            kept = np.ones(len(dense), bool)
-            kept[chunks_out] = False
-            dense[chunks_out] = dense[kept].min() if kept.any() else 0.0
+        chunks_out = self._rows_of(exclude)
+        skip = len(chunks_out)  # searched beyond k by what is left out, so k remain
+        sentences_out = sum(len(self.index.chunk_sentences[r]) for r in chunks_out)
+        near_chunks = nearest(self.index.chunk_vectors, self._chunk_matrix, query, DENSE_CANDIDATES + skip)
+        near_sentences = nearest(
+            self.index.sentence_vectors, self._sentence_matrix, query, SENTENCE_CANDIDATES + sentences_out
+        )
 
         folded = syllables(question)
         coverage = self._syllables.coverage(folded)
@@ -121,36 +144,44 @@ class HybridRetriever:
             segmented = words(question)
             parts.append(_unit(_without(self._words.scores(segmented), chunks_out)))
             coverage = (coverage + self._words.coverage(segmented)) / 2
-        lexical: Scores = np.stack(parts).mean(axis=0).astype(np.float32)
+        lexical_all: Scores = np.stack(parts).mean(axis=0).astype(np.float32)
 
+        found = [near_chunks, self._ranges.chunks_of(near_sentences), self._rows_of(also)]
+        found += [_matching(part, LEXICAL_CANDIDATES) for part in parts]
+        rows = np.unique(np.concatenate(found))
+        rows = rows[~np.isin(rows, chunks_out)]
+        chunk_cos = (self._chunk_matrix[rows] @ query[0]).astype(np.float32)
+        sentence_rows, starts = self._ranges.rows_of(rows)
+        sentence_cos = (self._sentence_matrix[sentence_rows] @ query[0]).astype(np.float32)
+        best_sentence = self._ranges.best_local(sentence_cos, starts, len(rows))
+        dense = ((1 - self.sentence_weight) * chunk_cos + self.sentence_weight * best_sentence).astype(
+            np.float32
+        )
+        lexical = lexical_all[rows]
         weight = self.lexical_weights[language]
         fused = ((1 - weight) * _unit(dense, min_max=True) + weight * lexical).astype(np.float32)
-        for scores in (dense, lexical, fused):
-            scores[chunks_out] = -np.inf
-        sentence_cos[sentences_out] = -np.inf
+        order = np.argsort(sentence_rows, kind="stable")
         return Ranking(
+            rows=rows,
             dense=dense,
             lexical=lexical,
             fused=fused,
-            sentences=sentence_cos,
+            sentence_rows=sentence_rows[order],
+            sentences=sentence_cos[order],
             background=float(background.max()) if background.size else -1.0,
             coverage=coverage,
             language=language,
         )
 
-    def _rows_of(self, doc_ids: Collection[str]) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
-        """Chunk rows and sentence rows of the documents ``doc_ids``."""
-        if not doc_ids:
-            return np.zeros(0, np.int64), np.zeros(0, np.int64)
-        wanted = set(doc_ids)
-        chunks = [c.chunk_id for c in self.index.chunks if c.doc_id in wanted]
-        sentences = [row for row, s in enumerate(self.index.sentences) if s.doc_id in wanted]
-        return np.asarray(chunks, np.int64), np.asarray(sentences, np.int64)
+    def _rows_of(self, doc_ids: Collection[str]) -> Rows:
+        """Chunk rows of the documents ``doc_ids``."""
+        rows = [r for d in doc_ids for r in self._doc_rows.get(d, ())]
+        return np.asarray(rows, np.int64)
 
     def prefer(self, ranking: Ranking, doc_ids: Collection[str], bonus: float) -> Ranking:
         """``ranking`` with ``bonus`` added to the fused score of the chunks of ``doc_ids``."""
-        rows, _ = self._rows_of(doc_ids)
-        if not len(rows) or not bonus:
+        rows = np.isin(ranking.rows, self._rows_of(doc_ids))
+        if not rows.any() or not bonus:
             return ranking
         fused = ranking.fused.copy()
         fused[rows] += bonus
@@ -163,10 +194,10 @@ class HybridRetriever:
     def hits(self, ranking: Ranking, k: int, method: RetrieverName = "hybrid") -> list[Hit]:
         """Top ``k`` of a :class:`Ranking` by the chosen score, best first; ties keep index order."""
         scores = {"dense": ranking.dense, "lexical": ranking.lexical, "hybrid": ranking.fused}[method]
-        order = [i for i in np.argsort(-scores, kind="stable")[:k] if np.isfinite(scores[i])]
+        order = np.argsort(-scores, kind="stable")[:k]
         return [
             Hit(
-                chunk=self.index.chunks[i],
+                chunk=self.index.chunks[int(ranking.rows[i])],
                 score=float(scores[i]),
                 dense=float(ranking.dense[i]),
                 lexical=float(ranking.lexical[i]),
@@ -177,16 +208,30 @@ class HybridRetriever:
 
 @dataclass(frozen=True)
 class SentenceRanges:
-    """The sentence rows of every chunk, as arrays, to take each chunk's best sentence in one pass."""
+    """The sentence rows of every chunk, as arrays: to take each chunk's best sentence in one pass, to
+    gather the sentences of some chunks, and to find the chunks holding a sentence."""
 
     nonempty: npt.NDArray[np.bool_]
-    bounds: npt.NDArray[np.int64]  # start, stop, start, stop, ... of the chunks that have sentences
+    bounds: Rows  # start, stop, start, stop, ... of the chunks that have sentences
+    starts: Rows  # per chunk
+    stops: Rows
+    first_chunk: Rows  # per sentence: the first and last chunk holding it (-1: none)
+    last_chunk: Rows
 
     @classmethod
     def of(cls, ranges: Sequence[range]) -> SentenceRanges:
         nonempty = np.array([len(r) > 0 for r in ranges], dtype=bool)
         bounds = np.array([b for r in ranges if len(r) for b in (r.start, r.stop)], dtype=np.int64)
-        return cls(nonempty, bounds)
+        starts = np.array([r.start if len(r) else 0 for r in ranges], dtype=np.int64)
+        stops = np.array([r.stop if len(r) else 0 for r in ranges], dtype=np.int64)
+        n = int(stops.max()) if len(stops) else 0
+        first = np.full(n, -1, np.int64)
+        last = np.full(n, -1, np.int64)
+        for chunk in range(len(ranges) - 1, -1, -1):  # chunks holding one sentence are neighbours
+            first[starts[chunk] : stops[chunk]] = chunk
+        for chunk in range(len(ranges)):
+            last[starts[chunk] : stops[chunk]] = chunk
+        return cls(nonempty, bounds, starts, stops, first, last)
 
     def best(self, scores: Scores) -> Scores:
         """Per chunk, the highest of ``scores`` over its sentences (0 for a chunk without any)."""
@@ -198,24 +243,75 @@ class SentenceRanges:
             out[self.nonempty] = np.maximum.reduceat(padded, self.bounds)[0::2]
         return out
 
+    def rows_of(self, chunks: Rows) -> tuple[Rows, Rows]:
+        """The sentence rows of ``chunks``, chunk after chunk, and where each chunk's run starts."""
+        lengths = self.stops[chunks] - self.starts[chunks]
+        starts = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64)
+        total = int(lengths.sum())
+        rows = np.arange(total, dtype=np.int64) - np.repeat(starts - self.starts[chunks], lengths)
+        return rows, starts
+
+    def best_local(self, scores: Scores, starts: Rows, n: int) -> Scores:
+        """Per chunk of :meth:`rows_of`, the highest of ``scores`` over its run (0 for an empty run)."""
+        out = np.zeros(n, np.float32)
+        if not len(scores):
+            return out
+        stops = np.append(starts[1:], len(scores))
+        filled = stops > starts
+        out[filled] = np.maximum.reduceat(scores, starts[filled])
+        return out
+
+    def chunks_of(self, sentences: Rows) -> Rows:
+        """The chunks holding any of ``sentences``."""
+        held = np.concatenate([self.first_chunk[sentences], self.last_chunk[sentences]])
+        return held[held >= 0]
+
+
+def stored_vectors(vectors: faiss.Index) -> Vectors:
+    """The rows of a flat (or HNSW over flat) FAISS index as a read-only matrix: a view of FAISS's own
+    storage, no copy."""
+    flat = faiss.downcast_index(vectors.storage) if isinstance(vectors, faiss.IndexHNSW) else vectors
+    if not isinstance(flat, faiss.IndexFlat):
+        raise TypeError(
+            f"vectors are kept in flat or HNSW-over-flat FAISS indexes, not {type(flat).__name__}"
+        )
+    n = flat.ntotal
+    if not n:
+        return np.zeros((0, vectors.d), np.float32)
+    matrix = faiss.rev_swig_ptr(flat.get_xb(), n * flat.d).reshape(n, flat.d)
+    matrix.flags.writeable = False
+    return matrix
+
+
+def nearest(vectors: faiss.Index, matrix: Vectors, query: Vectors, k: int) -> Rows:
+    """Rows of the ``k`` stored vectors nearest to ``query`` (shape ``(1, dim)``): searched in the HNSW
+    graph when the index has one, else one matrix-vector product."""
+    n = len(matrix)
+    if not n:
+        return np.zeros(0, np.int64)
+    if isinstance(vectors, faiss.IndexHNSW):
+        _, found = vectors.search(query, min(k, n))
+        rows: Rows = found[0][found[0] >= 0].astype(np.int64)
+        return rows
+    return _top((matrix @ query[0]).astype(np.float32), k)
+
+
+def _top(scores: Scores, k: int) -> Rows:
+    """Rows of the ``k`` highest ``scores``, unordered."""
+    if k >= len(scores):
+        return np.arange(len(scores), dtype=np.int64)
+    return np.argpartition(-scores, k - 1)[:k].astype(np.int64)
+
+
+def _matching(scores: Scores, k: int) -> Rows:
+    """Rows of the ``k`` highest ``scores`` among those above zero (BM25: rows sharing a token)."""
+    rows = _top(scores, k)
+    return rows[scores[rows] > 0]
+
 
 def _cosines(vectors: faiss.Index, query: Vectors) -> Scores:
-    """Inner product of ``query`` (shape ``(1, dim)``) with every stored row, in row order.
-
-    A flat index is read in place (a view of FAISS's own storage, no copy) and multiplied at once: a
-    search for all rows would also sort them, which cost 25 ms a question at 106,000 sentences.
-    """
-    n = vectors.ntotal
-    if not n:
-        return np.zeros(0, np.float32)
-    if isinstance(vectors, faiss.IndexFlat):
-        stored = faiss.rev_swig_ptr(vectors.get_xb(), n * vectors.d).reshape(n, vectors.d)
-        return np.asarray(stored @ query[0], dtype=np.float32)
-    out = np.zeros(n, np.float32)
-    scores, rows = vectors.search(query, n)
-    valid = rows[0] >= 0  # FAISS pads missing results with -1
-    out[rows[0][valid]] = scores[0][valid]
-    return out
+    """Inner product of ``query`` (shape ``(1, dim)``) with every stored row, in row order."""
+    return np.asarray(stored_vectors(vectors) @ query[0], dtype=np.float32)
 
 
 def _without(scores: Scores, rows: npt.NDArray[np.int64]) -> Scores:

@@ -60,11 +60,48 @@ class FileGatedEmbedder(FakeEmbedder):
         return super().embed_query(text)
 
 
+class CountingEmbedder(FakeEmbedder):
+    """Counts the article texts it embeds."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.embedded = 0
+
+    def embed_passages(self, texts: Sequence[str]) -> npt.NDArray[np.float32]:
+        self.embedded += len(texts)
+        return super().embed_passages(texts)
+
+
+class StallingEmbedder(FakeEmbedder):
+    """Embeds ``batches`` batches of articles, then creates ``reached`` and never returns from the next:
+    a build to kill in the middle of its embedding."""
+
+    def __init__(self, reached: Path, batches: int) -> None:
+        super().__init__()
+        self.reached = reached
+        self.left = batches
+
+    def embed_passages(self, texts: Sequence[str]) -> npt.NDArray[np.float32]:
+        if self.left == 0:
+            self.reached.touch()
+            threading.Event().wait()  # until killed
+        self.left -= 1
+        return super().embed_passages(texts)
+
+
 def main() -> None:
+    """``PORT GATE_FILE``: serve with a :class:`FileGatedEmbedder`; ``index REACHED BATCHES``: build the
+    index with a :class:`StallingEmbedder`."""
+    from qa.config import get_settings
+
+    if sys.argv[1] == "index":
+        from qa.index import build_index
+
+        build_index(get_settings(), StallingEmbedder(Path(sys.argv[2]), int(sys.argv[3])))
+        return
     import uvicorn
 
     from qa.api import create_app
-    from qa.config import get_settings
 
     port, gate = int(sys.argv[1]), Path(sys.argv[2])
     uvicorn.run(create_app(get_settings(), FileGatedEmbedder(gate)), host="127.0.0.1", port=port)

@@ -5,6 +5,7 @@ import logging
 import os
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from qa.config import Settings
@@ -106,3 +107,20 @@ def test_an_index_of_an_older_format_is_rebuilt_reusing_its_vectors(
     assert engine.index.path != first.path and engine.index.manifest["format_version"] > 1
     again = build_index(settings, FakeEmbedder(), force=True)
     assert again.embedded == 0  # every vector came from the previous build
+
+
+def test_a_torn_journal_record_is_dropped_and_cut_off_before_the_next(tmp_path: Path) -> None:
+    from qa.journal import Journal, text_key
+
+    journal = Journal(tmp_path, "fake-hash@4", 4)
+    first = np.eye(4, dtype=np.float32)[:2]
+    journal.append(["một", "hai"], first)
+    with open(journal.path, "ab") as fh:
+        fh.write(text_key("ba") + b"\x00\x01")  # a crash in the middle of a record
+    assert set(journal.read()) == {text_key("một"), text_key("hai")}
+    journal.append(["bốn"], np.eye(4, dtype=np.float32)[3:])
+    read = journal.read()
+    assert set(read) == {text_key("một"), text_key("hai"), text_key("bốn")}
+    assert read[text_key("bốn")].tolist() == [0.0, 0.0, 0.0, 1.0]
+    journal.clear()
+    assert journal.read() == {}

@@ -11,6 +11,7 @@ import sys
 import time
 from pathlib import Path
 
+import faiss
 import numpy as np
 import pytest
 
@@ -244,3 +245,22 @@ def test_the_chats_example_questions_are_answered_from_the_article_they_ask_abou
         assert named or top.title in question, (question, top.doc_id)
         if named:
             assert fold(named[0]) in fold(answer.answer), (question, answer.answer)
+
+
+def test_hnsw_recall_on_real_vectors(real_engine: Engine) -> None:
+    from qa.index import _faiss_bytes
+    from qa.retrieve import nearest, stored_vectors
+
+    questions = [
+        json.loads(line)["question"] for line in (SEEDS / "questions.jsonl").read_text().splitlines()
+    ]
+    for stored in (real_engine.index.chunk_vectors, real_engine.index.sentence_vectors):
+        matrix = np.ascontiguousarray(stored_vectors(stored))
+        graph = faiss.deserialize_index(np.frombuffer(_faiss_bytes(matrix, ann_from=1), dtype=np.uint8))
+        assert isinstance(graph, faiss.IndexHNSW)
+        found = 0
+        for question in questions:
+            query = real_engine.embedder.embed_query(question).reshape(1, -1)
+            exact = set(nearest(stored, matrix, query, 10).tolist())
+            found += len(exact & set(nearest(graph, stored_vectors(graph), query, 10).tolist()))
+        assert found / (10 * len(questions)) >= 0.98

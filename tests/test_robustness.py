@@ -28,10 +28,10 @@ from qa.config import Settings
 from qa.embedding import FakeEmbedder
 from qa.engine import Engine
 from qa.errors import IndexNotBuiltError
-from qa.index import build_index, load_index
+from qa.index import BATCH, build_index, index_exists, load_index
 
-from .conftest import HANG, serve_in_thread, write_corpus
-from .gated import GatedEmbedder
+from .conftest import HANG, ROOT, serve_in_thread, write_corpus
+from .gated import CountingEmbedder, GatedEmbedder
 
 MB = 1024 * 1024
 
@@ -269,6 +269,37 @@ def test_kill_9_at_random_moments_of_indexing(tmp_path: Path) -> None:
     leftovers = [p.name for p in (tmp_path / "idx").iterdir() if p.name.startswith(".tmp-")]
     subprocess.run(command, env=env, check=True, capture_output=True)
     assert not [p for p in (tmp_path / "idx").iterdir() if p.name.startswith(".tmp-")], leftovers
+
+
+@pytest.mark.crash
+def test_a_build_killed_while_embedding_resumes_losing_at_most_the_batch_in_flight(tmp_path: Path) -> None:
+    corpus = _big_corpus(tmp_path / "big")
+    killed_dir, fresh_dir = tmp_path / "idx", tmp_path / "fresh"
+    env = {**os.environ, "QA_SEEDS_DIR": str(corpus), "QA_INDEX_DIR": str(killed_dir), "QA_MODEL": "fake"}
+    reached, finished = tmp_path / "reached", 5
+    command = [sys.executable, "-m", "tests.gated", "index", str(reached), str(finished)]
+    proc = subprocess.Popen(command, cwd=ROOT, env=env)
+    try:
+        _wait_until(lambda: reached.exists() or proc.poll() is not None, "the build stalls")
+        assert proc.poll() is None, "the build ended before it stalled"
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+    assert not index_exists(killed_dir)  # killed before anything was published
+
+    counting = CountingEmbedder()
+    resumed = build_index(Settings(seeds_dir=corpus, index_dir=killed_dir, model="fake"), counting)
+    fresh = build_index(Settings(seeds_dir=corpus, index_dir=fresh_dir, model="fake"), FakeEmbedder())
+    assert resumed.resumed == finished * BATCH  # every batch finished before the kill was kept
+    assert counting.embedded == resumed.embedded == fresh.embedded - finished * BATCH
+    assert load_index(killed_dir).counts() == load_index(fresh_dir).counts()
+    question = "chính quyền đô thị"
+    engines = [
+        Engine.open(Settings(seeds_dir=corpus, index_dir=d, model="fake"), FakeEmbedder())
+        for d in (killed_dir, fresh_dir)
+    ]
+    assert engines[0].ask(question) == engines[1].ask(question)
+    assert not list(killed_dir.glob(".journal/*"))  # published: the journal is emptied
 
 
 def _wait_until(condition: Callable[[], bool], what: str) -> None:
