@@ -140,3 +140,19 @@ def test_an_hnsw_index_answers_like_the_flat_one(seeds_copy: Path, tmp_path: Pat
             h.chunk.chunk_id for h in flat.search(question, 5)
         ], question
         assert graph.ask(question).answer == flat.ask(question).answer
+
+
+@pytest.mark.load
+def test_scale_benchmark_runs_in_quick_mode() -> None:
+    import subprocess
+    import sys
+
+    from .conftest import ROOT
+
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "scale.py"), "--quick"], capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    row = [line for line in result.stdout.splitlines() if line.startswith("| folder |")]
+    assert len(row) == 1 and row[0].split(" | ")[1:4] == ["5", "54", "123"]
+    assert row[0].split(" | ")[-1] != "inf |"  # the changed article was picked up
