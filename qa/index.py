@@ -50,6 +50,8 @@ from .embedding import Embedder, Vectors
 from .errors import IndexCorruptError, IndexMismatchError, IndexNotBuiltError, UnreadableFileError
 from .journal import Journal, text_key
 from .lexical import Bm25
+from .store import Store
+from .store.folder import FolderStore
 from .text import sentence_spans, syllable_bigrams, syllables, words
 from .types import Chunk, Document, Span
 
@@ -92,18 +94,16 @@ Progress = Callable[[int, int], None]
 
 @dataclass(frozen=True)
 class Index:
-    """A loaded index: documents by id, chunks and sentences with their FAISS indexes."""
+    """A loaded index: documents by id, chunks and sentences, and the store that searches them."""
 
     path: Path
     manifest: dict[str, Any]
     documents: dict[str, Document]
     chunks: list[Chunk]
     sentences: list[Span]
-    chunk_vectors: faiss.Index
-    sentence_vectors: faiss.Index
+    store: Store
     background: list[str]
     background_vectors: faiss.Index
-    lexical: dict[str, Bm25]
     chunk_sentences: list[range] = field(default_factory=list)
 
     @property
@@ -316,6 +316,9 @@ def background_texts() -> list[str]:
 
 def _vector_cache(previous: Index) -> dict[str, Vectors]:
     """Text -> vector from the previous build (same embedder), so unchanged texts are not re-embedded."""
+    store = previous.store
+    if not isinstance(store, FolderStore):
+        return {}
     titles = {d.doc_id: d.title for d in previous.documents.values()}
     template = previous.manifest["chunking"].get("passage_template", PASSAGE_TEMPLATE)
     return _text_vectors(
@@ -325,8 +328,8 @@ def _vector_cache(previous: Index) -> dict[str, Vectors]:
             "background": previous.background,
         },
         {
-            "chunks": previous.chunk_vectors,
-            "sentences": previous.sentence_vectors,
+            "chunks": store.chunk_vectors,
+            "sentences": store.sentence_vectors,
             "background": previous.background_vectors,
         },
     )
@@ -552,11 +555,9 @@ def load_index(index_dir: Path, embedder: Embedder | None = None) -> Index:
         documents={d.doc_id: d for d in documents},
         chunks=chunks,
         sentences=sentences,
-        chunk_vectors=chunk_vectors,
-        sentence_vectors=sentence_vectors,
+        store=FolderStore(chunk_vectors, sentence_vectors, lexical_models),
         background=background,
         background_vectors=background_vectors,
-        lexical=lexical_models,
         chunk_sentences=_sentences_of_chunks(chunks, sentences),
     )
 

@@ -7,7 +7,6 @@ Loading one is reading its arrays, so starting a server never re-tokenises the a
 from __future__ import annotations
 
 import logging
-import math
 import tempfile
 from pathlib import Path
 
@@ -37,9 +36,7 @@ class Bm25:
         self._vocab: dict[str, int] = model.vocab_dict
         self.size = int(model.scores["num_docs"])
         indptr = np.asarray(model.scores["indptr"])
-        df = np.diff(indptr)  # column t of the score matrix lists the rows containing token t
-        self._idf = np.log(1 + (self.size - df + 0.5) / (df + 0.5))
-        self._unknown_idf = math.log(1 + (self.size + 0.5) / 0.5)
+        self._df = np.diff(indptr)  # column t of the score matrix lists the rows containing token t
 
     @classmethod
     def build(cls, corpus_tokens: list[list[str]]) -> Bm25:
@@ -65,21 +62,23 @@ class Bm25:
             return np.zeros(self.size, np.float32)
         return np.asarray(self._model.get_scores(known), dtype=np.float32)
 
-    def coverage(self, tokens: list[str]) -> float:
-        """Share of the question's IDF mass that occurs in the corpus (0 = nothing matches, 1 = all)."""
-        return self.idf_share(tokens, {t for t in tokens if self._column(t) is not None})
+    def frequencies(self, tokens: list[str]) -> dict[str, int]:
+        """How many rows hold each of ``tokens`` (absent ones are left out)."""
+        columns = {t: self._column(t) for t in set(tokens)}
+        return {t: int(self._df[c]) for t, c in columns.items() if c is not None and self._df[c] > 0}
 
-    def idf_share(self, tokens: list[str], present: set[str]) -> float:
-        """Share of the IDF mass of ``tokens`` that lies in ``present`` (0 when there are no tokens)."""
-        weights = [self._token_idf(t) for t in tokens]
-        total = sum(weights)
-        return sum(w for t, w in zip(tokens, weights, strict=True) if t in present) / total if total else 0.0
+    def postings(self) -> tuple[dict[str, int], Scores, npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+        """The score matrix by token: vocabulary (token -> column), and the CSC arrays ``data`` (each
+        posting's score contribution), ``indices`` (its row) and ``indptr`` (where each column starts)."""
+        scores = self._model.scores
+        return (
+            dict(self._vocab),
+            np.asarray(scores["data"], np.float32),
+            np.asarray(scores["indices"], np.int64),
+            np.asarray(scores["indptr"], np.int64),
+        )
 
     def _column(self, token: str) -> int | None:
         """The token's column in the score matrix (bm25s's vocabulary may hold one without a column)."""
         column = self._vocab.get(token)
-        return column if column is not None and column < len(self._idf) else None
-
-    def _token_idf(self, token: str) -> float:
-        column = self._column(token)
-        return float(self._idf[column]) if column is not None else self._unknown_idf
+        return column if column is not None and column < len(self._df) else None

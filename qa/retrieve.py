@@ -25,6 +25,8 @@ from .config import Retriever as RetrieverName
 from .config import Settings
 from .embedding import Embedder, Vectors
 from .index import Index
+from .store import coverage as store_coverage
+from .store.folder import stored_vectors
 from .text import (
     Language,
     english_terms,
@@ -100,11 +102,7 @@ class HybridRetriever:
         self.lexical_weights = {**DEFAULT_WEIGHTS, **(lexical_weights or {})}
         self.sentence_weight = sentence_weight
         self._ranges = SentenceRanges.of(index.chunk_sentences)
-        self._syllables = index.lexical["syllables"]
-        self._bigrams = index.lexical["bigrams"]
-        self._words = index.lexical["words"]
-        self._chunk_matrix = stored_vectors(index.chunk_vectors)
-        self._sentence_matrix = stored_vectors(index.sentence_vectors)
+        self._store = index.store
         self._doc_rows: dict[str, list[int]] = {}
         for chunk in index.chunks:
             self._doc_rows.setdefault(chunk.doc_id, []).append(chunk.chunk_id)
@@ -119,45 +117,43 @@ class HybridRetriever:
         ``exclude`` are left out as if they were not indexed (evaluation asks questions without their
         own article this way).
         """
+        store = self._store
         language = question_language(question)
         # e5 reads Vietnamese typed without diacritics poorly; it reads a restored guess far better
         dense_text = restore_diacritics(question) if language == "vi-folded" else question
-        query = self.embedder.embed_query(dense_text).reshape(1, -1)
-        background = _cosines(self.index.background_vectors, query)
+        query = self.embedder.embed_query(dense_text)
+        background = _cosines(self.index.background_vectors, query.reshape(1, -1))
         chunks_out = self._rows_of(exclude)
         skip = len(chunks_out)  # searched beyond k by what is left out, so k remain
         sentences_out = sum(len(self.index.chunk_sentences[r]) for r in chunks_out)
-        near_chunks = nearest(self.index.chunk_vectors, self._chunk_matrix, query, DENSE_CANDIDATES + skip)
-        near_sentences = nearest(
-            self.index.sentence_vectors, self._sentence_matrix, query, SENTENCE_CANDIDATES + sentences_out
-        )
+        near_chunks = store.nearest("chunks", query, DENSE_CANDIDATES + skip)
+        near_sentences = store.nearest("sentences", query, SENTENCE_CANDIDATES + sentences_out)
 
         folded = syllables(question)
-        coverage = self._syllables.coverage(folded)
+        coverage = store_coverage(store, "syllables", folded)
         # English words folded like Vietnamese match noise ("the" -> thể); keep names, numbers, terms
-        terms = english_terms(question) if language == "en" else folded
-        parts = [_unit(_without(self._syllables.scores(terms), chunks_out))]
+        queries = {"syllables": english_terms(question) if language == "en" else folded}
         if language != "en":
-            pairs = syllable_bigrams(question)
-            parts.append(_unit(_without(self._bigrams.scores(pairs), chunks_out)))
+            queries["bigrams"] = syllable_bigrams(question)
         if language == "vi":
-            segmented = words(question)
-            parts.append(_unit(_without(self._words.scores(segmented), chunks_out)))
-            coverage = (coverage + self._words.coverage(segmented)) / 2
-        lexical_all: Scores = np.stack(parts).mean(axis=0).astype(np.float32)
+            queries["words"] = words(question)
+            coverage = (coverage + store_coverage(store, "words", queries["words"])) / 2
 
         found = [near_chunks, self._ranges.chunks_of(near_sentences), self._rows_of(also)]
-        found += [_matching(part, LEXICAL_CANDIDATES) for part in parts]
+        found += [store.lexical_top(m, tokens, LEXICAL_CANDIDATES + skip) for m, tokens in queries.items()]
         rows = np.unique(np.concatenate(found))
         rows = rows[~np.isin(rows, chunks_out)]
-        chunk_cos = (self._chunk_matrix[rows] @ query[0]).astype(np.float32)
+        # each model's scores scaled by its best candidate, which is its best chunk outside ``exclude``
+        lexical = np.mean(
+            [_unit(store.lexical_scores(m, tokens, rows)) for m, tokens in queries.items()], axis=0
+        ).astype(np.float32)
+        chunk_cos = store.cosines("chunks", rows, query)
         sentence_rows, starts = self._ranges.rows_of(rows)
-        sentence_cos = (self._sentence_matrix[sentence_rows] @ query[0]).astype(np.float32)
+        sentence_cos = store.cosines("sentences", sentence_rows, query)
         best_sentence = self._ranges.best_local(sentence_cos, starts, len(rows))
         dense = ((1 - self.sentence_weight) * chunk_cos + self.sentence_weight * best_sentence).astype(
             np.float32
         )
-        lexical = lexical_all[rows]
         weight = self.lexical_weights[language]
         fused = ((1 - weight) * _unit(dense, min_max=True) + weight * lexical).astype(np.float32)
         order = np.argsort(sentence_rows, kind="stable")
@@ -267,56 +263,9 @@ class SentenceRanges:
         return held[held >= 0]
 
 
-def stored_vectors(vectors: faiss.Index) -> Vectors:
-    """The rows of a flat (or HNSW over flat) FAISS index as a read-only matrix: a view of FAISS's own
-    storage, no copy."""
-    flat = faiss.downcast_index(vectors.storage) if isinstance(vectors, faiss.IndexHNSW) else vectors
-    if not isinstance(flat, faiss.IndexFlat):
-        raise TypeError(
-            f"vectors are kept in flat or HNSW-over-flat FAISS indexes, not {type(flat).__name__}"
-        )
-    n = flat.ntotal
-    if not n:
-        return np.zeros((0, vectors.d), np.float32)
-    matrix = faiss.rev_swig_ptr(flat.get_xb(), n * flat.d).reshape(n, flat.d)
-    matrix.flags.writeable = False
-    return matrix
-
-
-def nearest(vectors: faiss.Index, matrix: Vectors, query: Vectors, k: int) -> Rows:
-    """Rows of the ``k`` stored vectors nearest to ``query`` (shape ``(1, dim)``): searched in the HNSW
-    graph when the index has one, else one matrix-vector product."""
-    n = len(matrix)
-    if not n:
-        return np.zeros(0, np.int64)
-    if isinstance(vectors, faiss.IndexHNSW):
-        _, found = vectors.search(query, min(k, n))
-        rows: Rows = found[0][found[0] >= 0].astype(np.int64)
-        return rows
-    return _top((matrix @ query[0]).astype(np.float32), k)
-
-
-def _top(scores: Scores, k: int) -> Rows:
-    """Rows of the ``k`` highest ``scores``, unordered."""
-    if k >= len(scores):
-        return np.arange(len(scores), dtype=np.int64)
-    return np.argpartition(-scores, k - 1)[:k].astype(np.int64)
-
-
-def _matching(scores: Scores, k: int) -> Rows:
-    """Rows of the ``k`` highest ``scores`` among those above zero (BM25: rows sharing a token)."""
-    rows = _top(scores, k)
-    return rows[scores[rows] > 0]
-
-
 def _cosines(vectors: faiss.Index, query: Vectors) -> Scores:
     """Inner product of ``query`` (shape ``(1, dim)``) with every stored row, in row order."""
     return np.asarray(stored_vectors(vectors) @ query[0], dtype=np.float32)
-
-
-def _without(scores: Scores, rows: npt.NDArray[np.int64]) -> Scores:
-    scores[rows] = 0.0
-    return scores
 
 
 def _unit(scores: Scores, min_max: bool = False) -> Scores:

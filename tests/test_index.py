@@ -20,7 +20,7 @@ def test_build_then_load_round_trips(settings: Settings) -> None:
     assert report.rebuilt and report.documents == 3 and report.chunks >= 3
     index = load_index(settings.index_dir, FakeEmbedder())
     assert index.counts() == {"documents": 3, "chunks": report.chunks, "sentences": report.sentences}
-    assert index.chunk_vectors.ntotal == len(index.chunks) == report.chunks
+    assert index.store.size == len(index.chunks) == report.chunks
     for chunk in index.chunks:
         assert index.documents[chunk.doc_id].text[chunk.start : chunk.end] == chunk.text
     manifest = json.loads((settings.index_dir / CURRENT / MANIFEST).read_text())

@@ -249,12 +249,12 @@ def test_the_chats_example_questions_are_answered_from_the_article_they_ask_abou
 
 def test_hnsw_recall_on_real_vectors(real_engine: Engine) -> None:
     from qa.index import _faiss_bytes
-    from qa.retrieve import nearest, stored_vectors
+    from qa.store.folder import nearest, stored_vectors
 
     questions = [
         json.loads(line)["question"] for line in (SEEDS / "questions.jsonl").read_text().splitlines()
     ]
-    for stored in (real_engine.index.chunk_vectors, real_engine.index.sentence_vectors):
+    for stored in (real_engine.index.store.chunk_vectors, real_engine.index.store.sentence_vectors):
         matrix = np.ascontiguousarray(stored_vectors(stored))
         graph = faiss.deserialize_index(np.frombuffer(_faiss_bytes(matrix, ann_from=1), dtype=np.uint8))
         assert isinstance(graph, faiss.IndexHNSW)

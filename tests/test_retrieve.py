@@ -132,9 +132,9 @@ def test_an_hnsw_index_answers_like_the_flat_one(seeds_copy: Path, tmp_path: Pat
     )
     graph_settings = Settings(seeds_dir=seeds_copy, index_dir=tmp_path / "hnsw", model="fake", ann_from=1)
     graph = Engine.open(graph_settings, FakeEmbedder())
-    assert isinstance(graph.index.chunk_vectors, faiss.IndexHNSW)
-    assert isinstance(graph.index.sentence_vectors, faiss.IndexHNSW)
-    assert not isinstance(flat.index.chunk_vectors, faiss.IndexHNSW)
+    assert isinstance(graph.index.store.chunk_vectors, faiss.IndexHNSW)
+    assert isinstance(graph.index.store.sentence_vectors, faiss.IndexHNSW)
+    assert not isinstance(flat.index.store.chunk_vectors, faiss.IndexHNSW)
     for question in _seed_questions():
         assert [h.chunk.chunk_id for h in graph.search(question, 5)] == [
             h.chunk.chunk_id for h in flat.search(question, 5)

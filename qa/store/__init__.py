@@ -1,0 +1,76 @@
+"""Where a built index lives, behind the one protocol retrieval needs: :class:`Store`.
+
+Implementations:
+
+* :class:`qa.store.folder.FolderStore` - the default: FAISS (flat, or HNSW from ``ann_from`` vectors on)
+  and bm25s's numpy/JSON files in the index folder, memory-mapped.
+* :class:`qa.store.postgres.PostgresStore` - PostgreSQL with pgvector: vectors in HNSW-indexed tables,
+  BM25 postings over the same Vietnamese tokens in a table, every search run by the database.
+
+Rows are numbered as in the index's ``chunks`` and ``sentences`` lists. Retrieval asks each retriever for
+its own candidates (``nearest``, ``lexical_top``) and then scores only their union (``cosines``,
+``lexical_scores``), so no call touches every row.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Literal, Protocol
+
+import numpy as np
+import numpy.typing as npt
+
+Kind = Literal["chunks", "sentences"]
+Rows = npt.NDArray[np.int64]
+Scores = npt.NDArray[np.float32]
+Vectors = npt.NDArray[np.float32]
+# the BM25 models of an index: folded syllables, pairs of them, pyvi word segments
+LEXICAL_MODELS = ("syllables", "bigrams", "words")
+
+
+class Store(Protocol):
+    """Search over one published build of an index."""
+
+    @property
+    def name(self) -> str:
+        """``folder`` or ``postgres``."""
+
+    def nearest(self, kind: Kind, query: Vectors, k: int) -> Rows:
+        """Rows of the (about, for an ANN index) ``k`` vectors nearest ``query``, shape ``(dim,)``."""
+
+    def cosines(self, kind: Kind, rows: Rows, query: Vectors) -> Scores:
+        """Inner product of ``query`` with the vectors of ``rows``, in that order."""
+
+    def lexical_top(self, model: str, tokens: list[str], k: int) -> Rows:
+        """Chunk rows of the ``k`` best BM25 scores above zero for the query ``tokens`` (unordered)."""
+
+    def lexical_scores(self, model: str, tokens: list[str], rows: Rows) -> Scores:
+        """BM25 scores of ``rows`` for the query ``tokens`` (a repeated token counts again)."""
+
+    def frequencies(self, model: str, tokens: list[str]) -> dict[str, int]:
+        """How many chunks hold each of ``tokens`` (absent ones are left out)."""
+
+    @property
+    def size(self) -> int:
+        """Chunk rows."""
+
+
+def idf(size: int, df: int) -> float:
+    """BM25's inverse document frequency (Lucene's form, as bm25s computes it)."""
+    return math.log(1 + (size - df + 0.5) / (df + 0.5))
+
+
+def idf_share(store: Store, model: str, tokens: list[str], present: set[str]) -> float:
+    """Share of the IDF mass of ``tokens`` that lies in ``present`` (0 when there are no tokens); a token
+    no chunk holds weighs as a token held by none."""
+    if not tokens:
+        return 0.0
+    df = store.frequencies(model, tokens)
+    weights = [idf(store.size, df.get(t, 0)) for t in tokens]
+    total = sum(weights)
+    return sum(w for t, w in zip(tokens, weights, strict=True) if t in present) / total if total else 0.0
+
+
+def coverage(store: Store, model: str, tokens: list[str]) -> float:
+    """Share of the question's IDF mass that occurs in the corpus (0 = nothing matches, 1 = all)."""
+    return idf_share(store, model, tokens, set(store.frequencies(model, tokens)))
