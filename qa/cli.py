@@ -17,7 +17,7 @@ from tqdm import tqdm
 
 from . import __version__
 from .answer import answer_json
-from .config import Settings, get_settings
+from .config import Settings, StoreName, get_settings
 from .embedding import load_embedder
 from .engine import Engine
 from .errors import QAError
@@ -46,6 +46,7 @@ SeedsOpt = Annotated[Path | None, typer.Option("--seeds", help=_about("seeds_dir
 IndexOpt = Annotated[Path | None, typer.Option("--index", help=_about("index_dir"))]
 ModelOpt = Annotated[str | None, typer.Option("--model", help=_about("model"))]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON (UTF-8) instead of text.")]
+StoreOpt = Annotated[StoreName | None, typer.Option("--store", help=_about("store"))]
 
 
 def _version(value: bool) -> None:
@@ -89,6 +90,7 @@ def index(
     seeds: SeedsOpt = None,
     index: IndexOpt = None,
     model: ModelOpt = None,
+    store: StoreOpt = None,
     force: Annotated[bool, typer.Option("--force", help="Rebuild even if nothing changed.")] = False,
     strict: Annotated[
         bool, typer.Option("--strict", help="Fail on an unusable file instead of skipping it.")
@@ -100,22 +102,24 @@ def index(
     ones (not UTF-8, empty, no text, too large, symlinks leaving the folder) are skipped with a warning
     each.
     """
-    settings = _settings(seeds, index, model)
+    settings = _settings(seeds, index, model, store=store)
     with _user_errors():
         embedder = load_embedder(settings)
         report = build_index(settings, embedder, force=force, progress=sys.stderr.isatty(), strict=strict)
+        if settings.store == "postgres":  # published there and loaded back, so a mistake shows now
+            Engine.open(settings, embedder, build_missing=False)
     types = ", ".join(f"{count} {kind}" for kind, count in report.types.items())
     if report.rebuilt:
         resumed = f", {report.resumed} kept from an interrupted build" if report.resumed else ""
         typer.echo(
             f"Indexed {report.documents} articles ({types}) into {report.chunks} chunks and "
             f"{report.sentences} sentences in {report.seconds:.1f} s ({report.embedded} texts embedded, "
-            f"{report.reused} reused{resumed}) -> {report.path}"
+            f"{report.reused} reused{resumed}) -> {report.path}{_published(settings)}"
         )
     else:
         typer.echo(
             f"Index is up to date: {report.documents} articles ({types}), {report.chunks} chunks "
-            f"(checked in {report.seconds:.2f} s) -> {report.path}"
+            f"(checked in {report.seconds:.2f} s) -> {report.path}{_published(settings)}"
         )
     if report.skipped:
         unsupported = [s for s in report.skipped if s.unsupported]
@@ -127,6 +131,10 @@ def index(
             typer.echo(f"  {item.path}: {item.reason}")
 
 
+def _published(settings: Settings) -> str:
+    return ", published to PostgreSQL" if settings.store == "postgres" else ""
+
+
 @app.command()
 def ask(
     question: Annotated[str, typer.Argument(help="English or Vietnamese, with or without diacritics.")],
@@ -135,9 +143,10 @@ def ask(
     seeds: SeedsOpt = None,
     index: IndexOpt = None,
     model: ModelOpt = None,
+    store: StoreOpt = None,
 ) -> None:
     """Answer a question from the articles, citing the passages (builds the index if missing)."""
-    settings = _settings(seeds, index, model)
+    settings = _settings(seeds, index, model, store=store)
     with _user_errors():
         engine = Engine.open(settings, progress=sys.stderr.isatty())
         answer = engine.ask(question, top_k)
@@ -153,9 +162,10 @@ def info(
     seeds: SeedsOpt = None,
     index: IndexOpt = None,
     model: ModelOpt = None,
+    store: StoreOpt = None,
 ) -> None:
     """Show the embedding model, the index location and its counts."""
-    settings = _settings(seeds, index, model)
+    settings = _settings(seeds, index, model, store=store)
     with _user_errors():
         details = Engine.open(settings, build_missing=False).info()
     if as_json:
@@ -166,7 +176,7 @@ def info(
     typer.echo(
         f"embedder : {emb['backend']} / {emb['model']} ({emb['source']}), dim {emb['dim']}, "
         f"{emb.get('precision', 'fp32')}\n"
-        f"index    : {idx['path']}\n"
+        f"index    : {idx['path']} ({idx['store']} store)\n"
         f"built at : {idx['built_at']}\n"
         f"contents : {counts}\n"
         f"articles : {details['seeds_dir']}"
@@ -209,6 +219,7 @@ def eval_(
     seeds: SeedsOpt = None,
     index: IndexOpt = None,
     model: ModelOpt = None,
+    store: StoreOpt = None,
 ) -> None:
     """Measure retrieval and answers on a question set, with the plain-dense baseline beside vnqa.
 
@@ -219,7 +230,7 @@ def eval_(
     from .baseline import PlainDense
     from .questionsets import eval_cache_dir, open_question_set, prepare_eval
 
-    settings = _settings(seeds, index, model)
+    settings = _settings(seeds, index, model, store=store)
     names = list(ev.RETRIEVERS) if retriever == ev.ALL else [retriever]
     if not set(names) <= set(ev.RETRIEVERS):
         typer.echo(f"error: unknown retriever {retriever!r}: use dense, lexical, hybrid or all", err=True)
@@ -331,6 +342,7 @@ def serve(
     seeds: SeedsOpt = None,
     index: IndexOpt = None,
     model: ModelOpt = None,
+    store: StoreOpt = None,
     allow_uploads: Annotated[
         bool,
         typer.Option(
@@ -348,7 +360,7 @@ def serve(
 
     from .api import create_app
 
-    updates: dict[str, Any] = {"host": host, "port": port}
+    updates: dict[str, Any] = {"host": host, "port": port, "store": store}
     if allow_uploads:
         updates["allow_uploads"] = True
     settings = _settings(seeds, index, model, **updates)

