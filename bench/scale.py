@@ -19,7 +19,9 @@ Per folder, in this order:
    until a question about that word is answered from it, picked up by the folder watch. The file is
    restored afterwards.
 
-The folder must be writable (step 4). Stores: ``folder`` (FAISS + bm25s files, the default).
+The folder must be writable (step 4). Stores (``--stores``): ``folder`` (FAISS + bm25s files, the default)
+and ``postgres`` (the embedded PostgreSQL server, its data beside the index; its build time includes
+publishing, its disk size is the database's, and the server's RSS leaves out PostgreSQL's own processes).
 """
 
 from __future__ import annotations
@@ -58,8 +60,14 @@ def child_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def build(folder: Path, index: Path, model: str) -> dict[str, float]:
-    env = {**os.environ, "QA_SEEDS_DIR": str(folder), "QA_INDEX_DIR": str(index), "QA_MODEL": model}
+def build(folder: Path, index: Path, model: str, store: str = "folder") -> dict[str, float]:
+    env = {
+        **os.environ,
+        "QA_SEEDS_DIR": str(folder),
+        "QA_INDEX_DIR": str(index),
+        "QA_MODEL": model,
+        "QA_STORE": store,
+    }
     cpu, began = child_cpu(), time.perf_counter()
     done = subprocess.run(
         [sys.executable, "-m", "qa", "index", "--force"], env=env, capture_output=True, text=True
@@ -69,6 +77,9 @@ def build(folder: Path, index: Path, model: str) -> dict[str, float]:
     wall, cpu = time.perf_counter() - began, child_cpu() - cpu
     build_dir = (index / "current").resolve()
     manifest = json.loads((build_dir / "manifest.json").read_text())
+    files = [f for f in build_dir.rglob("*") if f.is_file()]
+    if store == "postgres":  # the database's files, not the staging folder's
+        files = [f for f in (index / "postgres").rglob("*") if f.is_file() and not f.is_symlink()]
     embedded = int(done.stdout.split(" texts embedded")[0].rsplit("(", 1)[1])
     return {
         "articles": manifest["counts"]["documents"],
@@ -77,7 +88,7 @@ def build(folder: Path, index: Path, model: str) -> dict[str, float]:
         "wall": wall,
         "cpu": cpu,
         "embedded": embedded,
-        "disk_mb": sum(f.stat().st_size for f in build_dir.rglob("*") if f.is_file()) / 2**20,
+        "disk_mb": sum(f.stat().st_size for f in files) / 2**20,
     }
 
 
@@ -102,9 +113,10 @@ def real_rate(folder: Path) -> float:
     return len(texts) / (time.process_time() - began)
 
 
-def serve(folder: Path, index: Path, port: int) -> tuple[subprocess.Popen[bytes], float]:
+def serve(folder: Path, index: Path, port: int, store: str) -> tuple[subprocess.Popen[bytes], float]:
     env = {
         **os.environ,
+        "QA_STORE": store,
         "QA_SEEDS_DIR": str(folder),
         "QA_INDEX_DIR": str(index),
         "QA_MODEL": "fake",
@@ -132,8 +144,9 @@ def percentiles(latencies: list[float]) -> tuple[float, float]:
     return statistics.median(latencies), statistics.quantiles(latencies, n=100)[-1]
 
 
-def in_process(folder: Path, index: Path, questions: list[str]) -> tuple[float, float]:
-    engine = Engine.open(Settings(seeds_dir=folder, index_dir=index, model="fake"), FakeEmbedder())
+def in_process(folder: Path, index: Path, questions: list[str], store: str) -> tuple[float, float]:
+    settings = Settings(seeds_dir=folder, index_dir=index, model="fake", store=store)  # type: ignore[arg-type]
+    engine = Engine.open(settings, FakeEmbedder())
     for question in WARM_UP:
         engine.ask(question)
     latencies = []
@@ -182,6 +195,36 @@ def update(url: str, article: Path) -> float:
         article.write_bytes(original)
 
 
+def measure(folder: Path, index: Path, store: str, questions: list[str], real: float | None) -> None:
+    """One table row; ``real``: CPU seconds per article measured with the packaged model, else None (the
+    cost is projected from the rate of the first 40 articles)."""
+    built = build(folder, index, "fake", store)
+    if real is None:
+        rate = real_rate(folder)
+        cost = f"{built['embedded'] / rate / built['articles']:.2f} (projected, {rate:.1f} texts/s)"
+    else:
+        cost = f"{real:.2f} (measured)"
+    local = in_process(folder, index, questions, store)
+    port = free_port()
+    server, ready = serve(folder, index, port, store)
+    try:
+        url = f"http://127.0.0.1:{port}"
+        remote = over_http(url, questions)
+        rss = resident_gb(server.pid)
+        article = sorted(folder.glob("*.txt"))[0]
+        updated = update(url, article)
+    finally:
+        server.terminate()
+        server.wait(30)
+    print(
+        f"| {store} | {built['articles']:,} | {built['chunks']:,} | {built['sentences']:,} | "
+        f"{built['wall']:.1f} | {built['cpu'] / built['articles']:.3f} | {cost} | "
+        f"{built['disk_mb']:.0f} | {ready:.1f} | {rss:.2f} | {local[0]:.0f} / {local[1]:.0f} | "
+        f"{remote[0]:.0f} / {remote[1]:.0f} | {updated:.1f} |",
+        flush=True,
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -189,6 +232,7 @@ def main() -> None:
     parser.add_argument("folders", nargs="*", type=Path)
     parser.add_argument("--real", action="store_true", help="also build with the real model")
     parser.add_argument("--quick", action="store_true", help="a copy of the seed articles only")
+    parser.add_argument("--stores", default="folder,postgres", help="comma-separated: folder, postgres")
     args = parser.parse_args()
     rows = [
         json.loads(line) for line in (ROOT / "seeds" / "questions.jsonl").read_text().splitlines() if line
@@ -209,35 +253,12 @@ def main() -> None:
     print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     try:
         for folder in folders:
-            index = work / f"{folder.name}-index"
-            built = build(folder, index, "fake")
+            real = None
             if args.real:
-                real = build(folder, work / f"{folder.name}-real", "multilingual-e5-small")
-                real_cost = f"{real['cpu'] / real['articles']:.2f} (measured)"
-            else:
-                rate = real_rate(folder)
-                real_cost = (
-                    f"{built['embedded'] / rate / built['articles']:.2f} (projected, {rate:.1f} texts/s)"
-                )
-            local = in_process(folder, index, questions)
-            port = free_port()
-            server, ready = serve(folder, index, port)
-            try:
-                url = f"http://127.0.0.1:{port}"
-                remote = over_http(url, questions)
-                rss = resident_gb(server.pid)
-                article = sorted(folder.glob("*.txt"))[0]
-                updated = update(url, article)
-            finally:
-                server.terminate()
-                server.wait(30)
-            print(
-                f"| folder | {built['articles']:,} | {built['chunks']:,} | {built['sentences']:,} | "
-                f"{built['wall']:.1f} | {built['cpu'] / built['articles']:.3f} | {real_cost} | "
-                f"{built['disk_mb']:.0f} | {ready:.1f} | {rss:.2f} | {local[0]:.0f} / {local[1]:.0f} | "
-                f"{remote[0]:.0f} / {remote[1]:.0f} | {updated:.1f} |",
-                flush=True,
-            )
+                measured = build(folder, work / f"{folder.name}-real", "multilingual-e5-small")
+                real = measured["cpu"] / measured["articles"]
+            for store in args.stores.split(","):
+                measure(folder, work / f"{folder.name}-{store}", store, questions, real)
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
