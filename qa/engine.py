@@ -53,7 +53,10 @@ class Engine:
         is ``generator``, else the one ``settings.llm_url`` names, else none."""
         embedder = embedder or load_embedder(settings)
         built = index_format(settings.index_dir)  # None: no index (or no readable manifest)
-        if build_missing and (built is None or built < FORMAT_VERSION):
+        served = _served_from_postgres(settings, embedder) if built is None else None
+        if served is not None:  # a machine serving what the database holds: nothing to build here
+            built = FORMAT_VERSION
+        if served is None and build_missing and (built is None or built < FORMAT_VERSION):
             if index_exists(settings.index_dir):  # vectors are reused; only the other files are redone
                 since = range((built or 1) + 1, FORMAT_VERSION + 1)
                 changes = "; ".join(FORMAT_CHANGES[v] for v in since)
@@ -68,7 +71,7 @@ class Engine:
                 log.info("no index in %s: building it from %s", settings.index_dir, settings.seeds_dir)
             report = build_index(settings, embedder, progress=progress)
             log.info("indexed %d chunks in %.1f s", report.chunks, report.seconds)
-        index = load_index(settings.index_dir, embedder)
+        index = served or load_index(settings.index_dir, embedder)
         built = index.manifest["chunking"]
         if (built["size"], built["overlap_sentences"]) != (settings.chunk_size, settings.chunk_overlap):
             raise IndexMismatchError(
@@ -76,7 +79,7 @@ class Engine:
                 f"and {built['overlap_sentences']} sentence(s) of overlap, but the settings ask for "
                 f"{settings.chunk_size} and {settings.chunk_overlap}: run `qa index` to rebuild it"
             )
-        if settings.store == "postgres":
+        if settings.store == "postgres" and served is None:
             index = _in_postgres(settings, index)
         retriever = HybridRetriever(
             index,
@@ -145,11 +148,36 @@ class Engine:
         }
 
 
+def _postgres_url(settings: Settings) -> str:
+    from .store import postgres
+
+    return settings.store_url or postgres.embedded_url((settings.index_dir / "postgres").absolute())
+
+
+def _served_from_postgres(settings: Settings, embedder: Embedder) -> Index | None:
+    """With the PostgreSQL store and a server URL but no local index: the database's current build (None
+    when it has none, or another store is configured)."""
+    if settings.store != "postgres" or not settings.store_url:
+        return None
+    from .store import postgres
+
+    if postgres.published(settings.store_url) is None:
+        return None
+    index = postgres.load(settings.store_url)
+    built_with = index.manifest["embedder"]
+    if built_with["id"] != embedder.id or int(built_with["dim"]) != embedder.dim:
+        raise IndexMismatchError(
+            f"the index in the PostgreSQL store was built with {built_with['id']}, but the configured model "
+            f"is {embedder.id}: choose the model it was built with"
+        )
+    return index
+
+
 def _in_postgres(settings: Settings, index: Index) -> Index:
     """``index`` published to the PostgreSQL store (unless it is there already) and loaded from it."""
     from .store import postgres
 
-    url = settings.store_url or postgres.embedded_url((settings.index_dir / "postgres").absolute())
+    url = _postgres_url(settings)
     if postgres.published(url) != index.path.name:
         log.info("publishing %s to PostgreSQL", index.path.name)
         postgres.publish(url, index)

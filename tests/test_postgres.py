@@ -85,3 +85,24 @@ def test_an_unreachable_server_is_one_clear_error(seeds_copy: Path, tmp_path: Pa
         StoreError, match=r"cannot connect to PostgreSQL at postgresql://nobody@127\.0\.0\.1:1"
     ):
         Engine.open(settings, FakeEmbedder())
+
+
+def test_a_machine_without_the_articles_serves_what_the_database_holds(
+    seeds_copy: Path, tmp_path: Path, url: str
+) -> None:
+    builder = Settings(
+        seeds_dir=seeds_copy, index_dir=tmp_path / "builder", model="fake", store="postgres", store_url=url
+    )
+    built = Engine.open(builder, FakeEmbedder())
+    elsewhere = Settings(
+        seeds_dir=tmp_path / "no-articles",
+        index_dir=tmp_path / "no-index",
+        model="fake",
+        store="postgres",
+        store_url=url,
+    )
+    serving = Engine.open(elsewhere, FakeEmbedder())
+    assert not (tmp_path / "no-index").exists()  # nothing built or written on this machine
+    assert serving.index.path.name == postgres.published(url) == built.index.path.name
+    question = _questions()[0]
+    assert serving.ask(question) == built.ask(question)
