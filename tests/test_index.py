@@ -3,9 +3,11 @@ from __future__ import annotations
 import json
 import logging
 import os
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
+import numpy.typing as npt
 import pytest
 
 from qa.config import Settings
@@ -124,3 +126,42 @@ def test_a_torn_journal_record_is_dropped_and_cut_off_before_the_next(tmp_path: 
     assert read[text_key("bốn")].tolist() == [0.0, 0.0, 0.0, 1.0]
     journal.clear()
     assert journal.read() == {}
+
+
+class _Recording(FakeEmbedder):
+    """Remembers every article text it embeds."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.texts: list[str] = []
+
+    def embed_passages(self, texts: Sequence[str]) -> npt.NDArray[np.float32]:
+        self.texts.extend(texts)
+        return super().embed_passages(texts)
+
+
+def test_add_change_and_delete_embed_only_the_document_that_changed(settings: Settings) -> None:
+    build_index(settings, FakeEmbedder())
+    added = "Tin mới về hồ Gươm\n\nHồ Gươm được thả thêm 200 con cá chép đỏ vào sáng nay.\n"
+    (settings.seeds_dir / "d_lake.txt").write_text(added, encoding="utf-8")
+    recording = _Recording()
+    report = build_index(settings, recording)
+    assert report.embedded == len(recording.texts) > 0
+    assert all("Hồ Gươm" in t or "hồ Gươm" in t or "cá chép" in t for t in recording.texts), recording.texts
+
+    visit = settings.seeds_dir / "b_visit.txt"
+    text = visit.read_text(encoding="utf-8")
+    visit.write_text(text.replace("Chiều 23/4,", "Thành ủy giao chỉ tiêu mới. Chiều 23/4,"), encoding="utf-8")
+    recording = _Recording()
+    build_index(settings, recording)
+    index = load_index(settings.index_dir)
+    changed = {c.text for c in index.chunks if c.doc_id == "b_visit"} | {
+        s.text for s in index.sentences if s.doc_id == "b_visit"
+    }
+    assert recording.texts and all(any(t.endswith(c) or t == c for c in changed) for t in recording.texts)
+
+    (settings.seeds_dir / "d_lake.txt").unlink()
+    recording = _Recording()
+    report = build_index(settings, recording)
+    assert report.rebuilt and recording.texts == []
+    assert "d_lake" not in load_index(settings.index_dir).documents
