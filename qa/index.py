@@ -115,7 +115,8 @@ class Index:
         return str(self.manifest["built_at"])
 
     def counts(self) -> dict[str, int]:
-        return {k: int(v) for k, v in self.manifest["counts"].items()}
+        counts = self.manifest["counts"]
+        return {k: int(counts[k]) for k in ("documents", "chunks", "sentences")}
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,7 @@ replicas can serve ``qa serve`` processes); without a URL vnqa starts the server
 from __future__ import annotations
 
 import logging
+import re
 import threading
 import warnings
 import weakref
@@ -80,10 +81,16 @@ def connect(url: str) -> psycopg.Connection[Any]:
     try:
         connection = psycopg.connect(url, autocommit=True)
     except psycopg.Error as exc:
-        raise StoreError(f"cannot connect to PostgreSQL at {url}: {exc}".strip()) from None
+        reason = " ".join(str(exc).split())  # libpq's message spans lines
+        raise StoreError(f"cannot connect to PostgreSQL at {_shown(url)}: {reason}") from None
     connection.execute("create extension if not exists vector")
     register_vector(connection)
     return connection
+
+
+def _shown(url: str) -> str:
+    """``url`` with its password, if any, masked (errors are printed and logged)."""
+    return re.sub(r"(://[^:/@]*:)[^@]*@", r"\1***@", url)
 
 
 def _schema(connection: psycopg.Connection[Any], dim: int) -> None:
@@ -210,12 +217,14 @@ def load(url: str, path: Path | None = None) -> Index:
     build = published(url)
     if build is None:
         raise IndexNotBuiltError(
-            f"no index published in the PostgreSQL store at {url}: run `qa index --store postgres`"
+            f"no index published in the PostgreSQL store at {_shown(url)}: run `qa index --store postgres`"
         )
     with connect(url) as connection:
         found = connection.execute("select manifest from vnqa_builds where build = %s", (build,)).fetchone()
         if found is None:
-            raise IndexCorruptError(f"the PostgreSQL store at {url} names build {build}, which it lacks")
+            raise IndexCorruptError(
+                f"the PostgreSQL store at {_shown(url)} names build {build}, which it lacks"
+            )
         manifest: dict[str, Any] = found[0]
         rows = connection.execute("select data from vnqa_documents where build = %s order by row", (build,))
         documents = [Document(**data) for (data,) in rows.fetchall()]
