@@ -151,6 +151,8 @@ def publish(url: str, index: Index) -> str:
                 (build,),
             )
         _forget_older(connection, keep=build)
+        for table in ("vnqa_chunks", "vnqa_sentences", "vnqa_postings", "vnqa_documents"):
+            connection.execute(f"analyze {table}")  # plans for the new rows now, not at autovacuum's whim
     return build
 
 
