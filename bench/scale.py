@@ -31,6 +31,7 @@ import json
 import os
 import resource
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -234,6 +235,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="a copy of the seed articles only")
     parser.add_argument("--stores", default="folder,postgres", help="comma-separated: folder, postgres")
     args = parser.parse_args()
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))  # so a killed bench still restores the article
     rows = [
         json.loads(line) for line in (ROOT / "seeds" / "questions.jsonl").read_text().splitlines() if line
     ]
