@@ -204,11 +204,9 @@ class HybridRetriever:
 
 @dataclass(frozen=True)
 class SentenceRanges:
-    """The sentence rows of every chunk, as arrays: to take each chunk's best sentence in one pass, to
-    gather the sentences of some chunks, and to find the chunks holding a sentence."""
+    """The sentence rows of every chunk, as arrays: to gather the sentences of some chunks, take each
+    one's best sentence in one pass, and find the chunks holding a sentence."""
 
-    nonempty: npt.NDArray[np.bool_]
-    bounds: Rows  # start, stop, start, stop, ... of the chunks that have sentences
     starts: Rows  # per chunk
     stops: Rows
     first_chunk: Rows  # per sentence: the first and last chunk holding it (-1: none)
@@ -216,8 +214,6 @@ class SentenceRanges:
 
     @classmethod
     def of(cls, ranges: Sequence[range]) -> SentenceRanges:
-        nonempty = np.array([len(r) > 0 for r in ranges], dtype=bool)
-        bounds = np.array([b for r in ranges if len(r) for b in (r.start, r.stop)], dtype=np.int64)
         starts = np.array([r.start if len(r) else 0 for r in ranges], dtype=np.int64)
         stops = np.array([r.stop if len(r) else 0 for r in ranges], dtype=np.int64)
         n = int(stops.max()) if len(stops) else 0
@@ -227,17 +223,7 @@ class SentenceRanges:
             first[starts[chunk] : stops[chunk]] = chunk
         for chunk in range(len(ranges)):
             last[starts[chunk] : stops[chunk]] = chunk
-        return cls(nonempty, bounds, starts, stops, first, last)
-
-    def best(self, scores: Scores) -> Scores:
-        """Per chunk, the highest of ``scores`` over its sentences (0 for a chunk without any)."""
-        out = np.zeros(len(self.nonempty), np.float32)
-        if len(self.bounds):
-            # reduceat over (start, stop) pairs; the odd results span the gaps and are dropped; a stop at
-            # the very end points at the appended element, which only ever closes a pair
-            padded = np.append(scores, np.float32(-np.inf))
-            out[self.nonempty] = np.maximum.reduceat(padded, self.bounds)[0::2]
-        return out
+        return cls(starts, stops, first, last)
 
     def rows_of(self, chunks: Rows) -> tuple[Rows, Rows]:
         """The sentence rows of ``chunks``, chunk after chunk, and where each chunk's run starts."""

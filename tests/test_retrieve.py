@@ -64,8 +64,15 @@ def test_best_sentence_per_chunk_in_one_pass_matches_the_loop() -> None:
     # overlapping runs (one sentence shared), empty chunks, single sentences, a run to the very end
     ranges = [range(0, 4), range(3, 9), range(0), range(9, 10), range(9, 20), range(0), range(19, 50)]
     expected = [scores[list(r)].max() if len(r) else 0.0 for r in ranges]
-    assert SentenceRanges.of(ranges).best(scores).tolist() == pytest.approx(expected)
-    assert SentenceRanges.of([range(0), range(0)]).best(scores).tolist() == [0.0, 0.0]
+
+    def best(of: list[range], chunks: list[int]) -> list[float]:
+        sentence_ranges = SentenceRanges.of(of)
+        rows, starts = sentence_ranges.rows_of(np.asarray(chunks, np.int64))
+        return sentence_ranges.best_local(scores[rows], starts, len(chunks)).tolist()
+
+    assert best(ranges, list(range(len(ranges)))) == pytest.approx(expected)
+    assert best([range(0), range(0)], [0, 1]) == [0.0, 0.0]
+    assert best(ranges, [6, 2, 0]) == pytest.approx([expected[6], expected[2], expected[0]])  # any subset
 
 
 def test_rank_benchmark_runs_in_quick_mode() -> None:
