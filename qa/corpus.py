@@ -9,8 +9,10 @@ folder, without the suffix (``a/news.txt`` -> ``a/news``).
 from __future__ import annotations
 
 import hashlib
+import os
 import re
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from .errors import EmptyCorpusError, UnreadableFileError
@@ -58,11 +60,18 @@ class Skipped:
 
 @dataclass(frozen=True, slots=True)
 class Corpus:
-    """The readable articles of a folder (files and documents in the same order) and what was skipped."""
+    """The readable articles of a folder (files and documents in the same order), what was skipped, and
+    the files left unread because the caller knows them already (see :func:`read_corpus`)."""
 
     files: list[SourceFile]
     documents: list[Document]
     skipped: list[Skipped]
+    known: list[SourceFile] = field(default_factory=list)
+    folder: Path = Path()
+
+    def sha256s(self) -> dict[str, str]:
+        """Relative path (posix, to ``folder``) -> SHA-256 of every usable article, read or known."""
+        return {relative_path(f.path, self.folder): f.sha256 for f in (*self.files, *self.known)}
 
 
 def check_folder(folder: Path) -> None:
@@ -73,37 +82,43 @@ def check_folder(folder: Path) -> None:
         )
 
 
-def read_corpus(folder: Path, max_bytes: int = MAX_FILE_BYTES) -> Corpus:
+def read_corpus(
+    folder: Path, max_bytes: int = MAX_FILE_BYTES, known: Callable[[str, str], bool] | None = None
+) -> Corpus:
     """Every usable article under ``folder`` (recursive, sorted by path; hidden files and folders ignored).
 
     Files of other types, symlinks that lead outside the folder, files over ``max_bytes``, files that give
     no text, and a second file with the id of an earlier one (``news.txt`` beside ``news.md``) are
-    skipped and listed, each with the reason. Raises :class:`EmptyCorpusError` when the folder is
-    missing or holds no usable article.
+    skipped and listed, each with the reason. A file for which ``known(relative_path, sha256)`` is true is
+    hashed but not parsed: it is listed in ``Corpus.known`` (an index that holds it already). Raises
+    :class:`EmptyCorpusError` when the folder is missing or holds no usable article.
     """
     check_folder(folder)
     root = folder.resolve()
     files: list[SourceFile] = []
     documents: list[Document] = []
     skipped: list[Skipped] = []
+    unread: list[SourceFile] = []
     seen: dict[str, Path] = {}
-    for path in sorted(folder.rglob("*")):
-        relative = path.relative_to(folder)
-        if hidden(relative) or not path.is_file():
+    for rel, entry in walk(folder):
+        path = Path(entry.path)
+        if not entry.is_file():
             continue
-        if path.suffix.lower() not in SUFFIXES:
-            what = f"{path.suffix.lower()} files" if path.suffix else "files without a suffix"
+        kind = suffix(entry.name).lower()
+        if kind not in SUFFIXES:
+            what = f"{kind} files" if kind else "files without a suffix"
             skipped.append(Skipped(path, f"unsupported type ({what} are not read)", unsupported=True))
             continue
-        if not path.resolve().is_relative_to(root):
+        if entry.is_symlink() and not path.resolve().is_relative_to(root):
             skipped.append(Skipped(path, f"it links outside {folder}"))
             continue
+        relative = Path(rel)
         doc_id = document_id(relative)
         if doc_id in seen:
             skipped.append(Skipped(path, f"its id {doc_id!r} is taken by {seen[doc_id].name}: rename one"))
             continue
         try:
-            size = path.stat().st_size
+            size = entry.stat().st_size
             if size > max_bytes:
                 skipped.append(
                     Skipped(
@@ -112,19 +127,51 @@ def read_corpus(folder: Path, max_bytes: int = MAX_FILE_BYTES) -> Corpus:
                 )
                 continue
             data = _read_bytes(path)
+            sha256 = hashlib.sha256(data).hexdigest()
+            if known is not None and known(rel, sha256):
+                unread.append(SourceFile(path, sha256))
+                seen[doc_id] = path
+                continue
             if not data.strip():
                 skipped.append(Skipped(path, "the file is empty"))
                 continue
             documents.append(_document(path, data, doc_id))
-            files.append(SourceFile(path, hashlib.sha256(data).hexdigest()))
+            files.append(SourceFile(path, sha256))
             seen[doc_id] = path
         except UnreadableFileError as exc:
             skipped.append(Skipped(path, exc.reason))
-    if not documents:
+    if not documents and not unread:
         why = "; ".join(f"{s.path.name}: {s.reason}" for s in skipped[:3])
         kinds = ", ".join(f"*{suffix}" for suffix in SUFFIXES)
         raise EmptyCorpusError(f"no articles ({kinds}) in {folder}" + (f" (skipped {why})" if why else ""))
-    return Corpus(files, documents, skipped)
+    return Corpus(files, documents, skipped, unread, folder)
+
+
+def walk(folder: Path, prefix: str = "") -> Iterator[tuple[str, os.DirEntry[str]]]:
+    """Entries under ``folder`` that are not hidden, in path order, with their paths relative to it
+    (posix); symlinked folders are listed but not entered (as ``Path.rglob`` does)."""
+    try:
+        entries = sorted(os.scandir(folder), key=lambda e: e.name)
+    except OSError:
+        return
+    for entry in entries:
+        if entry.name.startswith("."):
+            continue
+        rel = prefix + entry.name
+        yield rel, entry
+        if entry.is_dir(follow_symlinks=False):
+            yield from walk(Path(entry.path), rel + "/")
+
+
+def suffix(name: str) -> str:
+    """The suffix ``Path(name).suffix`` gives: from the last dot, unless it starts or ends the name."""
+    dot = name.rfind(".")
+    return name[dot:] if 0 < dot < len(name) - 1 else ""
+
+
+def relative_path(path: Path, folder: Path) -> str:
+    """``path`` relative to ``folder``, posix-style: how an index lists its articles."""
+    return path.relative_to(folder).as_posix()
 
 
 def hidden(relative: Path) -> bool:
