@@ -8,7 +8,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Generator as Generator_
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from .answer import answer_question
@@ -25,9 +25,9 @@ from .index import (
     check_embedder,
     index_exists,
     index_format,
-    load_index,
 )
 from .retrieve import HybridRetriever, Ranking, lexical_weights
+from .segments import load as load_index
 from .types import Answer, Hit
 
 log = logging.getLogger(__name__)
@@ -88,15 +88,13 @@ class Engine:
                 f"{settings.chunk_size} and {settings.chunk_overlap}: run `qa index` to rebuild it"
             )
         if settings.store == "postgres" and served is None:
-            index = _in_postgres(settings, index)
-        retriever = HybridRetriever(
-            index,
-            embedder,
-            lexical_weights=lexical_weights(settings),
-            sentence_weight=settings.sentence_weight,
-        )
+            index = _in_postgres(settings, index.base or index)
         generator = generator or _generator_of(settings)
-        return cls(settings, embedder, index, retriever, generator)
+        return cls(settings, embedder, index, _retriever(settings, index, embedder), generator)
+
+    def serving(self, index: Index) -> Engine:
+        """This engine with ``index`` in place of its own (same model, settings and LLM)."""
+        return replace(self, index=index, retriever=_retriever(self.settings, index, self.embedder))
 
     def ask(
         self,
@@ -148,12 +146,19 @@ class Engine:
             "index": {
                 "store": self.index.store.name,
                 "path": str(self.index.path),
+                "version": self.index.version,
                 "built_at": self.index.built_at,
                 "counts": self.index.counts(),
                 "chunking": self.index.manifest["chunking"],
             },
             "seeds_dir": str(self.settings.seeds_dir),
         }
+
+
+def _retriever(settings: Settings, index: Index, embedder: Embedder) -> HybridRetriever:
+    return HybridRetriever(
+        index, embedder, lexical_weights=lexical_weights(settings), sentence_weight=settings.sentence_weight
+    )
 
 
 def _served_from_postgres(settings: Settings, embedder: Embedder) -> Index | None:

@@ -35,7 +35,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import faiss
 import numpy as np
@@ -55,6 +55,9 @@ from .store.folder import FolderStore
 from .text import sentence_spans, syllable_bigrams, syllables, words
 from .types import Chunk, Document, Span
 
+if TYPE_CHECKING:
+    from .segments import Segment
+
 log = logging.getLogger(__name__)
 
 FORMAT = "vnqa-index"
@@ -66,6 +69,7 @@ FORMAT_CHANGES = {
     4: "document ids are paths relative to the articles folder, and web pages, PDF and Word are read",
 }
 CURRENT = "current"
+SEGMENT = "segment"  # -> segment-<stamp>/: the articles changed since the current build (qa/segments.py)
 MANIFEST = "manifest.json"
 # tokeniser of each saved BM25 model
 LEXICAL = {"syllables": syllables, "bigrams": syllable_bigrams, "words": words}
@@ -105,6 +109,16 @@ class Index:
     background: list[str]
     background_vectors: faiss.Index
     chunk_sentences: list[range] = field(default_factory=list)
+    # with a segment of changes laid over a build (qa/segments.py): that build, the segment, and the
+    # build's chunk rows the segment hides (articles deleted or changed since)
+    base: Index | None = None
+    segment: Segment | None = None
+    hidden: frozenset[int] = frozenset()
+
+    @property
+    def version(self) -> str:
+        """Names what is served: the build, and the segment of changes over it if there is one."""
+        return self.path.name + (f"+{self.segment.name}" if self.segment is not None else "")
 
     @property
     def embedder_id(self) -> str:
@@ -158,7 +172,7 @@ def build_index(
     index_dir = settings.index_dir
     check_folder(settings.seeds_dir)  # before anything is written
     index_dir.mkdir(parents=True, exist_ok=True)
-    with _lock(index_dir):
+    with lock(index_dir):
         corpus = read_corpus(settings.seeds_dir)
         unusable = [s for s in corpus.skipped if not s.unsupported]
         if strict and unusable:
@@ -174,6 +188,7 @@ def build_index(
         inputs = _inputs(settings, embedder, [(f.path, f.sha256) for f in corpus.files])
         previous = _load_previous(index_dir, embedder.id)
         if previous is not None and not force and previous.manifest.get("inputs") == inputs:
+            remove_segment(index_dir)  # the folder is as the build holds it: no change stands beside it
             counts = previous.counts()
             return BuildReport(
                 previous.path,
@@ -187,14 +202,7 @@ def build_index(
             )
 
         documents = corpus.documents
-        chunks: list[Chunk] = []
-        for doc in documents:
-            chunks.extend(chunk_document(doc, settings.chunk_size, settings.chunk_overlap, len(chunks)))
-        sentences = [
-            Span(doc.doc_id, s, e, doc.text[s:e]) for doc in documents for s, e in sentence_spans(doc.text)
-        ]
-        titles = {doc.doc_id: doc.title for doc in documents}
-        chunk_inputs = [PASSAGE_TEMPLATE.format(title=titles[c.doc_id], text=c.text) for c in chunks]
+        chunks, sentences, chunk_inputs = units(documents, settings)
         sentence_inputs = [s.text for s in sentences]
         background = background_texts()
 
@@ -218,11 +226,12 @@ def build_index(
                     on_progress(done, len(todo))
                 if not progress:  # servers and pipes get log lines instead of a bar
                     log.info("embedded %d/%d texts", done, len(todo))
-        lexical_files = {
-            f"lexical/{name}/{file}": data
-            for name, tokenise in LEXICAL.items()
-            for file, data in Bm25.build([tokenise(t) for t in chunk_inputs]).files().items()
-        }
+        lexical_files: dict[str, bytes] = {}
+        lexical_stats: dict[str, dict[str, float]] = {}
+        for name, tokenise in LEXICAL.items():
+            tokens = [tokenise(t) for t in chunk_inputs]
+            lexical_files |= {f"lexical/{name}/{f}": b for f, b in Bm25.build(tokens).files().items()}
+            lexical_stats[name] = {"avgdl": sum(map(len, tokens)) / max(len(tokens), 1)}
         chunk_matrix = _stack([cache[t] for t in chunk_inputs], embedder.dim)
         sentence_matrix = _stack([cache[t] for t in sentence_inputs], embedder.dim)
         background_matrix = _stack([cache[t] for t in background], embedder.dim)
@@ -235,6 +244,7 @@ def build_index(
             "chunking": inputs["chunking"],
             "inputs": inputs,
             "counts": {"documents": len(documents), "chunks": len(chunks), "sentences": len(sentences)},
+            "lexical": lexical_stats,  # what a later segment needs to score its chunks alike
             "types": type_counts(corpus),
             "skipped": [{"path": str(s.path), "reason": s.reason} for s in skipped],
         }
@@ -242,10 +252,10 @@ def build_index(
             index_dir,
             manifest,
             {
-                "documents.jsonl": _jsonl([asdict(d) for d in documents]),
-                "chunks.jsonl": _jsonl([asdict(c) for c in chunks]),
-                "sentences.jsonl": _jsonl([asdict(s) for s in sentences]),
-                "background.jsonl": _jsonl([{"text": t} for t in background]),
+                "documents.jsonl": jsonl([asdict(d) for d in documents]),
+                "chunks.jsonl": jsonl([asdict(c) for c in chunks]),
+                "sentences.jsonl": jsonl([asdict(s) for s in sentences]),
+                "background.jsonl": jsonl([{"text": t} for t in background]),
                 "chunks.faiss": _faiss_bytes(chunk_matrix, settings.ann_from),
                 "sentences.faiss": _faiss_bytes(sentence_matrix, settings.ann_from),
                 "background.faiss": _faiss_bytes(background_matrix, settings.ann_from),
@@ -268,6 +278,22 @@ def build_index(
         )
 
 
+def units(
+    documents: Sequence[Document], settings: Settings, first_chunk: int = 0
+) -> tuple[list[Chunk], list[Span], list[str]]:
+    """The chunks of ``documents`` (numbered from ``first_chunk``), their sentences, and the text the
+    model reads for each chunk, in document order."""
+    chunks: list[Chunk] = []
+    for doc in documents:
+        first = first_chunk + len(chunks)
+        chunks.extend(chunk_document(doc, settings.chunk_size, settings.chunk_overlap, first))
+    sentences = [
+        Span(doc.doc_id, s, e, doc.text[s:e]) for doc in documents for s, e in sentence_spans(doc.text)
+    ]
+    titles = {doc.doc_id: doc.title for doc in documents}
+    return chunks, sentences, [PASSAGE_TEMPLATE.format(title=titles[c.doc_id], text=c.text) for c in chunks]
+
+
 def _resume(cache: dict[str, Vectors], texts: list[str], journal: Journal) -> int:
     """Add to ``cache`` the vectors of ``texts`` that an interrupted build journaled; how many."""
     journaled = journal.read()
@@ -280,7 +306,7 @@ def _resume(cache: dict[str, Vectors], texts: list[str], journal: Journal) -> in
             cache[text] = vector
             found += 1
     if found:
-        log.info("resuming an interrupted build: %d vectors already embedded", found)
+        log.info("%d vectors embedded since the last build (by a segment or an interrupted build)", found)
     return found
 
 
@@ -347,17 +373,17 @@ def _older_vectors(index_dir: Path, embedder_id: str) -> dict[str, Vectors]:
         manifest = json.loads((path / MANIFEST).read_text(encoding="utf-8"))
         if manifest.get("format") != FORMAT or manifest["embedder"]["id"] != embedder_id:
             return {}
-        read = {name: _verified(path, name, manifest) for name in _VECTOR_FILES}
-        titles = {row["doc_id"]: row["title"] for row in _rows(read["documents.jsonl"])}
+        read = {name: verified(path, name, manifest) for name in _VECTOR_FILES}
+        titles = {row["doc_id"]: row["title"] for row in records(read["documents.jsonl"])}
         template = manifest["chunking"].get("passage_template", PASSAGE_TEMPLATE)
         return _text_vectors(
             {
                 "chunks": [
                     template.format(title=titles[r["doc_id"]], text=r["text"])
-                    for r in _rows(read["chunks.jsonl"])
+                    for r in records(read["chunks.jsonl"])
                 ],
-                "sentences": [str(r["text"]) for r in _rows(read["sentences.jsonl"])],
-                "background": [str(r["text"]) for r in _rows(read["background.jsonl"])],
+                "sentences": [str(r["text"]) for r in records(read["sentences.jsonl"])],
+                "background": [str(r["text"]) for r in records(read["background.jsonl"])],
             },
             {
                 kind: faiss.deserialize_index(np.frombuffer(read[f"{kind}.faiss"], dtype=np.uint8))
@@ -409,8 +435,8 @@ def _faiss_bytes(matrix: Vectors, ann_from: int) -> bytes:
     return bytes(faiss.serialize_index(index))
 
 
-def _jsonl(rows: list[dict[str, Any]]) -> bytes:
-    return "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows).encode()
+def jsonl(items: list[dict[str, Any]]) -> bytes:
+    return "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in items).encode()
 
 
 # --------------------------------------------------------------------------------------- publish
@@ -418,8 +444,20 @@ def _jsonl(rows: list[dict[str, Any]]) -> bytes:
 
 def _publish(index_dir: Path, manifest: dict[str, Any], payload: dict[str, bytes]) -> Path:
     """Write a complete build next to the current one, then point ``current`` at it atomically."""
+    name = publish_folder(index_dir, "build", CURRENT, manifest, payload)
+    _remove_stale(index_dir, keep=name.name)
+    return name
+
+
+def publish_folder(
+    index_dir: Path, kind: str, link: str, manifest: dict[str, Any], payload: dict[str, bytes]
+) -> Path:
+    """Write ``payload`` (relative file name -> bytes) and ``manifest`` (with the files' sizes and
+    SHA-256 added) into a new folder ``<kind>-<stamp>-<hex>`` of ``index_dir``, fsynced, then point the
+    symlink ``link`` at it atomically; the new folder's path. A crash at any moment leaves the link as it
+    was."""
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
-    name = f"build-{stamp}-{secrets.token_hex(3)}"
+    name = f"{kind}-{stamp}-{secrets.token_hex(3)}"
     tmp = index_dir / f".tmp-{name}"
     tmp.mkdir()
     manifest = {
@@ -431,27 +469,26 @@ def _publish(index_dir: Path, manifest: dict[str, Any], payload: dict[str, bytes
         MANIFEST: json.dumps(manifest, ensure_ascii=False, indent=2).encode(),
     }.items():
         (tmp / filename).parent.mkdir(parents=True, exist_ok=True)
-        _write_synced(tmp / filename, data)
-    for folder in sorted({(tmp / n).parent for n in payload}, key=lambda p: -len(p.parts)):
-        _fsync_dir(folder)
+        write_synced(tmp / filename, data)
+    for folder in sorted({(tmp / n).parent for n in payload} | {tmp}, key=lambda p: -len(p.parts)):
+        fsync_dir(folder)
     final = index_dir / name
     os.rename(tmp, final)
-    link = index_dir / f".tmp-link-{name}"
-    os.symlink(name, link)
-    os.replace(link, index_dir / CURRENT)
-    _fsync_dir(index_dir)
-    _remove_stale(index_dir, keep=name)
+    temporary_link = index_dir / f".tmp-link-{name}"
+    os.symlink(name, temporary_link)
+    os.replace(temporary_link, index_dir / link)
+    fsync_dir(index_dir)
     return final
 
 
-def _write_synced(path: Path, data: bytes) -> None:
+def write_synced(path: Path, data: bytes) -> None:
     with open(path, "wb") as fh:
         fh.write(data)
         fh.flush()
         os.fsync(fh.fileno())
 
 
-def _fsync_dir(path: Path) -> None:
+def fsync_dir(path: Path) -> None:
     fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)
@@ -460,13 +497,27 @@ def _fsync_dir(path: Path) -> None:
 
 
 def _remove_stale(index_dir: Path, keep: str) -> None:
-    """Delete older builds and leftovers of interrupted ones (readers hold loaded copies in memory)."""
+    """Delete older builds, the segment of changes made beside them, and leftovers of interrupted ones
+    (readers hold loaded copies in memory)."""
+    remove_segment(index_dir)
     for entry in index_dir.iterdir():
         if entry.name in (keep, CURRENT, ".lock") or entry.name.startswith("."):
             if entry.name.startswith(".tmp-"):
                 _remove(entry)
             continue
         if entry.name.startswith("build-"):
+            _remove(entry)
+
+
+def remove_segment(index_dir: Path, keep: str | None = None) -> None:
+    """Unpublish the segment of changes (see :mod:`qa.segments`) unless it is ``keep``, and delete every
+    segment folder but ``keep``."""
+    link = index_dir / SEGMENT
+    if link.is_symlink() and os.readlink(link) != keep:
+        link.unlink()
+        fsync_dir(index_dir)
+    for entry in index_dir.glob(f"{SEGMENT}-*"):
+        if entry.name != keep:
             _remove(entry)
 
 
@@ -478,7 +529,7 @@ def _remove(entry: Path) -> None:
 
 
 @contextlib.contextmanager
-def _lock(index_dir: Path) -> Iterator[None]:
+def lock(index_dir: Path) -> Iterator[None]:
     """One builder at a time per index folder (released by the OS if the process dies)."""
     with open(index_dir / ".lock", "w") as fh:
         fcntl.flock(fh, fcntl.LOCK_EX)
@@ -517,14 +568,14 @@ def load_index(index_dir: Path, embedder: Embedder | None = None) -> Index:
     if embedder is not None:
         check_embedder(manifest, embedder, f"the index in {index_dir}")
     # vector files are checked as they stream through the hash, then memory-mapped, never copied
-    payload = {name: _verified(path, name, manifest) for name in DATA_FILES if name not in MAPPED}
+    payload = {name: verified(path, name, manifest) for name in DATA_FILES if name not in MAPPED}
     for name in MAPPED:
         _verified_file(path, name, manifest)
     try:
-        documents = [Document(**row) for row in _rows(payload["documents.jsonl"])]
-        chunks = [Chunk(**row) for row in _rows(payload["chunks.jsonl"])]
-        sentences = [Span(**row) for row in _rows(payload["sentences.jsonl"])]
-        background = [str(row["text"]) for row in _rows(payload["background.jsonl"])]
+        documents = [Document(**row) for row in records(payload["documents.jsonl"])]
+        chunks = [Chunk(**row) for row in records(payload["chunks.jsonl"])]
+        sentences = [Span(**row) for row in records(payload["sentences.jsonl"])]
+        background = [str(row["text"]) for row in records(payload["background.jsonl"])]
         chunk_vectors = _mapped(path / "chunks.faiss")
         sentence_vectors = _mapped(path / "sentences.faiss")
         background_vectors = _mapped(path / "background.faiss")
@@ -598,7 +649,7 @@ def _mapped(file: Path) -> faiss.Index:
     return faiss.read_index(str(file), faiss.IO_FLAG_MMAP | faiss.IO_FLAG_READ_ONLY)
 
 
-def _verified(path: Path, name: str, manifest: dict[str, Any]) -> bytes:
+def verified(path: Path, name: str, manifest: dict[str, Any]) -> bytes:
     """The bytes of ``path / name``, checked against the manifest's size and SHA-256."""
     try:
         data = (path / name).read_bytes()
@@ -614,7 +665,7 @@ def _check(path: Path, name: str, manifest: dict[str, Any], size: int, digest: s
         raise IndexCorruptError(f"{path / name} fails its checksum: run `qa index --force`")
 
 
-def _rows(data: bytes) -> Iterator[dict[str, Any]]:
+def records(data: bytes) -> Iterator[dict[str, Any]]:
     """The records of a JSONL file's bytes, parsed with orjson (they are about half of opening an index)."""
     for line in data.splitlines():
         if line:

@@ -105,7 +105,8 @@ class HybridRetriever:
         self._store = index.store
         self._doc_rows: dict[str, list[int]] = {}
         for chunk in index.chunks:
-            self._doc_rows.setdefault(chunk.doc_id, []).append(chunk.chunk_id)
+            if chunk.chunk_id not in index.hidden:  # an article deleted or changed since its build
+                self._doc_rows.setdefault(chunk.doc_id, []).append(chunk.chunk_id)
 
     def rank(self, question: str, exclude: Collection[str] = (), also: Collection[str] = ()) -> Ranking:
         """Scores of the question's candidate chunks and of their sentences.

@@ -1,8 +1,10 @@
-"""Keeping a served index up to date: rebuilds in a background thread, one at a time, on request.
+"""Keeping a served index up to date: updates in a background thread, one at a time, on request.
 
-The server asks for a rebuild when an article is uploaded or deleted, or when :class:`FolderWatch` sees
-the articles folder change. Requests that arrive during a build are folded into the next one. Each
-build reuses the vectors of unchanged texts, publishes atomically, and hands the new :class:`Engine` to
+The server asks for an update when an article is uploaded or deleted, or when :class:`FolderWatch` sees
+the articles folder change. Requests that arrive during an update are folded into the next one. An
+update lays the changed articles over the served build as a segment (:mod:`qa.segments`: only they are
+read and embedded), or builds the index anew when the changes are too many for a segment (reusing the
+vectors of unchanged texts). Either is published atomically and the new :class:`Engine` handed to
 ``publish``; until then the old one keeps answering, so no answer mixes versions.
 """
 
@@ -17,12 +19,13 @@ from pathlib import Path
 from typing import Any
 
 from .config import Settings
-from .corpus import hidden
+from .corpus import suffix, walk
 from .embedding import Embedder
 from .engine import Engine
 from .errors import QAError
 from .index import build_index
 from .loaders import SUFFIXES
+from .segments import update
 
 log = logging.getLogger(__name__)
 
@@ -53,11 +56,16 @@ class Updater:
     """Rebuilds the index of ``settings`` in a daemon thread whenever :meth:`request` is called."""
 
     def __init__(
-        self, settings: Settings, embedder: Callable[[], Embedder], publish: Callable[[Engine], None]
+        self,
+        settings: Settings,
+        embedder: Callable[[], Embedder],
+        publish: Callable[[Engine], None],
+        serving: Callable[[], Engine | None] = lambda: None,
     ) -> None:
         self._settings = settings
         self._embedder = embedder
         self._publish = publish
+        self._serving = serving  # the engine answering now: an update starts from its index
         self._changed = threading.Condition()
         self._wanted = False
         self._closed = False
@@ -110,11 +118,7 @@ class Updater:
             error = None
             skipped: tuple[dict[str, str], ...] = ()
             try:
-                embedder = self._embedder()
-                report = build_index(self._settings, embedder, on_progress=self._progress)
-                skipped = tuple({"path": str(s.path), "reason": s.reason} for s in report.skipped)
-                self._publish(Engine.open(self._settings, embedder, build_missing=False))
-                log.info("index updated: %d articles, %d chunks", report.documents, report.chunks)
+                skipped = self._update()
             except QAError as exc:
                 error = str(exc)
                 log.error("index update failed, the previous index keeps serving: %s", exc)
@@ -124,6 +128,24 @@ class Updater:
             with self._changed:
                 self._status = UpdateStatus("idle", self._started, self._wanted, error=error, skipped=skipped)
                 self._changed.notify_all()
+
+    def _update(self) -> tuple[dict[str, str], ...]:
+        """Bring the served index up to the folder and publish it; the files skipped."""
+        engine = self._serving()
+        if engine is not None and self._settings.store == "folder":
+            index = update(self._settings, engine.embedder, engine.index, self._progress)
+            if index is not None:
+                if index is not engine.index:
+                    self._publish(engine.serving(index))
+                counts = index.counts()
+                log.info("index updated: %d articles, %d chunks", counts["documents"], counts["chunks"])
+                skipped = index.segment.skipped if index.segment is not None else ()
+                return tuple({"path": str(s.path), "reason": s.reason} for s in skipped)
+        embedder = self._embedder()
+        report = build_index(self._settings, embedder, on_progress=self._progress)
+        self._publish(Engine.open(self._settings, embedder, build_missing=False))
+        log.info("index built: %d articles, %d chunks", report.documents, report.chunks)
+        return tuple({"path": str(s.path), "reason": s.reason} for s in report.skipped)
 
     def _progress(self, done: int, total: int) -> None:
         elapsed = time.monotonic() - self._began
@@ -137,28 +159,26 @@ class FolderWatch:
 
     def __init__(self, folder: Path) -> None:
         self.folder = folder
+        self._lock = threading.Lock()  # the OS's notices and the periodic looks may ask at once
         self._last = self._signature()
 
     def changed(self) -> bool:
         """Whether the folder's articles differ from the last call (or from construction)."""
-        now = self._signature()
-        if now == self._last:
-            return False
-        self._last = now
-        return True
+        with self._lock:
+            now = self._signature()
+            if now == self._last:
+                return False
+            self._last = now
+            return True
 
     def _signature(self) -> frozenset[tuple[str, int, int]]:
         seen = set()
-        try:
-            for path in self.folder.rglob("*"):
-                relative = path.relative_to(self.folder)
-                if path.suffix.lower() not in SUFFIXES or hidden(relative):
-                    continue
-                try:
-                    stat = path.stat()
-                except OSError:
-                    continue
-                seen.add((relative.as_posix(), stat.st_size, stat.st_mtime_ns))
-        except OSError:
-            pass
+        for rel, entry in walk(self.folder):
+            if suffix(entry.name).lower() not in SUFFIXES:
+                continue
+            try:
+                stat = entry.stat()
+            except OSError:
+                continue
+            seen.add((rel, stat.st_size, stat.st_mtime_ns))
         return frozenset(seen)

@@ -195,7 +195,7 @@ def test_a_crash_at_any_publishing_step_keeps_a_loadable_index(
         pass
 
     writes = 0
-    real_write = index_module._write_synced
+    real_write = index_module.write_synced
 
     def write(path: Path, data: bytes) -> None:
         nonlocal writes
@@ -208,7 +208,7 @@ def test_a_crash_at_any_publishing_step_keeps_a_loadable_index(
     def die(*args: object, **kwargs: object) -> None:
         raise Crash
 
-    monkeypatch.setattr(index_module, "_write_synced", write)
+    monkeypatch.setattr(index_module, "write_synced", write)
     if step in ("rename", "symlink", "replace"):
         monkeypatch.setattr(index_module.os, step, die)
     if step == "cleanup":

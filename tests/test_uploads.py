@@ -191,10 +191,29 @@ def test_a_file_saved_into_the_folder_is_picked_up_by_a_running_server(settings:
             assert time.monotonic() < deadline, updater.status()
             updater.wait(updater.status().completed + 1, 0.1)
         assert _cited(client, "đường sắt đô thị Nhổn")[0] == "moi"
+        # laid over the build as a segment: the build itself was not redone
+        assert "+segment-" in client.get("/api/health").json()["index"]["version"]
         (settings.seeds_dir / "moi.txt").unlink()
         while "moi" in client.app.state.engine.index.documents:  # type: ignore[attr-defined]
             assert time.monotonic() < deadline, updater.status()
             updater.wait(updater.status().completed + 1, 0.1)
+
+
+def test_the_os_tells_a_running_server_of_a_saved_file_at_once(settings: Settings) -> None:
+    # the periodic look would wait an hour: only the OS's notice can bring the article in
+    with TestClient(
+        create_app(settings.model_copy(update={"watch_interval": 3600}), FakeEmbedder())
+    ) as client:
+        updater = client.app.state.updater  # type: ignore[attr-defined]
+        (settings.seeds_dir / "moi.txt").write_text(
+            "Tin mới về đường sắt\n\nTuyến đường sắt đô thị Nhổn - ga Hà Nội chạy thử đoạn trên cao.\n",
+            encoding="utf-8",
+        )
+        deadline = time.monotonic() + HANG
+        while "moi" not in client.app.state.engine.index.documents:  # type: ignore[attr-defined]
+            assert time.monotonic() < deadline, updater.status()
+            updater.wait(updater.status().completed + 1, 0.1)
+        assert _cited(client, "đường sắt đô thị Nhổn")[0] == "moi"
 
 
 @pytest.mark.parametrize("name", ["bài báo mới.txt", "Tin_2023-08-07 (1).md", "a.b.c.html"])
