@@ -6,8 +6,8 @@ Layout of ``index_dir``::
     build-20261123T061500-4f2a/
         manifest.json       format, embedder, chunking, corpus checksums, counts, file checksums
         documents.jsonl     one Document per line (NFC text without page furniture)
-        chunks.jsonl        one Chunk per line; row i is vector i of chunks.faiss
-        sentences.jsonl     one sentence Span per line; row i is vector i of sentences.faiss
+        chunks.npy          a row (document row, start, end) per chunk; row i is vector i of chunks.faiss
+        sentences.npy       the same per sentence; row i is vector i of sentences.faiss
         chunks.faiss        FAISS inner-product index of chunk vectors
         sentences.faiss     FAISS inner-product index of sentence vectors
         background.jsonl    off-topic reference texts (qa/background.txt); row i is vector i of
@@ -24,14 +24,16 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import functools
 import hashlib
+import io
 import json
 import logging
 import os
 import secrets
 import shutil
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -39,6 +41,7 @@ from typing import TYPE_CHECKING, Any
 
 import faiss
 import numpy as np
+import numpy.typing as npt
 import orjson
 from tqdm import tqdm
 
@@ -61,12 +64,13 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 FORMAT = "vnqa-index"
-FORMAT_VERSION = 4
+FORMAT_VERSION = 5
 # what each version changed, for the message when an older index is rebuilt
 FORMAT_CHANGES = {
     2: "lexical indexes saved at build time",
     3: "a syllable-bigram BM25",
     4: "document ids are paths relative to the articles folder, and web pages, PDF and Word are read",
+    5: "chunks and sentences kept as offsets into their documents (a faster start, less memory)",
 }
 CURRENT = "current"
 SEGMENT = "segment"  # -> segment-<stamp>/: the articles changed since the current build (qa/segments.py)
@@ -75,8 +79,8 @@ MANIFEST = "manifest.json"
 LEXICAL = {"syllables": syllables, "bigrams": syllable_bigrams, "words": words}
 DATA_FILES = (
     "documents.jsonl",
-    "chunks.jsonl",
-    "sentences.jsonl",
+    "chunks.npy",
+    "sentences.npy",
     "background.jsonl",
     "chunks.faiss",
     "sentences.faiss",
@@ -84,6 +88,8 @@ DATA_FILES = (
     *(f"lexical/{name}/{file}" for name in LEXICAL for file in lexical.FILES),
 )
 _VECTOR_FILES = DATA_FILES[:7]  # texts and vectors: all a later build needs to reuse vectors
+# the same in builds before format 5, which held the chunks' and sentences' texts as JSONL
+_OLD_VECTOR_FILES = ("documents.jsonl", "chunks.jsonl", "sentences.jsonl", *_VECTOR_FILES[3:])
 MAPPED = ("chunks.faiss", "sentences.faiss", "background.faiss")
 BACKGROUND = Path(__file__).with_name("background.txt")
 PASSAGE_TEMPLATE = "{title}\n{text}"  # what the model reads for a chunk: the article title gives context
@@ -96,6 +102,180 @@ HNSW_EF_SEARCH = 256
 Progress = Callable[[int, int], None]
 
 
+Rows = npt.NDArray[np.int64]
+
+
+@dataclass(frozen=True, eq=False)  # compared by identity: compare ``list(a) == list(b)``
+class Stretches:
+    """Stretches of documents kept as arrays, not objects: row ``i`` is
+    ``documents[owner[i]].text[starts[i]:ends[i]]`` (800,000 sentences as objects with their texts would
+    take about 400 MB and seconds to read)."""
+
+    documents: tuple[Document, ...]
+    owner: Rows
+    starts: Rows
+    ends: Rows
+
+    def __len__(self) -> int:
+        return len(self.owner)
+
+    def doc_id(self, row: int) -> str:
+        return self.documents[int(self.owner[row])].doc_id
+
+    def text(self, row: int) -> str:
+        return self.documents[int(self.owner[row])].text[int(self.starts[row]) : int(self.ends[row])]
+
+    def rows_of(self, doc_ids: Collection[str]) -> Rows:
+        """The rows of the documents ``doc_ids`` (each document's rows are consecutive)."""
+        owners = np.array([i for d in doc_ids for i in self._owners.get(d, ())], np.int64)
+        low = np.searchsorted(self.owner, owners, "left")
+        high = np.searchsorted(self.owner, owners, "right")
+        if not len(owners):
+            return np.zeros(0, np.int64)
+        return np.concatenate([np.arange(a, b, dtype=np.int64) for a, b in zip(low, high, strict=True)])
+
+    @functools.cached_property
+    def _owners(self) -> dict[str, list[int]]:
+        """Document id -> its rows in ``documents`` (two, when a segment holds a changed article)."""
+        owners: dict[str, list[int]] = {}
+        for i, doc in enumerate(self.documents):
+            owners.setdefault(doc.doc_id, []).append(i)
+        return owners
+
+    def matrix(self) -> bytes:
+        """The arrays as one ``.npy`` file: a row ``(owner, start, end)`` per stretch."""
+        buffer = io.BytesIO()
+        np.save(buffer, np.stack([self.owner, self.starts, self.ends], axis=1), allow_pickle=False)
+        return buffer.getvalue()
+
+    @staticmethod
+    def arrays(
+        stretches: Iterable[Chunk | Span], documents: Sequence[Document]
+    ) -> tuple[tuple[Document, ...], Rows, Rows, Rows]:
+        """The documents and arrays that hold ``stretches`` (each a stretch of one of ``documents``)."""
+        docs = tuple(documents)
+        row_of = {d.doc_id: i for i, d in enumerate(docs)}
+        table = np.array([(row_of[s.doc_id], s.start, s.end) for s in stretches], np.int64).reshape(-1, 3)
+        return docs, table[:, 0].copy(), table[:, 1].copy(), table[:, 2].copy()
+
+    @staticmethod
+    def read(data: bytes, documents: Sequence[Document]) -> tuple[tuple[Document, ...], Rows, Rows, Rows]:
+        """The documents and arrays of a :meth:`matrix` file."""
+        table = np.load(io.BytesIO(data), allow_pickle=False)
+        if table.ndim != 2 or table.shape[1] != 3 or (len(table) and table[:, 0].max() >= len(documents)):
+            raise ValueError("a table of stretches that does not fit its documents")
+        return tuple(documents), *(np.ascontiguousarray(table[:, i], np.int64) for i in range(3))  # type: ignore[return-value]
+
+    def _joined(self, other: Stretches) -> tuple[tuple[Document, ...], Rows, Rows, Rows]:
+        return (
+            self.documents + other.documents,
+            np.concatenate([self.owner, other.owner + len(self.documents)]),
+            np.concatenate([self.starts, other.starts]),
+            np.concatenate([self.ends, other.ends]),
+        )
+
+
+class Chunks(Stretches):
+    """The index's chunks: row ``i`` is chunk ``i`` (see :class:`Stretches`)."""
+
+    def __getitem__(self, row: int) -> Chunk:
+        doc = self.documents[self.owner[row]]
+        start, end = int(self.starts[row]), int(self.ends[row])
+        return Chunk(row, doc.doc_id, start, end, doc.text[start:end])
+
+    def __iter__(self) -> Iterator[Chunk]:
+        return (self[row] for row in range(len(self)))
+
+    @classmethod
+    def of(cls, chunks: Sequence[Chunk], documents: Sequence[Document]) -> Chunks:
+        return cls(*cls.arrays(chunks, documents))
+
+    def joined(self, other: Chunks) -> Chunks:
+        """These rows, then ``other``'s."""
+        return Chunks(*self._joined(other))
+
+
+class Spans(Stretches):
+    """The index's sentences: row ``i`` is sentence ``i`` (see :class:`Stretches`)."""
+
+    def __getitem__(self, row: int) -> Span:
+        doc = self.documents[self.owner[row]]
+        start, end = int(self.starts[row]), int(self.ends[row])
+        return Span(doc.doc_id, start, end, doc.text[start:end])
+
+    def __iter__(self) -> Iterator[Span]:
+        return (self[row] for row in range(len(self)))
+
+    @classmethod
+    def of(cls, spans: Sequence[Span], documents: Sequence[Document]) -> Spans:
+        return cls(*cls.arrays(spans, documents))
+
+    def joined(self, other: Spans) -> Spans:
+        """These rows, then ``other``'s."""
+        return Spans(*self._joined(other))
+
+
+@dataclass(frozen=True)
+class SentenceRanges:
+    """The sentence rows of every chunk, as arrays: to gather the sentences of some chunks, take each
+    one's best sentence in one pass, and find the chunks holding a sentence."""
+
+    starts: Rows  # per chunk
+    stops: Rows
+    first_chunk: Rows  # per sentence: the first and last chunk holding it (-1: none)
+    last_chunk: Rows
+
+    @classmethod
+    def of(cls, chunks: Stretches, sentences: Stretches) -> SentenceRanges:
+        """Sentences lie inside a chunk when they overlap it in its document; each document's sentences
+        are consecutive rows in reading order, so each chunk's are one run, found by binary search."""
+        owner_keys = sentences.owner << 32
+        low = np.searchsorted(owner_keys + sentences.ends, (chunks.owner << 32) + chunks.starts, "right")
+        high = np.searchsorted(owner_keys + sentences.starts, (chunks.owner << 32) + chunks.ends, "left")
+        starts = np.where(high > low, low, 0).astype(np.int64)
+        stops = np.where(high > low, high, 0).astype(np.int64)
+        first = np.full(len(sentences), -1, np.int64)
+        last = np.full(len(sentences), -1, np.int64)
+        lengths = stops - starts
+        rows = np.repeat(starts - np.concatenate([[0], np.cumsum(lengths)[:-1]]), lengths)
+        rows += np.arange(int(lengths.sum()), dtype=np.int64)
+        holders = np.repeat(np.arange(len(chunks), dtype=np.int64), lengths)
+        np.maximum.at(last, rows, holders)
+        first[rows] = len(chunks)
+        np.minimum.at(first, rows, holders)
+        return cls(starts, stops, first, last)
+
+    def __getitem__(self, chunk: int) -> range:
+        """The sentence rows of ``chunk``."""
+        return range(int(self.starts[chunk]), int(self.stops[chunk]))
+
+    def __len__(self) -> int:
+        return len(self.starts)
+
+    def rows_of(self, chunks: Rows) -> tuple[Rows, Rows]:
+        """The sentence rows of ``chunks``, chunk after chunk, and where each chunk's run starts."""
+        lengths = self.stops[chunks] - self.starts[chunks]
+        starts = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64)
+        total = int(lengths.sum())
+        rows = np.arange(total, dtype=np.int64) - np.repeat(starts - self.starts[chunks], lengths)
+        return rows, starts
+
+    def best_local(self, scores: npt.NDArray[np.float32], starts: Rows, n: int) -> npt.NDArray[np.float32]:
+        """Per chunk of :meth:`rows_of`, the highest of ``scores`` over its run (0 for an empty run)."""
+        out = np.zeros(n, np.float32)
+        if not len(scores):
+            return out
+        stops = np.append(starts[1:], len(scores))
+        filled = stops > starts
+        out[filled] = np.maximum.reduceat(scores, starts[filled])
+        return out
+
+    def chunks_of(self, sentences: Rows) -> Rows:
+        """The chunks holding any of ``sentences``."""
+        held = np.concatenate([self.first_chunk[sentences], self.last_chunk[sentences]])
+        return held[held >= 0]
+
+
 @dataclass(frozen=True)
 class Index:
     """A loaded index: documents by id, chunks and sentences, and the store that searches them."""
@@ -103,12 +283,12 @@ class Index:
     path: Path
     manifest: dict[str, Any]
     documents: dict[str, Document]
-    chunks: list[Chunk]
-    sentences: list[Span]
+    chunks: Chunks
+    sentences: Spans
     store: Store
     background: list[str]
     background_vectors: faiss.Index
-    chunk_sentences: list[range] = field(default_factory=list)
+    chunk_sentences: SentenceRanges
     # with a segment of changes laid over a build (qa/segments.py): that build, the segment, and the
     # build's chunk rows the segment hides (articles deleted or changed since)
     base: Index | None = None
@@ -253,8 +433,8 @@ def build_index(
             manifest,
             {
                 "documents.jsonl": jsonl([asdict(d) for d in documents]),
-                "chunks.jsonl": jsonl([asdict(c) for c in chunks]),
-                "sentences.jsonl": jsonl([asdict(s) for s in sentences]),
+                "chunks.npy": Chunks.of(chunks, documents).matrix(),
+                "sentences.npy": Spans.of(sentences, documents).matrix(),
                 "background.jsonl": jsonl([{"text": t} for t in background]),
                 "chunks.faiss": _faiss_bytes(chunk_matrix, settings.ann_from),
                 "sentences.faiss": _faiss_bytes(sentence_matrix, settings.ann_from),
@@ -373,16 +553,22 @@ def _older_vectors(index_dir: Path, embedder_id: str) -> dict[str, Vectors]:
         manifest = json.loads((path / MANIFEST).read_text(encoding="utf-8"))
         if manifest.get("format") != FORMAT or manifest["embedder"]["id"] != embedder_id:
             return {}
-        read = {name: verified(path, name, manifest) for name in _VECTOR_FILES}
-        titles = {row["doc_id"]: row["title"] for row in records(read["documents.jsonl"])}
+        jsonl_texts = "chunks.jsonl" in manifest.get("files", {})
+        names = _OLD_VECTOR_FILES if jsonl_texts else _VECTOR_FILES
+        read = {name: verified(path, name, manifest) for name in names}
+        documents = [Document(**row) for row in records(read["documents.jsonl"])]
+        titles = {d.doc_id: d.title for d in documents}
+        if jsonl_texts:
+            chunks = [(str(r["doc_id"]), str(r["text"])) for r in records(read["chunks.jsonl"])]
+            sentences = [str(r["text"]) for r in records(read["sentences.jsonl"])]
+        else:
+            chunks = [(c.doc_id, c.text) for c in Chunks(*Stretches.read(read["chunks.npy"], documents))]
+            sentences = [s.text for s in Spans(*Stretches.read(read["sentences.npy"], documents))]
         template = manifest["chunking"].get("passage_template", PASSAGE_TEMPLATE)
         return _text_vectors(
             {
-                "chunks": [
-                    template.format(title=titles[r["doc_id"]], text=r["text"])
-                    for r in records(read["chunks.jsonl"])
-                ],
-                "sentences": [str(r["text"]) for r in records(read["sentences.jsonl"])],
+                "chunks": [template.format(title=titles[doc], text=text) for doc, text in chunks],
+                "sentences": sentences,
                 "background": [str(r["text"]) for r in records(read["background.jsonl"])],
             },
             {
@@ -573,8 +759,8 @@ def load_index(index_dir: Path, embedder: Embedder | None = None) -> Index:
         _verified_file(path, name, manifest)
     try:
         documents = [Document(**row) for row in records(payload["documents.jsonl"])]
-        chunks = [Chunk(**row) for row in records(payload["chunks.jsonl"])]
-        sentences = [Span(**row) for row in records(payload["sentences.jsonl"])]
+        chunks = Chunks(*Stretches.read(payload["chunks.npy"], documents))
+        sentences = Spans(*Stretches.read(payload["sentences.npy"], documents))
         background = [str(row["text"]) for row in records(payload["background.jsonl"])]
         chunk_vectors = _mapped(path / "chunks.faiss")
         sentence_vectors = _mapped(path / "sentences.faiss")
@@ -605,7 +791,7 @@ def load_index(index_dir: Path, embedder: Embedder | None = None) -> Index:
         store=FolderStore(chunk_vectors, sentence_vectors, lexical_models),
         background=background,
         background_vectors=background_vectors,
-        chunk_sentences=sentences_of_chunks(chunks, sentences),
+        chunk_sentences=SentenceRanges.of(chunks, sentences),
     )
 
 
@@ -671,19 +857,3 @@ def records(data: bytes) -> Iterator[dict[str, Any]]:
         if line:
             row: dict[str, Any] = orjson.loads(line)
             yield row
-
-
-def sentences_of_chunks(chunks: list[Chunk], sentences: list[Span]) -> list[range]:
-    """For each chunk, the range of sentence rows lying inside it (sentences are in document order)."""
-    by_doc: dict[str, list[int]] = {}
-    for row, sentence in enumerate(sentences):
-        by_doc.setdefault(sentence.doc_id, []).append(row)
-    ranges: list[range] = []
-    for chunk in chunks:
-        rows = [r for r in by_doc.get(chunk.doc_id, []) if _inside(sentences[r], chunk)]
-        ranges.append(range(rows[0], rows[-1] + 1) if rows else range(0))
-    return ranges
-
-
-def _inside(sentence: Span, chunk: Chunk) -> bool:
-    return sentence.start < chunk.end and sentence.end > chunk.start

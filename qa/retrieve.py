@@ -14,7 +14,7 @@ Fusion depends on how the question is written (:func:`qa.text.question_language`
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, replace
 
 import faiss
@@ -101,12 +101,8 @@ class HybridRetriever:
         self.embedder = embedder
         self.lexical_weights = {**DEFAULT_WEIGHTS, **(lexical_weights or {})}
         self.sentence_weight = sentence_weight
-        self._ranges = SentenceRanges.of(index.chunk_sentences)
+        self._ranges = index.chunk_sentences
         self._store = index.store
-        self._doc_rows: dict[str, list[int]] = {}
-        for chunk in index.chunks:
-            if chunk.chunk_id not in index.hidden:  # an article deleted or changed since its build
-                self._doc_rows.setdefault(chunk.doc_id, []).append(chunk.chunk_id)
 
     def rank(self, question: str, exclude: Collection[str] = (), also: Collection[str] = ()) -> Ranking:
         """Scores of the question's candidate chunks and of their sentences.
@@ -126,7 +122,7 @@ class HybridRetriever:
         background = _cosines(self.index.background_vectors, query.reshape(1, -1))
         chunks_out = self._rows_of(exclude)
         skip = len(chunks_out)  # searched beyond k by what is left out, so k remain
-        sentences_out = sum(len(self.index.chunk_sentences[r]) for r in chunks_out)
+        sentences_out = int(np.sum(self._ranges.stops[chunks_out] - self._ranges.starts[chunks_out]))
         near_chunks = store.nearest("chunks", query, DENSE_CANDIDATES + skip)
         near_sentences = store.nearest("sentences", query, SENTENCE_CANDIDATES + sentences_out)
 
@@ -171,9 +167,11 @@ class HybridRetriever:
         )
 
     def _rows_of(self, doc_ids: Collection[str]) -> Rows:
-        """Chunk rows of the documents ``doc_ids``."""
-        rows = [r for d in doc_ids for r in self._doc_rows.get(d, ())]
-        return np.asarray(rows, np.int64)
+        """Chunk rows of the documents ``doc_ids`` (none of an article deleted or changed since its build)."""
+        if not doc_ids:
+            return np.zeros(0, np.int64)
+        rows = self.index.chunks.rows_of(doc_ids)
+        return rows[~np.isin(rows, list(self.index.hidden))] if self.index.hidden else rows
 
     def prefer(self, ranking: Ranking, doc_ids: Collection[str], bonus: float) -> Ranking:
         """``ranking`` with ``bonus`` added to the fused score of the chunks of ``doc_ids``."""
@@ -201,53 +199,6 @@ class HybridRetriever:
             )
             for i in order
         ]
-
-
-@dataclass(frozen=True)
-class SentenceRanges:
-    """The sentence rows of every chunk, as arrays: to gather the sentences of some chunks, take each
-    one's best sentence in one pass, and find the chunks holding a sentence."""
-
-    starts: Rows  # per chunk
-    stops: Rows
-    first_chunk: Rows  # per sentence: the first and last chunk holding it (-1: none)
-    last_chunk: Rows
-
-    @classmethod
-    def of(cls, ranges: Sequence[range]) -> SentenceRanges:
-        starts = np.array([r.start if len(r) else 0 for r in ranges], dtype=np.int64)
-        stops = np.array([r.stop if len(r) else 0 for r in ranges], dtype=np.int64)
-        n = int(stops.max()) if len(stops) else 0
-        first = np.full(n, -1, np.int64)
-        last = np.full(n, -1, np.int64)
-        for chunk in range(len(ranges) - 1, -1, -1):  # chunks holding one sentence are neighbours
-            first[starts[chunk] : stops[chunk]] = chunk
-        for chunk in range(len(ranges)):
-            last[starts[chunk] : stops[chunk]] = chunk
-        return cls(starts, stops, first, last)
-
-    def rows_of(self, chunks: Rows) -> tuple[Rows, Rows]:
-        """The sentence rows of ``chunks``, chunk after chunk, and where each chunk's run starts."""
-        lengths = self.stops[chunks] - self.starts[chunks]
-        starts = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64)
-        total = int(lengths.sum())
-        rows = np.arange(total, dtype=np.int64) - np.repeat(starts - self.starts[chunks], lengths)
-        return rows, starts
-
-    def best_local(self, scores: Scores, starts: Rows, n: int) -> Scores:
-        """Per chunk of :meth:`rows_of`, the highest of ``scores`` over its run (0 for an empty run)."""
-        out = np.zeros(n, np.float32)
-        if not len(scores):
-            return out
-        stops = np.append(starts[1:], len(scores))
-        filled = stops > starts
-        out[filled] = np.maximum.reduceat(scores, starts[filled])
-        return out
-
-    def chunks_of(self, sentences: Rows) -> Rows:
-        """The chunks holding any of ``sentences``."""
-        held = np.concatenate([self.first_chunk[sentences], self.last_chunk[sentences]])
-        return held[held >= 0]
 
 
 def _cosines(vectors: faiss.Index, query: Vectors) -> Scores:

@@ -46,15 +46,17 @@ from .index import (
     MANIFEST,
     PASSAGE_TEMPLATE,
     SEGMENT,
+    Chunks,
     Index,
     Progress,
+    SentenceRanges,
+    Spans,
     jsonl,
     load_index,
     lock,
     publish_folder,
     records,
     remove_segment,
-    sentences_of_chunks,
     units,
     verified,
 )
@@ -139,7 +141,7 @@ def update(
             remove_segment(index_dir)
             return base
         chunks, sentences, chunk_inputs = units(documents, settings, first_chunk=len(base.chunks))
-        hidden_rows = sum(1 for c in base.chunks if c.doc_id in hidden)
+        hidden_rows = len(base.chunks.rows_of(hidden))
         if not fits(len(chunks), hidden_rows, len(base.chunks)):
             log.info("%d changed chunks are too many for a segment: building the index anew", len(chunks))
             return None
@@ -241,10 +243,12 @@ def read(index_dir: Path, base: Index) -> Segment | None:
 def laid_over(base: Index, segment: Segment) -> Index:
     """``base`` as the segment changes it: its hidden articles gone, the segment's after its rows."""
     hidden = segment.hidden
-    hidden_chunks = np.fromiter((c.doc_id in hidden for c in base.chunks), bool, len(base.chunks))
-    hidden_sentences = np.fromiter((s.doc_id in hidden for s in base.sentences), bool, len(base.sentences))
-    first = len(base.sentences)
-    own = sentences_of_chunks(segment.chunks, segment.sentences)
+    chunks = base.chunks.joined(Chunks.of(segment.chunks, segment.documents))
+    sentences = base.sentences.joined(Spans.of(segment.sentences, segment.documents))
+    hidden_chunks = np.zeros(len(base.chunks), bool)
+    hidden_chunks[base.chunks.rows_of(hidden)] = True
+    hidden_sentences = np.zeros(len(base.sentences), bool)
+    hidden_sentences[base.sentences.rows_of(hidden)] = True
     documents = {k: d for k, d in base.documents.items() if k not in hidden}
     documents.update((d.doc_id, d) for d in segment.documents)
     means = base.manifest.get("lexical", {})
@@ -272,10 +276,10 @@ def laid_over(base: Index, segment: Segment) -> Index:
         base,
         manifest=manifest,
         documents=documents,
-        chunks=[*base.chunks, *segment.chunks],
-        sentences=[*base.sentences, *segment.sentences],
+        chunks=chunks,
+        sentences=sentences,
         store=store,
-        chunk_sentences=[*base.chunk_sentences, *(range(r.start + first, r.stop + first) for r in own)],
+        chunk_sentences=SentenceRanges.of(chunks, sentences),
         base=base,
         segment=segment,
         hidden=frozenset(np.flatnonzero(hidden_chunks).tolist()),
@@ -294,14 +298,13 @@ def _vectors_of(base: Index, hidden: frozenset[str], previous: Segment | None) -
     assert isinstance(base.store, FolderStore)
     cache: dict[str, Vectors] = {}
     chunks = base.store.matrix("chunks")
-    for chunk in base.chunks:
-        if chunk.doc_id in hidden:
-            title = base.documents[chunk.doc_id].title
-            cache[PASSAGE_TEMPLATE.format(title=title, text=chunk.text)] = chunks[chunk.chunk_id]
+    for row in base.chunks.rows_of(hidden).tolist():
+        chunk = base.chunks[row]
+        title = base.documents[chunk.doc_id].title
+        cache[PASSAGE_TEMPLATE.format(title=title, text=chunk.text)] = chunks[row]
     sentences = base.store.matrix("sentences")
-    for row, sentence in enumerate(base.sentences):
-        if sentence.doc_id in hidden:
-            cache[sentence.text] = sentences[row]
+    for row in base.sentences.rows_of(hidden).tolist():
+        cache[base.sentences.text(row)] = sentences[row]
     if previous is not None:
         titles = {d.doc_id: d.title for d in previous.documents}
         for chunk, vector in zip(previous.chunks, previous.chunk_vectors, strict=True):

@@ -105,10 +105,50 @@ def test_an_index_of_an_older_format_is_rebuilt_reusing_its_vectors(
     manifest.write_text(json.dumps(data))
     with caplog.at_level(logging.WARNING):
         engine = Engine.open(settings, FakeEmbedder())
-    assert "has format v3, older than v4 (since then: document ids are paths relative" in caplog.text
+    assert "has format v3, older than v5 (since then: document ids are paths relative" in caplog.text
     assert engine.index.path != first.path and engine.index.manifest["format_version"] > 1
     again = build_index(settings, FakeEmbedder(), force=True)
     assert again.embedded == 0  # every vector came from the previous build
+
+
+def test_a_format_4_index_with_texts_in_jsonl_gives_its_vectors_to_the_rebuild(settings: Settings) -> None:
+    import hashlib
+    from dataclasses import asdict
+
+    from tests.gated import CountingEmbedder
+
+    first = build_index(settings, FakeEmbedder())
+    index = load_index(settings.index_dir)
+    manifest = json.loads((first.path / MANIFEST).read_text())
+    for name, rows in (("chunks", index.chunks), ("sentences", index.sentences)):
+        data = "".join(json.dumps(asdict(r), ensure_ascii=False) + "\n" for r in rows).encode()
+        (first.path / f"{name}.jsonl").write_bytes(data)
+        (first.path / f"{name}.npy").unlink()
+        del manifest["files"][f"{name}.npy"]
+        manifest["files"][f"{name}.jsonl"] = {"sha256": hashlib.sha256(data).hexdigest(), "bytes": len(data)}
+    manifest["format_version"] = 4
+    (first.path / MANIFEST).write_text(json.dumps(manifest))
+    counting = CountingEmbedder()
+    engine = Engine.open(settings, counting)
+    assert engine.index.manifest["format_version"] == 5 and counting.embedded == 0
+    assert engine.search("Ai chủ trì hội nghị?", 1)[0].chunk.doc_id == "a_conference"
+
+
+def test_sentence_ranges_hold_the_sentences_inside_each_chunk(engine: Engine) -> None:
+    index = engine.index
+    for chunk in index.chunks:
+        inside = [
+            row
+            for row, s in enumerate(index.sentences)
+            if s.doc_id == chunk.doc_id and s.start < chunk.end and s.end > chunk.start
+        ]
+        assert list(index.chunk_sentences[chunk.chunk_id]) == inside
+        for row in inside:
+            assert (
+                index.chunk_sentences.first_chunk[row]
+                <= chunk.chunk_id
+                <= index.chunk_sentences.last_chunk[row]
+            )
 
 
 def test_a_torn_journal_record_is_dropped_and_cut_off_before_the_next(tmp_path: Path) -> None:

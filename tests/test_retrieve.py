@@ -57,7 +57,7 @@ def test_excluded_articles_are_ranked_as_if_absent(engine: Engine) -> None:
 def test_best_sentence_per_chunk_in_one_pass_matches_the_loop() -> None:
     import numpy as np
 
-    from qa.retrieve import SentenceRanges
+    from qa.index import SentenceRanges
 
     rng = np.random.default_rng(7)
     scores = rng.standard_normal(50).astype(np.float32)
@@ -66,7 +66,9 @@ def test_best_sentence_per_chunk_in_one_pass_matches_the_loop() -> None:
     expected = [scores[list(r)].max() if len(r) else 0.0 for r in ranges]
 
     def best(of: list[range], chunks: list[int]) -> list[float]:
-        sentence_ranges = SentenceRanges.of(of)
+        starts = np.array([r.start if len(r) else 0 for r in of], np.int64)
+        stops = np.array([r.stop if len(r) else 0 for r in of], np.int64)
+        sentence_ranges = SentenceRanges(starts, stops, np.zeros(0, np.int64), np.zeros(0, np.int64))
         rows, starts = sentence_ranges.rows_of(np.asarray(chunks, np.int64))
         return sentence_ranges.best_local(scores[rows], starts, len(chunks)).tolist()
 

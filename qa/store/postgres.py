@@ -212,7 +212,7 @@ def _forget_older(connection: psycopg.Connection[Any], keep: str) -> None:
 def load(url: str, path: Path | None = None) -> Index:
     """The current build of the database as an :class:`~qa.index.Index` searched by the database;
     ``path`` is the folder build it was published from, when known (its ``path``)."""
-    from ..index import Index, sentences_of_chunks
+    from ..index import Chunks, Index, SentenceRanges, Spans
     from ..types import Chunk, Document, Span
 
     build = published(url)
@@ -246,6 +246,7 @@ def load(url: str, path: Path | None = None) -> Index:
         background_rows = connection.execute(
             "select text, embedding from vnqa_background where build = %s order by row", (build,)
         ).fetchall()
+    chunk_table, sentence_table = Chunks.of(chunks, documents), Spans.of(sentences, documents)
     dim = int(manifest["embedder"]["dim"])
     background_vectors = faiss.IndexFlatIP(dim)
     if background_rows:
@@ -254,12 +255,12 @@ def load(url: str, path: Path | None = None) -> Index:
         path=path if path is not None and path.name == build else Path(build),
         manifest=manifest,
         documents={d.doc_id: d for d in documents},
-        chunks=chunks,
-        sentences=sentences,
+        chunks=chunk_table,
+        sentences=sentence_table,
         store=PostgresStore(url, build, len(chunks)),
         background=[str(t) for t, _ in background_rows],
         background_vectors=background_vectors,
-        chunk_sentences=sentences_of_chunks(chunks, sentences),
+        chunk_sentences=SentenceRanges.of(chunk_table, sentence_table),
     )
 
 
