@@ -110,7 +110,7 @@ def index(
             Engine.open(settings, embedder, build_missing=False)
     types = ", ".join(f"{count} {kind}" for kind, count in report.types.items())
     if report.rebuilt:
-        resumed = f", {report.resumed} kept from an interrupted build" if report.resumed else ""
+        resumed = f", {report.resumed} from the journal" if report.resumed else ""
         typer.echo(
             f"Indexed {report.documents} articles ({types}) into {report.chunks} chunks and "
             f"{report.sentences} sentences in {report.seconds:.1f} s ({report.embedded} texts embedded, "

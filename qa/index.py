@@ -97,7 +97,7 @@ BATCH = 16
 # The HNSW graph used from ``Settings.ann_from`` vectors on (see bench/ann.py).
 HNSW_M = 32
 HNSW_EF_CONSTRUCTION = 80
-HNSW_EF_SEARCH = 256
+HNSW_EF_SEARCH = 768  # recall@10 .985 on real vectors, about 1.3 ms at 51,649 (bench/ann.py)
 
 Progress = Callable[[int, int], None]
 
@@ -325,7 +325,7 @@ class BuildReport:
     seconds: float
     embedded: int = 0
     reused: int = 0  # vectors taken from the previous build
-    resumed: int = 0  # vectors taken from the journal of an interrupted build
+    resumed: int = 0  # vectors taken from the journal (an interrupted build, or segments since the last)
     skipped: tuple[Skipped, ...] = ()
     types: dict[str, int] = field(default_factory=dict)  # indexed files per type
 
@@ -475,7 +475,7 @@ def units(
 
 
 def _resume(cache: dict[str, Vectors], texts: list[str], journal: Journal) -> int:
-    """Add to ``cache`` the vectors of ``texts`` that an interrupted build journaled; how many."""
+    """Add to ``cache`` the vectors of ``texts`` journaled since the last build; how many."""
     journaled = journal.read()
     if not journaled:
         return 0
@@ -510,6 +510,7 @@ def _inputs(settings: Settings, embedder: Embedder, files: Sequence[tuple[Path, 
             "m": HNSW_M,
             "ef_construction": HNSW_EF_CONSTRUCTION,
             "ef_search": HNSW_EF_SEARCH,
+            "centred": True,
         },
         "format_version": FORMAT_VERSION,
     }
@@ -608,17 +609,25 @@ def _stack(rows: list[Vectors], dim: int) -> Vectors:
 
 
 def _faiss_bytes(matrix: Vectors, ann_from: int) -> bytes:
-    """A FAISS inner-product index of ``matrix``: flat, or HNSW over flat from ``ann_from`` rows on."""
-    index: faiss.Index
-    if len(matrix) >= ann_from:
-        graph = faiss.IndexHNSWFlat(matrix.shape[1], HNSW_M, faiss.METRIC_INNER_PRODUCT)
-        graph.hnsw.efConstruction = HNSW_EF_CONSTRUCTION
-        graph.hnsw.efSearch = HNSW_EF_SEARCH
-        index = graph
-    else:
-        index = faiss.IndexFlatIP(matrix.shape[1])
-    index.add(matrix)
-    return bytes(faiss.serialize_index(index))
+    """A FAISS inner-product index of ``matrix``: flat, or HNSW over flat from ``ann_from`` rows on.
+
+    The graph is linked over the vectors less their mean, then searches the vectors themselves. e5's
+    vectors crowd into a narrow cone, where a graph of inner products links poorly; centred, they spread
+    out. A search compares one question's scores, which centring shifts by the same ``q . mean`` for
+    every row, so it takes the same path either way, and the stored vectors stay the model's own.
+    On xquad-vi-dev's 51,649 vectors recall@10 rises from .90 to .94 at efSearch 256 (bench/ann.py).
+    """
+    if len(matrix) < ann_from:
+        flat = faiss.IndexFlatIP(matrix.shape[1])
+        flat.add(matrix)
+        return bytes(faiss.serialize_index(flat))
+    graph = faiss.IndexHNSWFlat(matrix.shape[1], HNSW_M, faiss.METRIC_INNER_PRODUCT)
+    graph.hnsw.efConstruction = HNSW_EF_CONSTRUCTION
+    graph.hnsw.efSearch = HNSW_EF_SEARCH
+    graph.add(np.ascontiguousarray(matrix - matrix.mean(axis=0), dtype=np.float32))
+    storage = faiss.downcast_index(graph.storage)
+    faiss.rev_swig_ptr(storage.get_xb(), matrix.size)[:] = matrix.reshape(-1)
+    return bytes(faiss.serialize_index(graph))
 
 
 def jsonl(items: list[dict[str, Any]]) -> bytes:

@@ -10,9 +10,10 @@ Tables (one set per database; every row carries its build):
 * ``vnqa_builds`` (build, manifest) and ``vnqa_current`` (the published build);
 * ``vnqa_documents``, ``vnqa_chunks`` and ``vnqa_sentences`` with their ``embedding vector(dim)``
   columns under HNSW indexes (inner product), ``vnqa_background``;
-* ``vnqa_postings`` (build, model, token, row, weight): the BM25 score matrices of the index's three
-  models over Vietnamese tokens (folded syllables, syllable pairs, pyvi words), so a lexical search is one
-  indexed aggregate and scores exactly as the folder store's bm25s does.
+* ``vnqa_terms`` (build, model, token, df, rows, weights): the BM25 score matrices of the index's three
+  models over Vietnamese tokens (folded syllables, syllable pairs, pyvi words), one row per token holding
+  its postings as arrays, so a lexical search reads one row per question token and scores exactly as the
+  folder store's bm25s does.
 
 Any PostgreSQL with the ``vector`` extension works (``QA_STORE_URL``, e.g. a managed server, whose read
 replicas can serve ``qa serve`` processes); without a URL vnqa starts the server of the
@@ -107,9 +108,9 @@ def _schema(connection: psycopg.Connection[Any], dim: int) -> None:
         "not null, primary key (build, row))",
         f"create table if not exists vnqa_background (build text, row integer, text text not null, "
         f"embedding vector({dim}) not null, primary key (build, row))",
-        "create table if not exists vnqa_postings (build text, model text, token text, row integer, "
-        "weight real not null)",
-        "create index if not exists vnqa_postings_token on vnqa_postings (build, model, token)",
+        "drop table if exists vnqa_postings",  # a posting per row, before vnqa_terms: far slower
+        "create table if not exists vnqa_terms (build text, model text, token text, df integer not null, "
+        "rows integer[] not null, weights real[] not null, primary key (build, model, token))",
         *(
             f"create index if not exists {table}_hnsw on {table} using hnsw (embedding vector_ip_ops)"
             for table in ("vnqa_chunks", "vnqa_sentences")
@@ -120,12 +121,17 @@ def _schema(connection: psycopg.Connection[Any], dim: int) -> None:
 
 
 def published(url: str) -> str | None:
-    """The build the database serves (None when it serves none)."""
+    """The build the database serves (None when it serves none, or one an older vnqa stored otherwise)."""
     with connect(url) as connection:
-        exists = connection.execute("select to_regclass('vnqa_current')").fetchone()
-        if not exists or exists[0] is None:
+        exists = connection.execute(
+            "select to_regclass('vnqa_current'), to_regclass('vnqa_terms')"
+        ).fetchone()
+        if not exists or exists[0] is None or exists[1] is None:
             return None
-        row = connection.execute("select build from vnqa_current").fetchone()
+        row = connection.execute(
+            "select c.build from vnqa_current c "
+            "where exists (select 1 from vnqa_terms t where t.build = c.build)"
+        ).fetchone()
         return str(row[0]) if row else None
 
 
@@ -141,8 +147,9 @@ def publish(url: str, index: Index) -> str:
         _schema(connection, dim)
         with connection.transaction():
             connection.execute("lock table vnqa_builds in exclusive mode")
-            there = connection.execute("select 1 from vnqa_builds where build = %s", (build,)).fetchone()
-            if there is None:
+            there = connection.execute("select 1 from vnqa_terms where build = %s limit 1", (build,))
+            if there.fetchone() is None:
+                _forget(connection, build)  # what an older vnqa left of it
                 _copy(connection, build, index, store)
             connection.execute(
                 "insert into vnqa_current (one, build) values (true, %s) "
@@ -150,7 +157,7 @@ def publish(url: str, index: Index) -> str:
                 (build,),
             )
         _forget_older(connection, keep=build)
-        for table in ("vnqa_chunks", "vnqa_sentences", "vnqa_postings", "vnqa_documents"):
+        for table in ("vnqa_chunks", "vnqa_sentences", "vnqa_terms", "vnqa_documents"):
             connection.execute(f"analyze {table}")  # plans for the new rows now, not at autovacuum's whim
     return build
 
@@ -180,14 +187,16 @@ def _copy(connection: psycopg.Connection[Any], build: str, index: Index, store: 
         with cursor.copy("copy vnqa_background (build, row, text, embedding) from stdin") as copy:
             for row, (text, vector) in enumerate(zip(index.background, background, strict=True)):
                 copy.write_row((build, row, text, vector))
-        with cursor.copy("copy vnqa_postings (build, model, token, row, weight) from stdin") as copy:
+        columns = "build, model, token, df, rows, weights"
+        with cursor.copy(f"copy vnqa_terms ({columns}) from stdin") as copy:
             for model, bm25 in store.lexical.items():
                 vocab, data, indices, indptr = bm25.postings()
                 for token, column in vocab.items():
-                    if column + 1 >= len(indptr):
+                    if column + 1 >= len(indptr) or indptr[column] == indptr[column + 1]:
                         continue
-                    for at in range(int(indptr[column]), int(indptr[column + 1])):
-                        copy.write_row((build, model, token, int(indices[at]), float(data[at])))
+                    at = slice(int(indptr[column]), int(indptr[column + 1]))
+                    rows, weights = indices[at].tolist(), data[at].tolist()
+                    copy.write_row((build, model, token, len(rows), rows, weights))
 
 
 def _forget_older(connection: psycopg.Connection[Any], keep: str) -> None:
@@ -198,15 +207,13 @@ def _forget_older(connection: psycopg.Connection[Any], keep: str) -> None:
     newer_first = [keep] + [b for b in builds if b != keep]
     for build in newer_first[2:]:
         with connection.transaction():
-            for table in (
-                "vnqa_postings",
-                "vnqa_background",
-                "vnqa_sentences",
-                "vnqa_chunks",
-                "vnqa_documents",
-            ):
-                connection.execute(f"delete from {table} where build = %s", (build,))
-            connection.execute("delete from vnqa_builds where build = %s", (build,))
+            _forget(connection, build)
+
+
+def _forget(connection: psycopg.Connection[Any], build: str) -> None:
+    for table in ("vnqa_terms", "vnqa_background", "vnqa_sentences", "vnqa_chunks", "vnqa_documents"):
+        connection.execute(f"delete from {table} where build = %s", (build,))
+    connection.execute("delete from vnqa_builds where build = %s", (build,))
 
 
 def load(url: str, path: Path | None = None) -> Index:
@@ -323,17 +330,17 @@ class PostgresStore:
         if not counts:
             return []
         sql = (
-            "select p.row, sum(p.weight * q.n) as score from vnqa_postings p "
-            "join unnest(%s::text[], %s::int[]) as q(token, n) on p.token = q.token "
-            "where p.build = %s and p.model = %s"
+            "select u.row, sum(u.weight * q.n) as score from unnest(%s::text[], %s::int[]) as q(token, n) "
+            "join vnqa_terms t on t.build = %s and t.model = %s and t.token = q.token "
+            "cross join lateral unnest(t.rows, t.weights) as u(row, weight)"
         )
         args: list[Any] = [list(counts), list(counts.values()), self._build, model]
         if rows is not None:
-            sql += " and p.row = any(%s)"
+            sql += " where u.row = any(%s)"
             args.append(rows.tolist())
-        sql += " group by p.row"
+        sql += " group by u.row"
         if k is not None:
-            sql += " order by score desc, p.row limit %s"
+            sql += " order by score desc, u.row limit %s"
             args.append(k)
         return [(int(r), float(s)) for r, s in self._connection().execute(sql, args).fetchall()]
 
@@ -351,8 +358,7 @@ class PostgresStore:
         if not wanted:
             return {}
         found = self._connection().execute(
-            "select token, count(*) from vnqa_postings where build = %s and model = %s and token = any(%s) "
-            "group by token",
+            "select token, df from vnqa_terms where build = %s and model = %s and token = any(%s)",
             (self._build, model, wanted),
         )
         return {str(t): int(n) for t, n in found.fetchall()}
