@@ -177,43 +177,33 @@ def test_writes_are_off_unless_allowed_and_only_from_the_servers_own_pages(setti
         assert 'id="upload"' in client.get("/", headers={"Accept": "text/html"}).text
 
 
-def test_a_file_saved_into_the_folder_is_picked_up_by_a_running_server(settings: Settings) -> None:
+RAILWAY = "Tin mới về đường sắt\n\nTuyến đường sắt đô thị Nhổn - ga Hà Nội chạy thử đoạn trên cao.\n"
+
+
+def _served_until(client: TestClient, doc_id: str, present: bool) -> None:
+    """Wait until the served index holds ``doc_id`` (or, with ``present`` false, no longer does)."""
+    updater = client.app.state.updater  # type: ignore[attr-defined]
+    deadline = time.monotonic() + HANG
+    while (doc_id in client.app.state.engine.index.documents) != present:  # type: ignore[attr-defined]
+        assert time.monotonic() < deadline, updater.status()
+        updater.wait(updater.status().completed + 1, 0.1)
+
+
+# an hour between looks: only the OS's notice (inotify) can bring the article in
+@pytest.mark.parametrize("interval", [0.05, 3600], ids=["looked-at", "told-by-the-os"])
+def test_a_file_saved_into_the_folder_is_picked_up_by_a_running_server(
+    settings: Settings, interval: float
+) -> None:
     with TestClient(
-        create_app(settings.model_copy(update={"watch_interval": 0.05}), FakeEmbedder())
+        create_app(settings.model_copy(update={"watch_interval": interval}), FakeEmbedder())
     ) as client:
-        updater = client.app.state.updater  # type: ignore[attr-defined]
-        (settings.seeds_dir / "moi.txt").write_text(
-            "Tin mới về đường sắt\n\nTuyến đường sắt đô thị Nhổn - ga Hà Nội chạy thử đoạn trên cao.\n",
-            encoding="utf-8",
-        )
-        deadline = time.monotonic() + HANG
-        while "moi" not in client.app.state.engine.index.documents:  # type: ignore[attr-defined]
-            assert time.monotonic() < deadline, updater.status()
-            updater.wait(updater.status().completed + 1, 0.1)
+        (settings.seeds_dir / "moi.txt").write_text(RAILWAY, encoding="utf-8")
+        _served_until(client, "moi", present=True)
         assert _cited(client, "đường sắt đô thị Nhổn")[0] == "moi"
         # laid over the build as a segment: the build itself was not redone
         assert "+segment-" in client.get("/api/health").json()["index"]["version"]
         (settings.seeds_dir / "moi.txt").unlink()
-        while "moi" in client.app.state.engine.index.documents:  # type: ignore[attr-defined]
-            assert time.monotonic() < deadline, updater.status()
-            updater.wait(updater.status().completed + 1, 0.1)
-
-
-def test_the_os_tells_a_running_server_of_a_saved_file_at_once(settings: Settings) -> None:
-    # the periodic look would wait an hour: only the OS's notice can bring the article in
-    with TestClient(
-        create_app(settings.model_copy(update={"watch_interval": 3600}), FakeEmbedder())
-    ) as client:
-        updater = client.app.state.updater  # type: ignore[attr-defined]
-        (settings.seeds_dir / "moi.txt").write_text(
-            "Tin mới về đường sắt\n\nTuyến đường sắt đô thị Nhổn - ga Hà Nội chạy thử đoạn trên cao.\n",
-            encoding="utf-8",
-        )
-        deadline = time.monotonic() + HANG
-        while "moi" not in client.app.state.engine.index.documents:  # type: ignore[attr-defined]
-            assert time.monotonic() < deadline, updater.status()
-            updater.wait(updater.status().completed + 1, 0.1)
-        assert _cited(client, "đường sắt đô thị Nhổn")[0] == "moi"
+        _served_until(client, "moi", present=False)
 
 
 @pytest.mark.parametrize("name", ["bài báo mới.txt", "Tin_2023-08-07 (1).md", "a.b.c.html"])
