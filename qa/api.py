@@ -38,13 +38,13 @@ from sse_starlette import EventSourceResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from watchfiles import awatch
 
-from . import segments
 from .chat import Turn
 from .config import Settings
 from .documents_api import Indexing, Problem, indexing_json
 from .documents_api import router as documents_router
 from .embedding import Embedder, load_embedder
 from .engine import Engine
+from .engine import published as engine_published
 from .errors import QAError, QuestionError
 from .generate import PIECE, Reply, reply_json
 from .limits import BodyLimit, Gate, Load
@@ -392,8 +392,9 @@ def create_app(settings: Settings, embedder: Embedder | None = None) -> FastAPI:
 
 
 async def _watch_index(app: FastAPI, settings: Settings) -> None:
-    """Swap to a newly published index (``qa index`` replaced the ``current`` link, or a segment of
-    changes was published) without downtime.
+    """Swap to a newly published index (``qa index`` replaced the ``current`` link, a segment of changes
+    was published, or, serving PostgreSQL's build without a local index, a new build was published
+    there) without downtime.
 
     Requests take ``app.state.engine`` once, so each is answered wholly by the old or wholly by the new
     index; a build that fails verification is logged and the old index keeps serving.
@@ -402,7 +403,7 @@ async def _watch_index(app: FastAPI, settings: Settings) -> None:
     while True:
         await asyncio.sleep(settings.reload_interval)
         engine: Engine | None = app.state.engine
-        published = await asyncio.to_thread(segments.published, settings.index_dir)
+        published = await asyncio.to_thread(engine_published, settings)
         if published is None or published in (failed, engine.index.version if engine else None):
             continue
         try:
@@ -440,6 +441,8 @@ async def _watch_folder(app: FastAPI, settings: Settings, watch: FolderWatch) ->
 
 
 async def _told_by_the_os(app: FastAPI, settings: Settings, watch: FolderWatch) -> None:
+    if not settings.seeds_dir.is_dir():  # a server of the database's build without the articles
+        return
     try:
         async for _ in awatch(settings.seeds_dir, debounce=WATCH_DEBOUNCE_MS, recursive=True):
             await _look(app, settings, watch)

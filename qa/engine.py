@@ -11,11 +11,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
+from . import segments
 from .answer import answer_question
 from .chat import Turn, standalone
 from .config import Retriever, Settings
 from .embedding import Embedder, load_embedder
-from .errors import IndexMismatchError, IndexNotBuiltError, QuestionError
+from .errors import IndexMismatchError, IndexNotBuiltError, QuestionError, StoreError
 from .generate import Generator, OpenAIGenerator, Reply, generate, generate_stream
 from .index import (
     FORMAT_CHANGES,
@@ -153,6 +154,22 @@ class Engine:
             },
             "seeds_dir": str(self.settings.seeds_dir),
         }
+
+
+def published(settings: Settings) -> str | None:
+    """The version (:attr:`Index.version`) :meth:`Engine.open` would serve now without building: the
+    index folder's, else, on a machine without one, the PostgreSQL store's current build (None when
+    there is none, or the server cannot be reached)."""
+    local = segments.published(settings.index_dir)
+    if local is not None or settings.store != "postgres" or not settings.store_url:
+        return local
+    from .store import postgres
+
+    try:
+        return postgres.published(settings.store_url)
+    except StoreError as exc:
+        log.warning("cannot ask PostgreSQL for its current build: %s", exc)
+        return None
 
 
 def _retriever(settings: Settings, index: Index, embedder: Embedder) -> HybridRetriever:

@@ -626,6 +626,7 @@ def _faiss_bytes(matrix: Vectors, ann_from: int) -> bytes:
     graph.hnsw.efSearch = HNSW_EF_SEARCH
     graph.add(np.ascontiguousarray(matrix - matrix.mean(axis=0), dtype=np.float32))
     storage = faiss.downcast_index(graph.storage)
+    assert isinstance(storage, faiss.IndexFlat)
     faiss.rev_swig_ptr(storage.get_xb(), matrix.size)[:] = matrix.reshape(-1)
     return bytes(faiss.serialize_index(graph))
 

@@ -107,3 +107,40 @@ def test_a_machine_without_the_articles_serves_what_the_database_holds(
     assert serving.index.path.name == postgres.published(url) == built.index.path.name
     question = _questions()[0]
     assert serving.ask(question) == built.ask(question)
+
+
+def test_a_machine_without_the_articles_switches_to_a_new_build_of_the_database(
+    seeds_copy: Path, tmp_path: Path, url: str
+) -> None:
+    import time
+
+    from fastapi.testclient import TestClient
+
+    from qa.api import create_app
+
+    from .conftest import HANG
+
+    articles = tmp_path / "articles"
+    articles.mkdir()
+    for path in seeds_copy.glob("*.txt"):
+        (articles / path.name).write_bytes(path.read_bytes())
+    builder = Settings(
+        seeds_dir=articles, index_dir=tmp_path / "builder", model="fake", store="postgres", store_url=url
+    )
+    Engine.open(builder, FakeEmbedder())
+    elsewhere = builder.model_copy(
+        update={"seeds_dir": tmp_path / "none", "index_dir": tmp_path / "none", "reload_interval": 0.05}
+    )
+    with TestClient(create_app(elsewhere, FakeEmbedder())) as client:
+        first = client.get("/api/health").json()["index"]["version"]
+        (articles / "moi.txt").write_text("Tin mới\n\nĐường sắt Nhổn zyqvox chạy thử.\n", encoding="utf-8")
+        from qa.index import build_index
+
+        build_index(builder, FakeEmbedder())  # `qa index --store postgres` on the machine with articles
+        rebuilt = Engine.open(builder, FakeEmbedder())
+        assert rebuilt.index.version != first
+        deadline = time.monotonic() + HANG
+        while client.get("/api/health").json()["index"]["version"] != rebuilt.index.version:
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        assert "moi" in client.app.state.engine.index.documents  # type: ignore[attr-defined]
