@@ -175,6 +175,7 @@ def create_app(settings: Settings, embedder: Embedder | None = None) -> FastAPI:
         def publish(engine: Engine) -> None:
             app.state.engine, app.state.problem = engine, None
             log.info("now serving %s", engine.index.version)
+            loaded(engine.index)  # in the updater's thread, not in the first page request after it
 
         app.state.updater = Updater(settings, current_embedder, publish, lambda: app.state.engine)
         watcher = asyncio.create_task(_watch_index(app, settings))

@@ -294,6 +294,8 @@ class Index:
     base: Index | None = None
     segment: Segment | None = None
     hidden: frozenset[int] = frozenset()
+    # what readers derive from this index once and keep with it (see qa.pages.loaded)
+    memo: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def version(self) -> str:

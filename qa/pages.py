@@ -6,6 +6,7 @@ markup, so article text, file names and questions can never become HTML.
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
 from urllib.parse import quote, urlencode, urlsplit
 
@@ -76,11 +77,8 @@ def loaded(index: Index) -> Loaded:
     documents = list(index.documents.values())
     years = sorted({d.date[:4] for d in documents if d.date})
     span = "" if not years else years[0] if len(years) == 1 else f"{years[0]}–{years[-1]}"
-    counts: dict[str, int] = {}
-    for document in documents:
-        for name in set(person_names(document.text)):
-            counts[name] = counts.get(name, 0) + 1
-    people = sorted(counts, key=lambda n: (-counts[n], n))[:EXAMPLE_PEOPLE]
+    counts = _name_counts(index)
+    people = sorted((n for n in counts if counts[n] > 0), key=lambda n: (-counts[n], n))[:EXAMPLE_PEOPLE]
     examples: list[str] = []
     if people:
         examples.append(f"Who is {without_diacritics(people[0])}?")
@@ -92,6 +90,24 @@ def loaded(index: Index) -> Loaded:
     if newest is not None:
         examples.append(f"Bài “{newest.title}” nói gì?")
     return Loaded(len(documents), span, tuple(examples))
+
+
+def _name_counts(index: Index) -> Counter[str]:
+    """In how many articles each person is named: counted once per build (2.8 s at 35,440 articles),
+    then for a segment over it from the build's counts and the articles the segment changes."""
+    counts: Counter[str] | None = index.memo.get("names")
+    if counts is not None:
+        return counts
+    if index.base is not None and index.segment is not None:
+        counts = Counter(_name_counts(index.base))
+        for doc_id in index.segment.hidden:
+            counts.subtract(set(person_names(index.base.documents[doc_id].text)))
+        for document in index.segment.documents:
+            counts.update(set(person_names(document.text)))
+    else:
+        counts = Counter(name for d in index.documents.values() for name in set(person_names(d.text)))
+    index.memo["names"] = counts
+    return counts
 
 
 def safe_url(url: str | None) -> str | None:

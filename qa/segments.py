@@ -283,6 +283,7 @@ def laid_over(base: Index, segment: Segment) -> Index:
         base=base,
         segment=segment,
         hidden=frozenset(np.flatnonzero(hidden_chunks).tolist()),
+        memo={},
     )
 
 

@@ -16,6 +16,7 @@ from qa.embedding import FakeEmbedder
 from qa.engine import Engine
 from qa.index import CURRENT, SEGMENT, build_index
 from qa.lexical import Bm25
+from qa.pages import loaded
 from qa.store.layered import SegmentLexicon
 from qa.text import syllables
 from tests.conftest import SEEDS
@@ -185,3 +186,4 @@ def test_answers_after_an_update_match_a_fresh_build(tmp_path: Path) -> None:
     assert (
         _top_docs(updated, "zyqvox", "lexical")[0] == _top_docs(fresh, "zyqvox", "lexical")[0] == first.stem
     )
+    assert loaded(updated.index) == loaded(fresh.index)  # the chat's examples: the build's counts amended
