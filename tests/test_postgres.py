@@ -23,6 +23,17 @@ def url(tmp_path_factory: pytest.TempPathFactory) -> str:
     return postgres.embedded_url(tmp_path_factory.mktemp("pg") / "data")
 
 
+def _writable_seeds(seeds: Path, tmp_path: Path, index: str, url: str) -> Settings:
+    """PostgreSQL settings over a copy of the seed articles this test may change."""
+    articles = tmp_path / "articles"
+    articles.mkdir()
+    for path in seeds.glob("*.txt"):
+        (articles / path.name).write_bytes(path.read_bytes())
+    return Settings(
+        seeds_dir=articles, index_dir=tmp_path / index, model="fake", store="postgres", store_url=url
+    )
+
+
 def _questions() -> list[str]:
     rows = [json.loads(line) for line in (SEEDS / "questions.jsonl").read_text().splitlines()]
     return [r["question"] for r in rows]
@@ -50,13 +61,8 @@ def test_both_stores_give_the_same_passages_and_answers_on_the_seeds(
 def test_a_new_build_is_published_and_the_previous_one_kept_until_the_next(
     seeds_copy: Path, tmp_path: Path, url: str
 ) -> None:
-    articles = tmp_path / "articles"
-    articles.mkdir()
-    for path in seeds_copy.glob("*.txt"):
-        (articles / path.name).write_bytes(path.read_bytes())
-    settings = Settings(
-        seeds_dir=articles, index_dir=tmp_path / "index", model="fake", store="postgres", store_url=url
-    )
+    settings = _writable_seeds(seeds_copy, tmp_path, "index", url)
+    articles = settings.seeds_dir
     first = Engine.open(settings, FakeEmbedder())
     (articles / "zz_new.txt").write_text(
         "Tin mới về hồ Gươm\n\nHồ Gươm được thả thêm 200 con cá chép đỏ vào sáng nay.", encoding="utf-8"
@@ -120,13 +126,8 @@ def test_a_machine_without_the_articles_switches_to_a_new_build_of_the_database(
 
     from .conftest import HANG
 
-    articles = tmp_path / "articles"
-    articles.mkdir()
-    for path in seeds_copy.glob("*.txt"):
-        (articles / path.name).write_bytes(path.read_bytes())
-    builder = Settings(
-        seeds_dir=articles, index_dir=tmp_path / "builder", model="fake", store="postgres", store_url=url
-    )
+    builder = _writable_seeds(seeds_copy, tmp_path, "builder", url)
+    articles = builder.seeds_dir
     Engine.open(builder, FakeEmbedder())
     elsewhere = builder.model_copy(
         update={"seeds_dir": tmp_path / "none", "index_dir": tmp_path / "none", "reload_interval": 0.05}
