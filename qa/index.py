@@ -33,11 +33,11 @@ import os
 import secrets
 import shutil
 import time
-from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Self
 
 import faiss
 import numpy as np
@@ -128,10 +128,10 @@ class Stretches:
     def rows_of(self, doc_ids: Collection[str]) -> Rows:
         """The rows of the documents ``doc_ids`` (each document's rows are consecutive)."""
         owners = np.array([i for d in doc_ids for i in self._owners.get(d, ())], np.int64)
-        low = np.searchsorted(self.owner, owners, "left")
-        high = np.searchsorted(self.owner, owners, "right")
         if not len(owners):
             return np.zeros(0, np.int64)
+        low = np.searchsorted(self.owner, owners, "left")
+        high = np.searchsorted(self.owner, owners, "right")
         return np.concatenate([np.arange(a, b, dtype=np.int64) for a, b in zip(low, high, strict=True)])
 
     @functools.cached_property
@@ -148,31 +148,37 @@ class Stretches:
         np.save(buffer, np.stack([self.owner, self.starts, self.ends], axis=1), allow_pickle=False)
         return buffer.getvalue()
 
-    @staticmethod
-    def arrays(
-        stretches: Iterable[Chunk | Span], documents: Sequence[Document]
-    ) -> tuple[tuple[Document, ...], Rows, Rows, Rows]:
-        """The documents and arrays that hold ``stretches`` (each a stretch of one of ``documents``)."""
+    @classmethod
+    def of(cls, stretches: Sequence[Chunk | Span], documents: Sequence[Document]) -> Self:
+        """The table of ``stretches``, each a stretch of one of ``documents``."""
         docs = tuple(documents)
         row_of = {d.doc_id: i for i, d in enumerate(docs)}
         table = np.array([(row_of[s.doc_id], s.start, s.end) for s in stretches], np.int64).reshape(-1, 3)
-        return docs, table[:, 0].copy(), table[:, 1].copy(), table[:, 2].copy()
+        return cls(docs, table[:, 0].copy(), table[:, 1].copy(), table[:, 2].copy())
 
-    @staticmethod
-    def read(data: bytes, documents: Sequence[Document]) -> tuple[tuple[Document, ...], Rows, Rows, Rows]:
-        """The documents and arrays of a :meth:`matrix` file."""
+    @classmethod
+    def read(cls, data: bytes, documents: Sequence[Document]) -> Self:
+        """The table a :meth:`matrix` file holds, over ``documents``."""
         table = np.load(io.BytesIO(data), allow_pickle=False)
         if table.ndim != 2 or table.shape[1] != 3 or (len(table) and table[:, 0].max() >= len(documents)):
             raise ValueError("a table of stretches that does not fit its documents")
-        return tuple(documents), *(np.ascontiguousarray(table[:, i], np.int64) for i in range(3))  # type: ignore[return-value]
+        owner, starts, ends = (np.ascontiguousarray(table[:, i], np.int64) for i in range(3))
+        return cls(tuple(documents), owner, starts, ends)
 
-    def _joined(self, other: Stretches) -> tuple[tuple[Document, ...], Rows, Rows, Rows]:
-        return (
+    def joined(self, other: Self) -> Self:
+        """These rows, then ``other``'s."""
+        return type(self)(
             self.documents + other.documents,
             np.concatenate([self.owner, other.owner + len(self.documents)]),
             np.concatenate([self.starts, other.starts]),
             np.concatenate([self.ends, other.ends]),
         )
+
+    def __iter__(self) -> Iterator[Any]:
+        return (self[row] for row in range(len(self)))
+
+    def __getitem__(self, row: int) -> Any:
+        raise NotImplementedError
 
 
 class Chunks(Stretches):
@@ -184,15 +190,7 @@ class Chunks(Stretches):
         return Chunk(row, doc.doc_id, start, end, doc.text[start:end])
 
     def __iter__(self) -> Iterator[Chunk]:
-        return (self[row] for row in range(len(self)))
-
-    @classmethod
-    def of(cls, chunks: Sequence[Chunk], documents: Sequence[Document]) -> Chunks:
-        return cls(*cls.arrays(chunks, documents))
-
-    def joined(self, other: Chunks) -> Chunks:
-        """These rows, then ``other``'s."""
-        return Chunks(*self._joined(other))
+        return super().__iter__()
 
 
 class Spans(Stretches):
@@ -204,15 +202,7 @@ class Spans(Stretches):
         return Span(doc.doc_id, start, end, doc.text[start:end])
 
     def __iter__(self) -> Iterator[Span]:
-        return (self[row] for row in range(len(self)))
-
-    @classmethod
-    def of(cls, spans: Sequence[Span], documents: Sequence[Document]) -> Spans:
-        return cls(*cls.arrays(spans, documents))
-
-    def joined(self, other: Spans) -> Spans:
-        """These rows, then ``other``'s."""
-        return Spans(*self._joined(other))
+        return super().__iter__()
 
 
 @dataclass(frozen=True)
@@ -293,7 +283,7 @@ class Index:
     # build's chunk rows the segment hides (articles deleted or changed since)
     base: Index | None = None
     segment: Segment | None = None
-    hidden: frozenset[int] = frozenset()
+    hidden: Rows = field(default_factory=lambda: np.zeros(0, np.int64))  # ascending
     # what readers derive from this index once and keep with it (see qa.pages.loaded)
     memo: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
@@ -565,8 +555,8 @@ def _older_vectors(index_dir: Path, embedder_id: str) -> dict[str, Vectors]:
             chunks = [(str(r["doc_id"]), str(r["text"])) for r in records(read["chunks.jsonl"])]
             sentences = [str(r["text"]) for r in records(read["sentences.jsonl"])]
         else:
-            chunks = [(c.doc_id, c.text) for c in Chunks(*Stretches.read(read["chunks.npy"], documents))]
-            sentences = [s.text for s in Spans(*Stretches.read(read["sentences.npy"], documents))]
+            chunks = [(c.doc_id, c.text) for c in Chunks.read(read["chunks.npy"], documents)]
+            sentences = [s.text for s in Spans.read(read["sentences.npy"], documents)]
         template = manifest["chunking"].get("passage_template", PASSAGE_TEMPLATE)
         return _text_vectors(
             {
@@ -771,8 +761,8 @@ def load_index(index_dir: Path, embedder: Embedder | None = None) -> Index:
         _verified_file(path, name, manifest)
     try:
         documents = [Document(**row) for row in records(payload["documents.jsonl"])]
-        chunks = Chunks(*Stretches.read(payload["chunks.npy"], documents))
-        sentences = Spans(*Stretches.read(payload["sentences.npy"], documents))
+        chunks = Chunks.read(payload["chunks.npy"], documents)
+        sentences = Spans.read(payload["sentences.npy"], documents)
         background = [str(row["text"]) for row in records(payload["background.jsonl"])]
         chunk_vectors = _mapped(path / "chunks.faiss")
         sentence_vectors = _mapped(path / "sentences.faiss")

@@ -171,7 +171,7 @@ class HybridRetriever:
         if not doc_ids:
             return np.zeros(0, np.int64)
         rows = self.index.chunks.rows_of(doc_ids)
-        return rows[~np.isin(rows, list(self.index.hidden))] if self.index.hidden else rows
+        return rows[~np.isin(rows, self.index.hidden)] if len(self.index.hidden) else rows
 
     def prefer(self, ranking: Ranking, doc_ids: Collection[str], bonus: float) -> Ranking:
         """``ranking`` with ``bonus`` added to the fused score of the chunks of ``doc_ids``."""

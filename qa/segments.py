@@ -282,7 +282,7 @@ def laid_over(base: Index, segment: Segment) -> Index:
         chunk_sentences=SentenceRanges.of(chunks, sentences),
         base=base,
         segment=segment,
-        hidden=frozenset(np.flatnonzero(hidden_chunks).tolist()),
+        hidden=np.flatnonzero(hidden_chunks).astype(np.int64),
         memo={},
     )
 
