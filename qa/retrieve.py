@@ -14,8 +14,11 @@ Fusion depends on how the question is written (:func:`qa.text.question_language`
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+from collections.abc import Callable, Collection, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
+from functools import cache, partial
+from typing import Any
 
 import faiss
 import numpy as np
@@ -60,6 +63,13 @@ SENTENCE_CANDIDATES = 100  # sentences nearest to the question: their chunks joi
 LEXICAL_CANDIDATES = 50  # chunks best by each BM25 model
 
 Rows = npt.NDArray[np.int64]
+
+
+@cache
+def _searches() -> ThreadPoolExecutor:
+    """Threads for a question's searches in a database (each thread keeps its own connection): the two
+    dense searches and up to three lexical ones at once."""
+    return ThreadPoolExecutor(max_workers=5, thread_name_prefix="vnqa-search")
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,8 +133,6 @@ class HybridRetriever:
         chunks_out = self._rows_of(exclude)
         skip = len(chunks_out)  # searched beyond k by what is left out, so k remain
         sentences_out = int(np.sum(self._ranges.stops[chunks_out] - self._ranges.starts[chunks_out]))
-        near_chunks = store.nearest("chunks", query, DENSE_CANDIDATES + skip)
-        near_sentences = store.nearest("sentences", query, SENTENCE_CANDIDATES + sentences_out)
 
         folded = syllables(question)
         coverage = store_coverage(store, "syllables", folded)
@@ -136,17 +144,22 @@ class HybridRetriever:
             queries["words"] = words(question)
             coverage = (coverage + store_coverage(store, "words", queries["words"])) / 2
 
-        found = [near_chunks, self._ranges.chunks_of(near_sentences), self._rows_of(also)]
-        found += [store.lexical_top(m, tokens, LEXICAL_CANDIDATES + skip) for m, tokens in queries.items()]
+        near_chunks, near_sentences, *lexical_top = self._all(
+            partial(store.nearest, "chunks", query, DENSE_CANDIDATES + skip),
+            partial(store.nearest, "sentences", query, SENTENCE_CANDIDATES + sentences_out),
+            *(partial(store.lexical_top, m, t, LEXICAL_CANDIDATES + skip) for m, t in queries.items()),
+        )
+        found = [near_chunks, self._ranges.chunks_of(near_sentences), self._rows_of(also), *lexical_top]
         rows = np.unique(np.concatenate(found))
         rows = rows[~np.isin(rows, chunks_out)]
-        # each model's scores scaled by its best candidate, which is its best chunk outside ``exclude``
-        lexical = np.mean(
-            [_unit(store.lexical_scores(m, tokens, rows)) for m, tokens in queries.items()], axis=0
-        ).astype(np.float32)
-        chunk_cos = store.cosines("chunks", rows, query)
         sentence_rows, starts = self._ranges.rows_of(rows)
-        sentence_cos = store.cosines("sentences", sentence_rows, query)
+        chunk_cos, sentence_cos, *lexical_scores = self._all(
+            partial(store.cosines, "chunks", rows, query),
+            partial(store.cosines, "sentences", sentence_rows, query),
+            *(partial(store.lexical_scores, m, t, rows) for m, t in queries.items()),
+        )
+        # each model's scores scaled by its best candidate, which is its best chunk outside ``exclude``
+        lexical = np.mean([_unit(scores) for scores in lexical_scores], axis=0).astype(np.float32)
         best_sentence = self._ranges.best_local(sentence_cos, starts, len(rows))
         dense = ((1 - self.sentence_weight) * chunk_cos + self.sentence_weight * best_sentence).astype(
             np.float32
@@ -165,6 +178,12 @@ class HybridRetriever:
             coverage=coverage,
             language=language,
         )
+
+    def _all(self, *searches: Callable[[], Any]) -> list[Any]:
+        """The results of ``searches``, issued side by side where the store runs them elsewhere."""
+        if not self._store.concurrent:
+            return [search() for search in searches]
+        return list(_searches().map(lambda search: search(), searches))
 
     def _rows_of(self, doc_ids: Collection[str]) -> Rows:
         """Chunk rows of the documents ``doc_ids`` (none of an article deleted or changed since its build)."""

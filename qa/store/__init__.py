@@ -35,6 +35,11 @@ class Store(Protocol):
     def name(self) -> str:
         """``folder`` or ``postgres``."""
 
+    @property
+    def concurrent(self) -> bool:
+        """Whether its searches run elsewhere (a database server), so a question's independent searches
+        are best issued side by side."""
+
     def nearest(self, kind: Kind, query: Vectors, k: int) -> Rows:
         """Rows of the (about, for an ANN index) ``k`` vectors nearest ``query``, shape ``(dim,)``."""
 

@@ -33,6 +33,10 @@ class FolderStore:
         return "folder"
 
     @property
+    def concurrent(self) -> bool:
+        return False
+
+    @property
     def size(self) -> int:
         return int(self.chunk_vectors.ntotal)
 

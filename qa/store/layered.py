@@ -74,6 +74,10 @@ class LayeredStore:
         return self.base.name
 
     @property
+    def concurrent(self) -> bool:
+        return self.base.concurrent
+
+    @property
     def size(self) -> int:
         return self.base.size - int(self.hidden["chunks"].sum()) + len(self.vectors["chunks"])
 
