@@ -24,6 +24,7 @@ import faiss
 import numpy as np
 import numpy.typing as npt
 
+from .bilingual import english_tokens
 from .config import Retriever as RetrieverName
 from .config import Settings
 from .embedding import Embedder, Vectors
@@ -32,7 +33,6 @@ from .store import coverage as store_coverage
 from .store.folder import stored_vectors
 from .text import (
     Language,
-    english_terms,
     question_language,
     restore_diacritics,
     syllable_bigrams,
@@ -136,8 +136,9 @@ class HybridRetriever:
 
         folded = syllables(question)
         coverage = store_coverage(store, "syllables", folded)
-        # English words folded like Vietnamese match noise ("the" -> thể); keep names, numbers, terms
-        queries = {"syllables": english_terms(question) if language == "en" else folded}
+        # English words folded like Vietnamese match noise ("the" -> thể); keep names, numbers, terms,
+        # and add the dictionary's Vietnamese for the other content words
+        queries = {"syllables": english_tokens(question) if language == "en" else folded}
         if language != "en":
             queries["bigrams"] = syllable_bigrams(question)
         if language == "vi":

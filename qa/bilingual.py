@@ -1,0 +1,124 @@
+"""English question words -> Vietnamese words, for the lexical side of English questions.
+
+An English question shares no words with a Vietnamese article but its names, so BM25 could only match
+those. Its other content words ("founded", "university", "river") are looked up in a small English ->
+Vietnamese dictionary and their translations join the question's BM25 tokens (folded syllables), at the
+low lexical weight English questions have. A word with several senses brings the first few.
+
+The dictionary, ``en_vi.tsv``, is derived from the English-Vietnamese translations of the English
+Wiktionary (as extracted by Matthias Buchmeier and published by the Open DSL Dictionary Project,
+https://github.com/open-dsl-dict/wiktionary-dict, ``src/en-vi-enwiktionary.txt``, version 20150102), under
+the Creative Commons Attribution-ShareAlike 3.0 Unported License; ``en_vi.tsv`` is under the same license.
+It was made with ``python -m qa.bilingual en-vi-enwiktionary.txt > qa/en_vi.tsv``.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from functools import cache
+from importlib import resources
+from pathlib import Path
+
+from .text import english_terms, syllables
+
+SENSES = 3  # translations kept per English word (its first senses, in the dictionary's order)
+
+# Words of English questions that carry no content of their own (question words, auxiliaries, pronouns,
+# prepositions): translated they would match everywhere.
+_FUNCTION_WORDS = frozenset(
+    """
+    a an the of in on at to for from by with about as into onto over under after before during since until
+    what which who whom whose when where why how many much did do does done was were is are be been being has
+    have had that this these those it its they them their there here he she his her him we our you your i my
+    me not no or and but than then so such also other another some any each every all most more less least
+    first last one two can could would should will shall may might must if whether while because though
+    although like name named called
+    """.split()  # noqa: SIM905 (a list of 130 quoted words reads worse)
+)
+_WORD = re.compile(r"[A-Za-z][A-Za-z'-]*")
+# inflections tried in turn: (ending, replacement), "countries" -> "country", "founded" -> "found"/"founde"
+_ENDINGS = (
+    ("ies", "y"),
+    ("es", ""),
+    ("s", ""),
+    ("ied", "y"),
+    ("ed", ""),
+    ("ed", "e"),
+    ("d", ""),
+    ("ing", ""),
+    ("ing", "e"),
+    ("'s", ""),
+)
+
+
+def english_tokens(question: str) -> list[str]:
+    """BM25 tokens of an English question: its names, numbers and terms (:func:`qa.text.english_terms`)
+    and the folded syllables of the Vietnamese translations of its other words."""
+    return english_terms(question) + [t for phrase in translations(question) for t in syllables(phrase)]
+
+
+def translations(question: str) -> list[str]:
+    """Vietnamese translations of the English content words of ``question`` (names, which are
+    capitalised past the first word, are left to match as they are written)."""
+    dictionary = _dictionary()
+    words = _WORD.findall(question)
+    lower = [w.lower() for w in words]
+    found: list[str] = []
+    taken: set[int] = set()
+    for i in range(len(lower) - 1):  # two-word entries first ("prime minister")
+        pair = f"{lower[i]} {lower[i + 1]}"
+        if pair in dictionary and not {lower[i], lower[i + 1]} <= _FUNCTION_WORDS:
+            found += dictionary[pair]
+            taken |= {i, i + 1}
+    for i, word in enumerate(lower):
+        if i in taken or word in _FUNCTION_WORDS or (i > 0 and words[i][:1].isupper()):
+            continue
+        for form in _forms(word):
+            if form in dictionary:
+                found += dictionary[form]
+                break
+    return found
+
+
+def _forms(word: str) -> list[str]:
+    """``word`` and the stems its inflections may come from."""
+    forms = [word]
+    for ending, replacement in _ENDINGS:
+        if word.endswith(ending) and len(word) > len(ending) + 2:
+            forms.append(word[: -len(ending)] + replacement)
+    return forms
+
+
+@cache
+def _dictionary() -> dict[str, list[str]]:
+    text = resources.files("qa").joinpath("en_vi.tsv").read_text(encoding="utf-8")
+    entries: dict[str, list[str]] = {}
+    for line in text.splitlines():
+        if line and not line.startswith("#"):
+            english, vietnamese = line.split("\t")
+            entries[english] = vietnamese.split("|")
+    return entries
+
+
+def convert(source: str) -> str:
+    """``en_vi.tsv`` from the Wiktionary extract ``source`` (lines ``word {pos} (gloss) :: tr, tr``)."""
+    entries: dict[str, list[str]] = {}
+    for line in source.splitlines():
+        if line.startswith("#") or " :: " not in line:
+            continue
+        head, translated = line.split(" :: ", 1)
+        english = re.sub(r"\s*\{.*", "", head).strip().lower()
+        translated = re.sub(r"\([^)]*\)|\[[^\]]*\]", " ", translated)  # "(sự) phóng túng", "[formal]"
+        senses = entries.setdefault(english, [])
+        for sense in re.split(r"[,;/]", translated):
+            sense = " ".join(sense.split())
+            if sense and sense not in senses and "\t" not in sense and "|" not in sense:
+                senses.append(sense)
+    header = "# " + __doc__.split("\n\n")[2].strip().replace("\n", "\n# ") + "\n"
+    rows = [f"{english}\t{'|'.join(senses[:SENSES])}" for english, senses in entries.items() if senses]
+    return header + "\n".join(rows) + "\n"
+
+
+if __name__ == "__main__":
+    sys.stdout.write(convert(Path(sys.argv[1]).read_text(encoding="utf-8")))

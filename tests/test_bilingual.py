@@ -1,0 +1,31 @@
+"""English question words translated for the lexical side of English questions."""
+
+from __future__ import annotations
+
+from qa.bilingual import convert, translations
+from qa.engine import Engine
+
+
+def test_content_words_are_translated_and_names_and_function_words_are_not() -> None:
+    assert "người nông dân" in translations("When do farmers harvest rice?")  # plural found as singular
+    assert "lúa" in translations("When do farmers harvest rice?")
+    assert "thủ tướng" in translations("Who was the prime minister in 1990?")  # a two-word entry
+    assert "báo đen" in translations("How fast do panthers run?")
+    assert translations("Who coached the Panthers?") == []  # a name past the first word stays a name
+    assert translations("What is it that they had?") == []
+
+
+def test_an_english_question_finds_a_vietnamese_article_by_its_translated_words(engine: Engine) -> None:
+    hits = engine.search("When do farmers harvest rice?", 1, "lexical")
+    assert hits and hits[0].chunk.doc_id == "c_weather"
+
+
+def test_the_dictionary_is_converted_from_the_wiktionary_extract() -> None:
+    source = (
+        "# English :: Vietnamese dictionary\n"
+        "abandon {v} (to give up) :: bỏ, từ bỏ\n"
+        "abandon {v} (to leave behind) :: (sự) bỏ rơi, từ bỏ; ruồng bỏ\n"
+        "abacus {n} :: bàn tính\n"
+    )
+    rows = [line for line in convert(source).splitlines() if not line.startswith("#")]
+    assert rows == ["abandon\tbỏ|từ bỏ|bỏ rơi", "abacus\tbàn tính"]
