@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from .bilingual import english_tokens
 from .confidence import confidence
 from .lead import english_lead
 from .retrieve import HybridRetriever, Ranking
@@ -26,7 +27,8 @@ NOT_FOUND_VI = "Không tìm thấy câu trả lời trong các bài báo."
 EVIDENCE_CHUNKS = 3  # the evidence sentence is taken from the best few passages
 # Evidence sentence score = cosine + these bonuses (tuned on seeds/questions.jsonl, see README).
 PASSAGE_BONUS = 0.2  # x fused score of the best passage holding the sentence
-OVERLAP_BONUS = 0.1  # x lexical coverage x share of question syllables in the sentence
+OVERLAP_BONUS = 0.1  # x lexical coverage x share of question syllables in the sentence (English: and
+# x share of its names, numbers and translated words)
 TYPED_BONUS = 0.1  # the sentence holds a name / date / number when the question asks for one
 SHORT_PENALTY = 0.05  # captions and bylines under SHORT_CHARS rarely answer anything
 SHORT_CHARS = 50
@@ -244,17 +246,22 @@ def _best_sentence(
     if not passage_score:
         return None
     wanted = set(syllables(question))
+    # an English question's own words are not in the articles: its names, numbers and translated words
+    # are, so they count whatever the question's (English) coverage
+    english = set(english_tokens(question)) if ranking.language == "en" else set()
     typed = _SPAN_PATTERNS.get(kind, ())[:1]  # the strictest pattern: broad ones match most sentences
     units = wanted_units(question) if kind is Kind.HOW_MANY else ()
     candidates = []
     for row, passage in passage_score.items():
         text = retriever.index.sentences[row].text
-        overlap = len(wanted & set(syllables(text))) / len(wanted) if wanted else 0.0
+        held = set(syllables(text))
+        overlap = len(wanted & held) / len(wanted) if wanted else 0.0
         counted = bool(units) and any(_counted(m.group(0), units) for m in _NUMBER.finditer(text))
         score = (
             ranking.sentence(row)
             + PASSAGE_BONUS * passage
             + OVERLAP_BONUS * ranking.coverage * overlap
+            + (OVERLAP_BONUS * len(english & held) / len(english) if english else 0.0)
             + (TYPED_BONUS if any(p.search(text) for p in typed) else 0.0)
             + (UNIT_BONUS if counted else 0.0)
             - (SHORT_PENALTY if len(text) < SHORT_CHARS else 0.0)
