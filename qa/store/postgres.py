@@ -101,10 +101,15 @@ def embedded_url(data: Path) -> str:
         return str(_servers[data].get_uri())
 
 
+def buffer_cache_mb() -> int:
+    """The embedded server's ``shared_buffers`` on this machine, in MB."""
+    memory_mb = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // 2**20
+    return max(128, min(BUFFER_MAX_MB, memory_mb // BUFFER_SHARE))
+
+
 def _configure(url: str) -> bool:
     """Size the embedded server's buffer cache to the machine; True when it must restart to apply it."""
-    memory_mb = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // 2**20
-    wanted_mb = max(128, min(BUFFER_MAX_MB, memory_mb // BUFFER_SHARE))
+    wanted_mb = buffer_cache_mb()
     with connect(url) as connection:
         found = connection.execute(
             "select setting::bigint * 8 / 1024 from pg_settings where name = 'shared_buffers'"
