@@ -175,8 +175,5 @@ def test_short_token_heads_still_find_candidates_and_score_them_exactly(
 
 def test_the_embedded_server_keeps_a_quarter_of_memory_as_its_buffer_cache(url: str) -> None:
     with postgres.connect(url) as connection:
-        found = connection.execute(
-            "select setting::bigint * 8 / 1024 from pg_settings where name = 'shared_buffers'"
-        ).fetchone()
-    # a quarter of this machine's memory, at most 8 GB (PostgreSQL's default is 128 MB)
-    assert found is not None and int(found[0]) == postgres.buffer_cache_mb()
+        # a quarter of this machine's memory, at most 8 GB (PostgreSQL's default is 128 MB)
+        assert postgres.shared_buffers_mb(connection) == postgres.buffer_cache_mb()

@@ -111,13 +111,18 @@ def _configure(url: str) -> bool:
     """Size the embedded server's buffer cache to the machine; True when it must restart to apply it."""
     wanted_mb = buffer_cache_mb()
     with connect(url) as connection:
-        found = connection.execute(
-            "select setting::bigint * 8 / 1024 from pg_settings where name = 'shared_buffers'"
-        ).fetchone()
-        if found is not None and int(found[0]) == wanted_mb:
+        if shared_buffers_mb(connection) == wanted_mb:
             return False
         connection.execute(f"alter system set shared_buffers = '{wanted_mb}MB'")
     return True
+
+
+def shared_buffers_mb(connection: psycopg.Connection[Any]) -> int:
+    """The ``shared_buffers`` the server runs with, in MB."""
+    found = connection.execute(
+        "select setting::bigint * 8 / 1024 from pg_settings where name = 'shared_buffers'"
+    ).fetchone()
+    return int(found[0]) if found is not None else 0
 
 
 def _prewarm(url: str) -> None:
@@ -435,7 +440,8 @@ class PostgresStore:
         if not counts:
             return np.zeros(0, np.int64)
         found = self._connection().execute(
-            f"with {_QUERY} select u.row, sum(u.weight * q.n) as score "
+            f"with query as materialized (select t.rows, t.weights, q.n from {_TOKENS}) "
+            "select u.row, sum(u.weight * q.n) as score "
             "from query q cross join lateral unnest(q.rows, q.weights) as u(row, weight) "
             "group by u.row order by score desc, u.row limit %s",
             (*self._query(model, counts), k),
@@ -447,14 +453,14 @@ class PostgresStore:
         if not len(rows) or not counts:
             return np.zeros(len(rows), np.float32)
         found = self._connection().execute(
-            f"with {_QUERY}, {_scored('= any(%s::integer[])')}",
+            _SCORED,
             (*self._query(model, counts), self._build, model, rows.tolist()),
         )
         score = dict(found.fetchall())
         return np.asarray([score.get(int(r), 0.0) for r in rows], np.float32)
 
     def _query(self, model: str, counts: Counter[str]) -> tuple[Any, ...]:
-        """The parameters of ``_QUERY``."""
+        """The parameters of ``_TOKENS``."""
         return list(counts), list(counts.values()), self._build, model
 
     def frequencies(self, model: str, tokens: list[str]) -> dict[str, int]:
@@ -475,23 +481,22 @@ def _close_all(connections: list[psycopg.Connection[Any]]) -> None:
 
 _TABLES: dict[Kind, str] = {"chunks": "vnqa_chunks", "sentences": "vnqa_sentences"}
 _TABLES_ANALYSED = ("vnqa_chunks", "vnqa_sentences", "vnqa_tokens", "vnqa_chunk_tokens", "vnqa_documents")
-# The question's tokens found in one model, with how often the question says each. The CTEs are
-# materialised: inlined, the planner takes the question for one token and unnests every chunk's arrays once
-# per question token (49 ms instead of 10 for 250 chunks and 13 tokens at 35,440 articles).
-_QUERY = (
-    "query as materialized (select t.id, t.rows, t.weights, q.n "
-    "from unnest(%s::text[], %s::integer[]) as q(token, n) "
-    "join vnqa_tokens t on t.build = %s and t.model = %s and t.token = q.token)"
+# The question's tokens found in one model, with how often the question says each (parameters: the tokens,
+# their counts, build, model).
+_TOKENS = (
+    "unnest(%s::text[], %s::integer[]) as q(token, n) "
+    "join vnqa_tokens t on t.build = %s and t.model = %s and t.token = q.token"
 )
-
-
-def _scored(rows: str) -> str:
-    """The BM25 score of the chunks ``c.row {rows}``: the sum of their weights of the question's tokens
-    (parameters: build, model, then those of ``rows``)."""
-    return (
-        "postings as materialized (select c.row, u.id, u.weight from vnqa_chunk_tokens c "
-        "cross join lateral unnest(c.ids, c.weights) as u(id, weight) "
-        f"where c.build = %s and c.model = %s and c.row {rows}) "
-        "select p.row, sum(p.weight * q.n) as score from postings p join query q on q.id = p.id "
-        "group by p.row"
-    )
+# The BM25 score of the chunks ``rows``: the sum of their weights of the question's tokens (parameters:
+# those of _TOKENS, then build, model, rows). The CTEs here and in ``lexical_top`` are materialised:
+# inlined, the planner takes the question for one token and unnests every chunk's arrays once per question
+# token (49 ms instead of 10 for 250 chunks and 13 tokens at 35,440 articles), and sums the heads 15%
+# slower.
+_SCORED = (
+    f"with query as materialized (select t.id, q.n from {_TOKENS}), "
+    "postings as materialized (select c.row, u.id, u.weight from vnqa_chunk_tokens c "
+    "cross join lateral unnest(c.ids, c.weights) as u(id, weight) "
+    "where c.build = %s and c.model = %s and c.row = any(%s::integer[])) "
+    "select p.row, sum(p.weight * q.n) as score from postings p join query q on q.id = p.id "
+    "group by p.row"
+)
