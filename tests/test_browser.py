@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -89,14 +89,27 @@ def _watched_page(browser: object, **options: object) -> tuple[Any, list[str], l
     return page, dialogs, outside
 
 
+def _answered(page: Any, send: Callable[[], object]) -> Any:
+    """Send a question with ``send`` and wait until its answer has streamed in; the new turn.
+
+    The sources' cards arrive before the answer's text, so waiting for a card reads half an answer.
+    """
+    finished = "article.turn:not(.pending-turn):not(.streaming-turn)"
+    before = page.locator(finished).count()
+    send()
+    page.wait_for_function(f"n => document.querySelectorAll('{finished}').length > n", arg=before)
+    return page.locator("article.turn").last
+
+
+def _ask(page: Any, question: str) -> Any:
+    """Ask in the chat and wait until the answer has streamed in; the new turn."""
+    return _answered(page, lambda: (page.fill("#q", question), page.press("#q", "Enter")))
+
+
 def test_ask_in_the_browser_and_open_the_source(browser: object, live_url: str) -> None:
     page, dialogs, outside = _watched_page(browser, viewport={"width": 390, "height": 844})
     page.goto(live_url + "/")
-    page.fill("#q", "Who chaired the 2018 review meeting?")
-    page.press("#q", "Enter")
-    card = page.locator("article.turn .card").first
-    card.wait_for()
-    answer = page.locator("article.turn .bubble.answer").first.inner_text()
+    answer = _ask(page, "Who chaired the 2018 review meeting?").locator(".bubble.answer").inner_text()
     assert answer and "Not found" not in answer
     doc_ids = page.locator("article.turn .card .card-meta").all_inner_texts()
     assert any("001_76149756d6973ddd" in meta for meta in doc_ids[:3])
@@ -120,18 +133,15 @@ def test_example_questions_and_vietnamese_rendering(browser: object, live_url: s
     page = _new_page(browser)
     page.goto(live_url + "/")
     assert "5 articles loaded" in page.locator("#loaded").inner_text()
-    page.locator(".example", has_text="Who is Hoang Trung Hai?").click()
-    page.locator("article.turn .card").first.wait_for()
-    assert "Hoàng Trung Hải" in page.locator("article.turn .bubble.answer").first.inner_text()
+    turn = _answered(page, page.locator(".example", has_text="Who is Hoang Trung Hai?").click)
+    assert "Hoàng Trung Hải" in turn.locator(".bubble.answer").inner_text()
     assert "001_76149756d6973ddd" in page.locator("article.turn .card .card-meta").first.inner_text()
 
 
 def test_hostile_article_stays_inert_in_chat_and_viewer(browser: object, hostile_url: str) -> None:
     page, dialogs, outside = _watched_page(browser)
     page.goto(hostile_url + "/")
-    page.fill("#q", "hội nghị độc hại")
-    page.press("#q", "Enter")
-    page.locator("article.turn .card").first.wait_for()
+    _ask(page, "hội nghị độc hại")
     assert "<img src=x onerror=alert(2)>" in page.locator("article.turn .card .passage").first.inner_text()
     assert page.locator("article.turn img, article.turn iframe, article.turn script").count() == 0
     page.locator("article.turn .card a.open").first.click()
@@ -185,10 +195,7 @@ def test_upload_a_web_page_ask_about_it_then_remove_it(
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SCREENSHOTS / "upload.png"))
 
-    page.fill("#q", "Hà Nội tinh giản bao nhiêu biên chế?")
-    page.press("#q", "Enter")
-    first = page.locator("article.turn .card").first
-    first.wait_for()
+    first = _ask(page, "Hà Nội tinh giản bao nhiêu biên chế?").locator(".card").first
     assert PAGE_TITLE in first.inner_text()
 
     first.locator("a.open").click()
@@ -199,16 +206,6 @@ def test_upload_a_web_page_ask_about_it_then_remove_it(
     again = _ask(page, "Hà Nội tinh giản bao nhiêu biên chế?")  # the earlier turns stay in the thread
     assert PAGE_TITLE not in again.inner_text()
     assert dialogs == [] and outside == []
-
-
-def _ask(page: Any, question: str) -> Any:
-    """Ask in the chat and wait until the answer has streamed in; the new turn."""
-    finished = "article.turn:not(.pending-turn):not(.streaming-turn)"
-    before = page.locator(finished).count()
-    page.fill("#q", question)
-    page.press("#q", "Enter")
-    page.wait_for_function(f"n => document.querySelectorAll('{finished}').length > n", arg=before)
-    return page.locator("article.turn").last
 
 
 CONVERSATION = (
