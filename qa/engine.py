@@ -89,7 +89,8 @@ class Engine:
                 f"{settings.chunk_size} and {settings.chunk_overlap}: run `qa index` to rebuild it"
             )
         if settings.store == "postgres" and served is None:
-            index = _in_postgres(settings, index.base or index)
+            in_database = _in_postgres(settings, index.base or index)  # the build; its segment stays here
+            index = in_database if index.segment is None else segments.laid_over(in_database, index.segment)
         generator = generator or _generator_of(settings)
         return cls(settings, embedder, index, _retriever(settings, index, embedder), generator)
 

@@ -61,7 +61,6 @@ from .index import (
     verified,
 )
 from .journal import Journal
-from .store.folder import FolderStore
 from .store.layered import LayeredStore, SegmentLexicon
 from .types import Chunk, Document, Span
 
@@ -113,17 +112,23 @@ def update(
 ) -> Index | None:
     """``served``'s build with the folder's changes since laid over it as a published segment (the
     build alone when nothing differs from it); None when a segment cannot stand in for a new build: the
-    changes are too many (:func:`fits`), the build is no longer current, or its store is not the folder.
+    changes are too many (:func:`fits`), or the build is not the one current in the index folder (a
+    newer build is, or a database serves it to a machine without the folder). The build may be served
+    from the folder or from a database it was published to: the segment stays in the folder either way.
 
     Only the articles changed since the previous segment are read and embedded; texts whose vectors the
     build or the previous segment holds are not embedded again.
     """
     base = served.base or served
-    if not isinstance(base.store, FolderStore):
-        return None
     index_dir = settings.index_dir
+
+    def current() -> bool:  # false too for a database's build served where no folder holds it
+        return (index_dir / CURRENT).resolve() == base.path
+
+    if not current():
+        return None
     with lock(index_dir):
-        if (index_dir / CURRENT).resolve() != base.path:
+        if not current():  # a build published meanwhile
             return None
         folder = settings.seeds_dir
         built = {f["path"]: f["sha256"] for f in base.manifest["inputs"]["corpus"]["files"]}
@@ -296,16 +301,15 @@ def _still(document: Document, folder: Path, held: dict[str, str], now: dict[str
 def _vectors_of(base: Index, hidden: frozenset[str], previous: Segment | None) -> dict[str, Vectors]:
     """Text -> vector for the texts of the build's hidden articles and of the previous segment: a changed
     article keeps the vectors of its unchanged sentences."""
-    assert isinstance(base.store, FolderStore)
     cache: dict[str, Vectors] = {}
-    chunks = base.store.matrix("chunks")
-    for row in base.chunks.rows_of(hidden).tolist():
+    rows = base.chunks.rows_of(hidden)
+    for row, vector in zip(rows.tolist(), base.store.vectors_of("chunks", rows), strict=True):
         chunk = base.chunks[row]
         title = base.documents[chunk.doc_id].title
-        cache[PASSAGE_TEMPLATE.format(title=title, text=chunk.text)] = chunks[row]
-    sentences = base.store.matrix("sentences")
-    for row in base.sentences.rows_of(hidden).tolist():
-        cache[base.sentences.text(row)] = sentences[row]
+        cache[PASSAGE_TEMPLATE.format(title=title, text=chunk.text)] = vector
+    rows = base.sentences.rows_of(hidden)
+    for row, vector in zip(rows.tolist(), base.store.vectors_of("sentences", rows), strict=True):
+        cache[base.sentences.text(row)] = vector
     if previous is not None:
         titles = {d.doc_id: d.title for d in previous.documents}
         for chunk, vector in zip(previous.chunks, previous.chunk_vectors, strict=True):

@@ -3,9 +3,10 @@
 The server asks for an update when an article is uploaded or deleted, or when :class:`FolderWatch` sees
 the articles folder change. Requests that arrive during an update are folded into the next one. An
 update lays the changed articles over the served build as a segment (:mod:`qa.segments`: only they are
-read and embedded), or builds the index anew when the changes are too many for a segment (reusing the
-vectors of unchanged texts). Either is published atomically and the new :class:`Engine` handed to
-``publish``; until then the old one keeps answering, so no answer mixes versions.
+read and embedded; with the PostgreSQL store too, whose build stays as it was published), or builds the
+index anew when the changes are too many for a segment (reusing the vectors of unchanged texts). Either
+is published atomically and the new :class:`Engine` handed to ``publish``; until then the old one keeps
+answering, so no answer mixes versions.
 """
 
 from __future__ import annotations
@@ -132,7 +133,7 @@ class Updater:
     def _update(self) -> tuple[dict[str, str], ...]:
         """Bring the served index up to the folder and publish it; the files skipped."""
         engine = self._serving()
-        if engine is not None and self._settings.store == "folder":
+        if engine is not None:
             index = update(self._settings, engine.embedder, engine.index, self._progress)
             if index is not None:
                 if index is not engine.index:

@@ -78,6 +78,74 @@ def test_a_new_build_is_published_and_the_previous_one_kept_until_the_next(
     assert first.ask(_questions()[0]).answerable in (True, False)
 
 
+def test_a_changed_article_is_laid_over_the_published_build_which_stays_as_it_was(
+    seeds_copy: Path, tmp_path: Path, url: str
+) -> None:
+    from qa import segments
+    from qa.index import build_index
+
+    from .gated import CountingEmbedder
+
+    settings = _writable_seeds(seeds_copy, tmp_path, "index", url)
+    build_index(settings, FakeEmbedder())  # else the database's build, made elsewhere, is served
+    engine = Engine.open(settings, FakeEmbedder())
+    build = postgres.published(url)
+    changed = sorted(settings.seeds_dir.glob("*.txt"))[1]
+    text = changed.read_text(encoding="utf-8")
+    changed.write_text(
+        text.replace("Hoàng Trung Hải cảm ơn", "Hoàng Trung Hải zyqvox cảm ơn"), encoding="utf-8"
+    )
+
+    counting = CountingEmbedder()
+    index = segments.update(settings, counting, engine.index)
+
+    assert index is not None and index.segment is not None and index.store.name == "postgres"
+    assert postgres.published(url) == build  # the database's build is not copied again
+    assert 0 < counting.embedded <= 3  # the sentence and its chunks; the article's others are reused
+    updated = engine.serving(index)
+    assert updated.search("zyqvox cảm ơn", 1)[0].chunk.doc_id == changed.stem
+    # a server started now serves the same from the database and the folder's segment; so does the
+    # folder store
+    restarted = Engine.open(settings, FakeEmbedder())
+    in_folder = Engine.open(settings.model_copy(update={"store": "folder"}), FakeEmbedder())
+    assert restarted.index.version == updated.index.version == in_folder.index.version
+    assert restarted.index.store.name == "postgres"
+    for question in ["zyqvox cảm ơn", *_questions()[:20]]:
+        hits = [(h.chunk.chunk_id, round(h.score, 4)) for h in updated.search(question, 5)]
+        assert hits == [(h.chunk.chunk_id, round(h.score, 4)) for h in restarted.search(question, 5)]
+        assert hits == [(h.chunk.chunk_id, round(h.score, 4)) for h in in_folder.search(question, 5)]
+
+
+def test_a_running_server_picks_up_a_saved_article_without_publishing_a_new_build(
+    seeds_copy: Path, tmp_path: Path, url: str
+) -> None:
+    import time
+
+    from fastapi.testclient import TestClient
+
+    from qa.api import create_app
+    from qa.index import build_index
+
+    from .conftest import HANG
+
+    settings = _writable_seeds(seeds_copy, tmp_path, "index", url).model_copy(update={"watch_interval": 0.05})
+    build_index(settings, FakeEmbedder())  # else the database's build, made elsewhere, is served
+    with TestClient(create_app(settings, FakeEmbedder())) as client:
+        build = postgres.published(url)
+        (settings.seeds_dir / "moi.txt").write_text(
+            "Tin mới\n\nĐường sắt Nhổn zyqvox chạy thử.\n", encoding="utf-8"
+        )
+        deadline = time.monotonic() + HANG
+        while "moi" not in client.app.state.engine.index.documents:  # type: ignore[attr-defined]
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        health = client.get("/api/health").json()["index"]
+        assert health["store"] == "postgres" and "+segment-" in health["version"]
+        assert postgres.published(url) == build
+        answer = client.post("/api/ask", json={"question": "đường sắt Nhổn zyqvox"}).json()
+        assert answer["sources"][0]["doc_id"] == "moi"
+
+
 def test_an_unreachable_server_is_one_clear_error(seeds_copy: Path, tmp_path: Path) -> None:
     from qa.errors import StoreError
 

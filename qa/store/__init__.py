@@ -46,6 +46,9 @@ class Store(Protocol):
     def cosines(self, kind: Kind, rows: Rows, query: Vectors) -> Scores:
         """Inner product of ``query`` with the vectors of ``rows``, in that order."""
 
+    def vectors_of(self, kind: Kind, rows: Rows) -> Vectors:
+        """The stored vectors of ``rows``, in that order (an update reuses a changed article's)."""
+
     def lexical_top(self, model: str, tokens: list[str], k: int) -> Rows:
         """Chunk rows of the ``k`` best BM25 scores above zero for the query ``tokens`` (unordered)."""
 

@@ -53,6 +53,9 @@ class FolderStore:
     def cosines(self, kind: Kind, rows: Rows, query: Vectors) -> Scores:
         return np.asarray(self.matrix(kind)[rows] @ query.reshape(-1), dtype=np.float32)
 
+    def vectors_of(self, kind: Kind, rows: Rows) -> Vectors:
+        return np.array(self.matrix(kind)[rows], np.float32)
+
     def lexical_top(self, model: str, tokens: list[str], k: int) -> Rows:
         scores = self._scores(model, tuple(tokens))
         rows = top(scores, k)

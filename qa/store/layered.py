@@ -95,6 +95,14 @@ class LayeredStore:
         out[~below] = self.vectors[kind][rows[~below] - split] @ query.reshape(-1)
         return out
 
+    def vectors_of(self, kind: Kind, rows: Rows) -> Vectors:
+        split = len(self.hidden[kind])
+        below = rows < split
+        out = np.empty((len(rows), self.vectors[kind].shape[1]), np.float32)
+        out[below] = self.base.vectors_of(kind, rows[below])
+        out[~below] = self.vectors[kind][rows[~below] - split]
+        return out
+
     def lexical_top(self, model: str, tokens: list[str], k: int) -> Rows:
         base = self._live(lambda depth: self.base.lexical_top(model, tokens, depth), "chunks", k)
         own = self._own_scores(model, tokens)

@@ -372,7 +372,7 @@ def load(url: str, path: Path | None = None) -> Index:
         documents={d.doc_id: d for d in documents},
         chunks=chunk_table,
         sentences=sentence_table,
-        store=PostgresStore(url, build, len(chunk_table)),
+        store=PostgresStore(url, build, len(chunk_table), dim),
         background=[str(t) for t, _ in background_rows],
         background_vectors=background_vectors,
         chunk_sentences=SentenceRanges.of(chunk_table, sentence_table),
@@ -382,10 +382,11 @@ def load(url: str, path: Path | None = None) -> Index:
 class PostgresStore:
     """Searches one build in PostgreSQL: HNSW over the vectors, BM25 postings for the lexical side."""
 
-    def __init__(self, url: str, build: str, size: int) -> None:
+    def __init__(self, url: str, build: str, size: int, dim: int) -> None:
         self._url = url
         self._build = build
         self._size = size
+        self._dim = dim
         self._local = threading.local()  # a connection per thread (the server answers on several)
         self._opened: list[psycopg.Connection[Any]] = []
         weakref.finalize(self, _close_all, self._opened)  # closed with the store
@@ -434,6 +435,16 @@ class PostgresStore:
         )
         score = dict(found.fetchall())
         return np.asarray([score[int(r)] for r in rows], np.float32)
+
+    def vectors_of(self, kind: Kind, rows: Rows) -> Vectors:
+        found = self._connection().execute(
+            f"select row, embedding from {_TABLES[kind]} where build = %s and row = any(%s)",
+            (self._build, rows.tolist()),
+        )
+        vector = {int(r): np.asarray(v.to_numpy(), np.float32) for r, v in found.fetchall()}
+        if len(vector) < len(set(rows.tolist())):
+            raise IndexCorruptError(f"build {self._build} in PostgreSQL lacks some of its {kind}' vectors")
+        return np.stack([vector[int(r)] for r in rows]) if len(rows) else np.zeros((0, self._dim), np.float32)
 
     def lexical_top(self, model: str, tokens: list[str], k: int) -> Rows:
         counts = Counter(t for t in tokens if t)
