@@ -499,15 +499,15 @@ _TOKENS = (
     "join vnqa_tokens t on t.build = %s and t.model = %s and t.token = q.token"
 )
 # The BM25 score of the chunks ``rows``: the sum of their weights of the question's tokens (parameters:
-# those of _TOKENS, then build, model, rows). The CTEs here and in ``lexical_top`` are materialised:
-# inlined, the planner takes the question for one token and unnests every chunk's arrays once per question
-# token (49 ms instead of 10 for 250 chunks and 13 tokens at 35,440 articles), and sums the heads 15%
-# slower.
+# those of _TOKENS, then build, model, rows), each found in the chunk's ids by array_position. That is
+# 2.3 times as fast as unnesting every candidate's arrays and joining them with the question's tokens
+# (p50 14 -> 6 ms for the 94 seed questions' syllables and 350 chunks at 35,440 articles, same scores).
+# The CTEs here and in ``lexical_top`` are materialised: inlined, the planner takes the question for one
+# token (49 ms instead of 10 for the unnesting form) and sums the heads 15% slower.
 _SCORED = (
-    f"with query as materialized (select t.id, q.n from {_TOKENS}), "
-    "postings as materialized (select c.row, u.id, u.weight from vnqa_chunk_tokens c "
-    "cross join lateral unnest(c.ids, c.weights) as u(id, weight) "
-    "where c.build = %s and c.model = %s and c.row = any(%s::integer[])) "
-    "select p.row, sum(p.weight * q.n) as score from postings p join query q on q.id = p.id "
-    "group by p.row"
+    f"with query as materialized (select t.id, q.n from {_TOKENS}) "
+    "select c.row, sum(c.weights[p.at] * q.n) as score from vnqa_chunk_tokens c cross join query q "
+    "cross join lateral (select array_position(c.ids, q.id) as at) p "
+    "where c.build = %s and c.model = %s and c.row = any(%s::integer[]) and p.at is not null "
+    "group by c.row"
 )
