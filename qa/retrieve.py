@@ -126,16 +126,11 @@ class HybridRetriever:
         """
         store = self._store
         language = question_language(question)
-        # e5 reads Vietnamese typed without diacritics poorly; it reads a restored guess far better
-        dense_text = restore_diacritics(question) if language == "vi-folded" else question
-        query = self.embedder.embed_query(dense_text)
-        background = _cosines(self.index.background_vectors, query.reshape(1, -1))
         chunks_out = self._rows_of(exclude)
         skip = len(chunks_out)  # searched beyond k by what is left out, so k remain
         sentences_out = int(np.sum(self._ranges.stops[chunks_out] - self._ranges.starts[chunks_out]))
 
         folded = syllables(question)
-        coverage = store_coverage(store, "syllables", folded)
         # English words folded like Vietnamese match noise ("the" -> thể); keep names, numbers, terms,
         # and add the dictionary's Vietnamese for the other content words
         queries = {"syllables": english_tokens(question) if language == "en" else folded}
@@ -143,13 +138,22 @@ class HybridRetriever:
             queries["bigrams"] = syllable_bigrams(question)
         if language == "vi":
             queries["words"] = words(question)
-            coverage = (coverage + store_coverage(store, "words", queries["words"])) / 2
-
-        near_chunks, near_sentences, *lexical_top = self._all(
-            partial(store.nearest, "chunks", query, DENSE_CANDIDATES + skip),
-            partial(store.nearest, "sentences", query, SENTENCE_CANDIDATES + sentences_out),
+        # the lexical searches need no vector: in a database they run while the question is embedded
+        lexical = self._begin(
             *(partial(store.lexical_top, m, t, LEXICAL_CANDIDATES + skip) for m, t in queries.items()),
         )
+        # e5 reads Vietnamese typed without diacritics poorly; it reads a restored guess far better
+        dense_text = restore_diacritics(question) if language == "vi-folded" else question
+        query = self.embedder.embed_query(dense_text)
+        background = _cosines(self.index.background_vectors, query.reshape(1, -1))
+        near_chunks, near_sentences = self._all(
+            partial(store.nearest, "chunks", query, DENSE_CANDIDATES + skip),
+            partial(store.nearest, "sentences", query, SENTENCE_CANDIDATES + sentences_out),
+        )
+        lexical_top = lexical()
+        coverage = store_coverage(store, "syllables", folded)
+        if language == "vi":
+            coverage = (coverage + store_coverage(store, "words", queries["words"])) / 2
         found = [near_chunks, self._ranges.chunks_of(near_sentences), self._rows_of(also), *lexical_top]
         rows = np.unique(np.concatenate(found))
         rows = rows[~np.isin(rows, chunks_out)]
@@ -182,9 +186,15 @@ class HybridRetriever:
 
     def _all(self, *searches: Callable[[], Any]) -> list[Any]:
         """The results of ``searches``, issued side by side where the store runs them elsewhere."""
+        return self._begin(*searches)()
+
+    def _begin(self, *searches: Callable[[], Any]) -> Callable[[], list[Any]]:
+        """Start ``searches`` (side by side, in the background, where the store runs them elsewhere; else
+        when their results are asked for); returns what gives their results."""
         if not self._store.concurrent:
-            return [search() for search in searches]
-        return list(_searches().map(lambda search: search(), searches))
+            return lambda: [search() for search in searches]
+        started = [_searches().submit(search) for search in searches]
+        return lambda: [future.result() for future in started]
 
     def _rows_of(self, doc_ids: Collection[str]) -> Rows:
         """Chunk rows of the documents ``doc_ids`` (none of an article deleted or changed since its build)."""
