@@ -1,0 +1,89 @@
+"""Question latency with the real query encoder, over an index built with the fake embedder.
+
+    python bench/query_latency.py --seeds FOLDER --index INDEX [--stores folder,postgres] [--runs 2]
+
+bench/scale.py builds its indexes with the fake embedder, which leaves out what the packaged e5 model
+costs to embed each question. Here every question is embedded by the packaged model first, as
+``qa serve`` would embed it, and the index (built with the fake model, so its vectors are the fake
+ones) is then searched with the fake vector: the time is the real model's plus the store's. The index
+is built with the fake model first if ``INDEX`` holds none (for ``postgres``: published to the embedded
+server beside it, or to ``QA_STORE_URL``). Per store and run, the seed questions are asked one after
+another through ``Engine.ask`` (after a warm-up over the first ten); p50 and p99 in ms, with the
+encoder's own p50 beside them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+
+from qa.config import Settings
+from qa.embedding import Embedder, FakeEmbedder, load_embedder
+from qa.engine import Engine
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+class RealEncoderCost(FakeEmbedder):
+    """The fake embedder, after the packaged model has embedded the same question."""
+
+    def __init__(self, real: Embedder) -> None:
+        super().__init__()
+        self._real = real
+
+    def embed_query(self, text: str) -> npt.NDArray[np.float32]:
+        self._real.embed_query(text)
+        return super().embed_query(text)
+
+
+def percentiles(latencies: Sequence[float]) -> tuple[float, float]:
+    return statistics.median(latencies), statistics.quantiles(latencies, n=100)[-1]
+
+
+def timed(call: object, questions: Sequence[str]) -> list[float]:
+    latencies = []
+    for question in questions:
+        began = time.perf_counter()
+        call(question)  # type: ignore[operator]
+        latencies.append((time.perf_counter() - began) * 1000)
+    return latencies
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--seeds", type=Path, required=True, help="the articles the index is built from")
+    parser.add_argument("--index", type=Path, required=True, help="index folder (built if empty)")
+    parser.add_argument("--stores", default="folder,postgres", help="comma-separated: folder, postgres")
+    parser.add_argument("--runs", type=int, default=2, help="timed passes over the questions per store")
+    args = parser.parse_args()
+    lines = (ROOT / "seeds" / "questions.jsonl").read_text(encoding="utf-8").splitlines()
+    questions = [str(json.loads(line)["question"]) for line in lines if line]
+    real = load_embedder(Settings())
+    print("| store | articles | run | ask p50 / p99 ms (real query encoder) | encoder alone p50 ms |")
+    print("|---|---|---|---|---|")
+    for store in args.stores.split(","):
+        settings = Settings(seeds_dir=args.seeds, index_dir=args.index, model="fake", store=store)  # type: ignore[arg-type]
+        engine = Engine.open(settings, RealEncoderCost(real))
+        for question in questions[:10]:
+            engine.ask(question)
+        for run in range(1, args.runs + 1):
+            ask = percentiles(timed(engine.ask, questions))
+            encode = percentiles(timed(real.embed_query, questions))
+            print(
+                f"| {store} | {len(engine.index.documents):,} | {run} | {ask[0]:.0f} / {ask[1]:.0f} | "
+                f"{encode[0]:.1f} |",
+                flush=True,
+            )
+
+
+if __name__ == "__main__":
+    main()
