@@ -13,8 +13,8 @@ Per folder, in this order:
 2. ``qa serve --model fake`` on that index: seconds until ``/api/health`` answers 200 (process start
    included), resident memory after the questions.
 3. The seed questions asked one after another, in-process through ``Engine.ask`` and over HTTP
-   (``POST /api/ask``): p50 and p99 in ms. The fake embedder leaves out the query encoder (about 15 ms a
-   question with the real one, see the README).
+   (``POST /api/ask``): p50 and p99 in ms. The fake embedder leaves out the query encoder (about 20 ms a
+   question with the real one: bench/query_latency.py measures with it).
 4. One article changed while the server runs (a rare word appended to it): seconds from saving the file
    until the served index holds the new text (the article viewer shows it), picked up by the folder
    watch. The file is restored afterwards.
