@@ -43,7 +43,7 @@ from .config import Settings
 from .documents_api import Indexing, Problem, indexing_json
 from .documents_api import router as documents_router
 from .embedding import Embedder, load_embedder
-from .engine import Engine
+from .engine import Engine, release_store
 from .engine import published as engine_published
 from .errors import QAError, QuestionError
 from .generate import PIECE, Reply, reply_json
@@ -185,6 +185,7 @@ def create_app(settings: Settings, embedder: Embedder | None = None) -> FastAPI:
         if folder is not None:
             folder.cancel()
         app.state.updater.close()
+        await asyncio.to_thread(release_store, settings)  # uvicorn ends on a signal before atexit runs
 
     app = FastAPI(
         title="vnqa",

@@ -9,6 +9,7 @@ import logging
 from collections.abc import Generator as Generator_
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Any
 
 from . import segments
@@ -205,7 +206,7 @@ def _in_postgres(settings: Settings, embedder: Embedder) -> Index:
     be published (at 35,440 articles loading them took 6 s of the start)."""
     from .store import postgres
 
-    url = settings.store_url or postgres.embedded_url((settings.index_dir / "postgres").absolute())
+    url = settings.store_url or postgres.embedded_url(_embedded_data(settings))
     build = (settings.index_dir / CURRENT).resolve()
     if postgres.published(url) != build.name:
         local = load_build(settings.index_dir, embedder)
@@ -215,6 +216,20 @@ def _in_postgres(settings: Settings, embedder: Embedder) -> Index:
     check_embedder(index.manifest, embedder, "the index in the PostgreSQL store")
     segment = segments.read(settings.index_dir, index)  # the changes since, kept in the folder
     return index if segment is None else segments.laid_over(index, segment)
+
+
+def _embedded_data(settings: Settings) -> Path:
+    """Where the embedded PostgreSQL server keeps its data when no server URL is given."""
+    return (settings.index_dir / "postgres").absolute()
+
+
+def release_store(settings: Settings) -> None:
+    """Stop the embedded PostgreSQL server ``settings`` started in this process, unless another process
+    uses it (a server at ``QA_STORE_URL`` is not vnqa's to stop)."""
+    if settings.store == "postgres" and not settings.store_url:
+        from .store import postgres
+
+        postgres.release(_embedded_data(settings))
 
 
 def _generator_of(settings: Settings) -> Generator | None:

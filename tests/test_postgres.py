@@ -146,6 +146,20 @@ def test_a_running_server_picks_up_a_saved_article_without_publishing_a_new_buil
         assert answer["sources"][0]["doc_id"] == "moi"
 
 
+def test_a_server_that_stops_stops_the_embedded_database_it_started(seeds_copy: Path, tmp_path: Path) -> None:
+    from fastapi.testclient import TestClient
+
+    from qa.api import create_app
+
+    settings = Settings(seeds_dir=seeds_copy, index_dir=tmp_path / "index", model="fake", store="postgres")
+    running = tmp_path / "index" / "postgres" / "postmaster.pid"
+    with TestClient(create_app(settings, FakeEmbedder())) as client:
+        assert client.get("/api/health").json()["index"]["store"] == "postgres"
+        assert running.exists()
+    # stopped at shutdown, not left to the interpreter's exit (a signal ends `qa serve` before it)
+    assert not running.exists()
+
+
 def test_an_unreachable_server_is_one_clear_error(seeds_copy: Path, tmp_path: Path) -> None:
     from qa.errors import StoreError
 

@@ -101,6 +101,16 @@ def embedded_url(data: Path) -> str:
         return str(_servers[data].get_uri())
 
 
+def release(data: Path) -> None:
+    """Let go of the embedded server on ``data`` if this process started it: it stops unless another
+    process still uses it (else it would stop only at the interpreter's exit, which a server stopped by
+    a signal never reaches: uvicorn ends it with that signal)."""
+    with _servers_lock:
+        server = _servers.pop(data, None)
+    if server is not None:
+        server.cleanup()
+
+
 def buffer_cache_mb() -> int:
     """The embedded server's ``shared_buffers`` on this machine, in MB."""
     memory_mb = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // 2**20
