@@ -190,14 +190,10 @@ def _served_from_postgres(settings: Settings, embedder: Embedder) -> Index | Non
     when it has none, or another store is configured)."""
     if settings.store != "postgres" or not settings.store_url:
         return None
-    from .store import postgres
-
     try:
-        index = postgres.load(settings.store_url)
+        return _loaded_from_postgres(settings.store_url, embedder)
     except IndexNotBuiltError:
         return None
-    check_embedder(index.manifest, embedder, "the index in the PostgreSQL store")
-    return index
 
 
 def _in_postgres(settings: Settings, embedder: Embedder) -> Index:
@@ -212,10 +208,18 @@ def _in_postgres(settings: Settings, embedder: Embedder) -> Index:
         local = load_build(settings.index_dir, embedder)
         log.info("publishing %s to PostgreSQL", build.name)
         postgres.publish(url, local)
-    index = postgres.load(url, build)
-    check_embedder(index.manifest, embedder, "the index in the PostgreSQL store")
+    index = _loaded_from_postgres(url, embedder, build)
     segment = segments.read(settings.index_dir, index)  # the changes since, kept in the folder
     return index if segment is None else segments.laid_over(index, segment)
+
+
+def _loaded_from_postgres(url: str, embedder: Embedder, path: Path | None = None) -> Index:
+    """The database's current build (see :func:`qa.store.postgres.load`), refused if another model made it."""
+    from .store import postgres
+
+    index = postgres.load(url, path)
+    check_embedder(index.manifest, embedder, "the index in the PostgreSQL store")
+    return index
 
 
 def _embedded_data(settings: Settings) -> Path:
