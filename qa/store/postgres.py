@@ -468,6 +468,8 @@ class PostgresStore:
         return np.asarray([score[int(r)] for r in rows], np.float32)
 
     def vectors_of(self, kind: Kind, rows: Rows) -> Vectors:
+        if not len(rows):
+            return np.zeros((0, self._dim), np.float32)
         found = self._connection().execute(
             f"select row, embedding from {_TABLES[kind]} where build = %s and row = any(%s)",
             (self._build, rows.tolist()),
@@ -475,7 +477,7 @@ class PostgresStore:
         vector = {int(r): np.asarray(v.to_numpy(), np.float32) for r, v in found.fetchall()}
         if len(vector) < len(set(rows.tolist())):
             raise IndexCorruptError(f"build {self._build} in PostgreSQL lacks some of its {kind}' vectors")
-        return np.stack([vector[int(r)] for r in rows]) if len(rows) else np.zeros((0, self._dim), np.float32)
+        return np.stack([vector[int(r)] for r in rows])
 
     def lexical_top(self, model: str, tokens: list[str], k: int) -> Rows:
         counts = Counter(t for t in tokens if t)
