@@ -57,6 +57,7 @@ def features(index: Index, ranking: Ranking, best: Hit | None, question: str) ->
         return dict.fromkeys(FEATURES, 0.0) | {"margin": -1.0, "sentence": -1.0, "dense": -1.0}
     top = float(np.max(ranking.dense))
     passage = best.chunk.text
+    store = index.store
     terms = english_terms(question) if ranking.language == "en" else syllables(question)
     pairs = syllable_bigrams(question)
     found = set(pairs) & set(syllable_bigrams(passage))
@@ -65,7 +66,7 @@ def features(index: Index, ranking: Ranking, best: Hit | None, question: str) ->
         "sentence": sentence,
         "dense": top,
         "lead": top - _best_elsewhere(index, ranking),
-        "words": idf_share(index.store, "syllables", terms, set(syllables(passage))),
+        "words": idf_share(store.size, terms, store.frequencies("syllables", terms), set(syllables(passage))),
         "pairs": sum(p in found for p in pairs) / len(pairs) if pairs else 0.0,
     }
 

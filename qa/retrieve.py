@@ -138,7 +138,12 @@ class HybridRetriever:
             queries["bigrams"] = syllable_bigrams(question)
         if language == "vi":
             queries["words"] = words(question)
-        # the lexical searches need no vector: in a database they run while the question is embedded
+        # coverage's document frequencies (and the confidence's, which a database store keeps) and the
+        # lexical searches need no vector: in a database they run while the question is embedded
+        counted = {"syllables": folded + queries["syllables"]}
+        if language == "vi":
+            counted["words"] = queries["words"]
+        frequencies = self._begin(*(partial(store.frequencies, m, t) for m, t in counted.items()))
         lexical = self._begin(
             *(partial(store.lexical_top, m, t, LEXICAL_CANDIDATES + skip) for m, t in queries.items()),
         )
@@ -151,9 +156,10 @@ class HybridRetriever:
             partial(store.nearest, "sentences", query, SENTENCE_CANDIDATES + sentences_out),
         )
         lexical_top = lexical()
-        coverage = store_coverage(store, "syllables", folded)
+        df = dict(zip(counted, frequencies(), strict=True))
+        coverage = store_coverage(store.size, folded, df["syllables"])
         if language == "vi":
-            coverage = (coverage + store_coverage(store, "words", queries["words"])) / 2
+            coverage = (coverage + store_coverage(store.size, queries["words"], df["words"])) / 2
         found = [near_chunks, self._ranges.chunks_of(near_sentences), self._rows_of(also), *lexical_top]
         rows = np.unique(np.concatenate(found))
         rows = rows[~np.isin(rows, chunks_out)]

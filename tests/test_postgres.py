@@ -266,6 +266,37 @@ def test_short_token_heads_still_find_candidates_and_score_them_exactly(
         assert np.all(exact[top] > 0), question
 
 
+def test_document_frequencies_are_the_folder_stores_and_read_from_the_database_once(
+    seeds_copy: Path, tmp_path: Path, url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from typing import Any
+
+    from qa.text import syllables
+
+    folder = Settings(seeds_dir=seeds_copy, index_dir=tmp_path / "index", model="fake")
+    in_folder = Engine.open(folder, FakeEmbedder()).index.store
+    engine = Engine.open(folder.model_copy(update={"store": "postgres", "store_url": url}), FakeEmbedder())
+    database = engine.index.store
+    assert isinstance(database, postgres.PostgresStore)
+    sent: list[str] = []
+    connection = database._connection()
+
+    class Counting:
+        def execute(self, query: str, params: Any = None) -> Any:
+            sent.append(query)
+            return connection.execute(query, params)
+
+    monkeypatch.setattr(database, "_connection", Counting)
+    tokens = [[*syllables(question), "xyzzy"] for question in _questions()]
+    for asked in tokens:
+        assert database.frequencies("syllables", asked) == in_folder.frequencies("syllables", asked)
+    read = len(sent)
+    assert 0 < read <= len(tokens)
+    for asked in tokens:  # every token's frequency is known now, a token no chunk holds included
+        assert database.frequencies("syllables", asked) == in_folder.frequencies("syllables", asked)
+    assert len(sent) == read
+
+
 def test_the_embedded_server_keeps_a_quarter_of_memory_as_its_buffer_cache(url: str) -> None:
     with postgres.connect(url) as connection:
         # a quarter of this machine's memory, at most 8 GB (PostgreSQL's default is 128 MB)

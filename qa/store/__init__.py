@@ -15,6 +15,7 @@ its own candidates (``nearest``, ``lexical_top``) and then scores only their uni
 from __future__ import annotations
 
 import math
+from collections.abc import Collection, Mapping
 from typing import Literal, Protocol
 
 import numpy as np
@@ -68,17 +69,18 @@ def idf(size: int, df: int) -> float:
     return math.log(1 + (size - df + 0.5) / (df + 0.5))
 
 
-def idf_share(store: Store, model: str, tokens: list[str], present: set[str]) -> float:
-    """Share of the IDF mass of ``tokens`` that lies in ``present`` (0 when there are no tokens); a token
-    no chunk holds weighs as a token held by none."""
+def idf_share(size: int, tokens: list[str], df: Mapping[str, int], present: Collection[str]) -> float:
+    """Share of the IDF mass of ``tokens`` that lies in ``present`` (0 when there are no tokens), given
+    their document frequencies ``df`` among ``size`` chunks; a token no chunk holds weighs as a token held
+    by none."""
     if not tokens:
         return 0.0
-    df = store.frequencies(model, tokens)
-    weights = [idf(store.size, df.get(t, 0)) for t in tokens]
+    weights = [idf(size, df.get(t, 0)) for t in tokens]
     total = sum(weights)
     return sum(w for t, w in zip(tokens, weights, strict=True) if t in present) / total if total else 0.0
 
 
-def coverage(store: Store, model: str, tokens: list[str]) -> float:
-    """Share of the question's IDF mass that occurs in the corpus (0 = nothing matches, 1 = all)."""
-    return idf_share(store, model, tokens, set(store.frequencies(model, tokens)))
+def coverage(size: int, tokens: list[str], df: Mapping[str, int]) -> float:
+    """Share of the question's IDF mass that occurs in the corpus (0 = nothing matches, 1 = all), given
+    the document frequencies ``df`` of (at least) its ``tokens``."""
+    return idf_share(size, tokens, df, {t for t in tokens if df.get(t, 0)})

@@ -61,6 +61,9 @@ log = logging.getLogger(__name__)
 EF_SEARCH = 128
 HEAD = 2000  # rows kept per token for top-k searches (all of them for a token in fewer chunks)
 HNSW_BUILD_MEMORY = "2GB"  # building the graphs in memory: 774,066 sentence vectors alone are 1.2 GB
+# tokens whose document frequency a store keeps (a build's never change; a question asks for a few
+# dozen, and coverage and the confidence ask again)
+DF_KEPT = 100_000
 # The embedded server's buffer cache: a quarter of the machine's memory (PostgreSQL's own advice), so the
 # HNSW graphs and lexical tables stay in it (at 35,440 articles they are about 2 GB; with the default 128 MB
 # every search reads its pages back from the operating system).
@@ -419,6 +422,7 @@ class PostgresStore:
         self._size = size
         self._dim = dim
         self._local = threading.local()  # a connection per thread (the server answers on several)
+        self._df: dict[tuple[str, str], int] = {}  # (model, token) -> chunks holding it (0: none)
         self._opened: list[psycopg.Connection[Any]] = []
         weakref.finalize(self, _close_all, self._opened)  # closed with the store
 
@@ -508,14 +512,20 @@ class PostgresStore:
         return list(counts), list(counts.values()), self._build, model
 
     def frequencies(self, model: str, tokens: list[str]) -> dict[str, int]:
-        wanted = sorted({t for t in tokens if t})
-        if not wanted:
-            return {}
-        found = self._connection().execute(
-            "select token, df from vnqa_tokens where build = %s and model = %s and token = any(%s)",
-            (self._build, model, wanted),
-        )
-        return {str(t): int(n) for t, n in found.fetchall()}
+        known = {t: self._df.get((model, t)) for t in tokens if t}
+        missing = sorted(t for t, n in known.items() if n is None)
+        if missing:
+            found = dict(
+                self._connection().execute(
+                    "select token, df from vnqa_tokens where build = %s and model = %s and token = any(%s)",
+                    (self._build, model, missing),
+                )
+            )
+            if len(self._df) > DF_KEPT:
+                self._df.clear()
+            for token in missing:
+                known[token] = self._df[model, token] = int(found.get(token, 0))
+        return {t: n for t, n in known.items() if n}
 
 
 def _close_all(connections: list[psycopg.Connection[Any]]) -> None:
