@@ -469,20 +469,20 @@ class PostgresStore:
 
         if not len(rows):
             return np.zeros(0, np.float32)
-        table = _TABLES[kind]
         found = self._connection().execute(
-            f"select row, -(embedding <#> %s) from {table} where build = %s and row = any(%s)",
-            (Vector(np.asarray(query, np.float32)), self._build, rows.tolist()),
+            f"select array_agg(row), array_agg(-(embedding <#> %s)) from {_TABLES[kind]} "
+            "where build = %s and row = any(%s::integer[])",
+            (Vector(np.asarray(query, np.float32)), self._build, _integers(rows)),
+            binary=True,
         )
-        score = dict(found.fetchall())
-        return np.asarray([score[int(r)] for r in rows], np.float32)
+        return self._aligned(found.fetchone(), rows, None, kind)
 
     def vectors_of(self, kind: Kind, rows: Rows) -> Vectors:
         if not len(rows):
             return np.zeros((0, self._dim), np.float32)
         found = self._connection().execute(
-            f"select row, embedding from {_TABLES[kind]} where build = %s and row = any(%s)",
-            (self._build, rows.tolist()),
+            f"select row, embedding from {_TABLES[kind]} where build = %s and row = any(%s::integer[])",
+            (self._build, _integers(rows)),
         )
         vector = {int(r): np.asarray(v.to_numpy(), np.float32) for r, v in found.fetchall()}
         if len(vector) < len(set(rows.tolist())):
@@ -507,11 +507,19 @@ class PostgresStore:
         if not len(rows) or not counts:
             return np.zeros(len(rows), np.float32)
         found = self._connection().execute(
-            _SCORED,
-            (*self._query(model, counts), self._build, model, rows.tolist()),
+            _SCORED, (*self._query(model, counts), self._build, model, _integers(rows)), binary=True
         )
-        score = dict(found.fetchall())
-        return np.asarray([score.get(int(r), 0.0) for r in rows], np.float32)
+        return self._aligned(found.fetchone(), rows, 0.0, "chunks")
+
+    def _aligned(self, found: Any, rows: Rows, fill: float | None, kind: Kind) -> Scores:
+        """The scores of ``rows``, in that order, from a query's row of two arrays, the rows it found
+        and their scores (both None when it found none); a row not found scores ``fill`` (None: the
+        build lacks it)."""
+        got, scores = (found[0] or [], found[1] or []) if found is not None else ([], [])
+        by_row = dict(zip(got, scores, strict=True))
+        if fill is None and len(by_row) < len(set(rows.tolist())):
+            raise IndexCorruptError(f"build {self._build} in PostgreSQL lacks some of its {kind}' vectors")
+        return np.asarray([by_row.get(r, fill) for r in rows.tolist()], np.float32)
 
     def _query(self, model: str, counts: Counter[str]) -> tuple[Any, ...]:
         """The parameters of ``_TOKENS``."""
@@ -532,6 +540,12 @@ class PostgresStore:
             for token in missing:
                 known[token] = self._df[model, token] = int(found.get(token, 0))
         return {t: n for t, n in known.items() if n}
+
+
+def _integers(rows: Rows) -> str:
+    """``rows`` as the text of an ``integer[]``: sent as one string, 2,000 rows cost the client 0.6 ms
+    instead of the 2 ms psycopg takes to send a list of them."""
+    return "{" + ",".join(map(str, rows.tolist())) + "}"
 
 
 def _close_all(connections: list[psycopg.Connection[Any]]) -> None:
@@ -555,6 +569,6 @@ _TOKENS = (
 _SCORED = (
     "with query as materialized (select ('{' || string_agg((t.id + 1)::text || ':' || q.n::text, ',' "
     f"order by t.id) || '}}/{TERM_SPACE}')::sparsevec as terms from {_TOKENS}) "
-    "select c.row, -(c.terms <#> q.terms) from vnqa_chunk_terms c cross join query q "
+    "select array_agg(c.row), array_agg(-(c.terms <#> q.terms)) from vnqa_chunk_terms c cross join query q "
     "where q.terms is not null and c.build = %s and c.model = %s and c.row = any(%s::integer[])"
 )
