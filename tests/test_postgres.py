@@ -297,6 +297,22 @@ def test_document_frequencies_are_the_folder_stores_and_read_from_the_database_o
     assert len(sent) == read
 
 
+def test_a_database_an_older_vnqa_wrote_is_published_again(seeds_copy: Path, tmp_path: Path) -> None:
+    url = postgres.embedded_url(tmp_path / "pg")
+    settings = Settings(
+        seeds_dir=seeds_copy, index_dir=tmp_path / "index", model="fake", store="postgres", store_url=url
+    )
+    first = Engine.open(settings, FakeEmbedder())
+    question = _questions()[0]
+    expected = first.ask(question)
+    with postgres.connect(url) as connection:
+        connection.execute("drop table vnqa_stretches")  # the table this version added last
+    assert postgres.published(url) is None
+    again = Engine.open(settings, FakeEmbedder())
+    assert postgres.published(url) == again.index.path.name == first.index.path.name
+    assert again.ask(question) == expected
+
+
 def test_the_embedded_server_keeps_a_quarter_of_memory_as_its_buffer_cache(url: str) -> None:
     with postgres.connect(url) as connection:
         # a quarter of this machine's memory, at most 8 GB (PostgreSQL's default is 128 MB)

@@ -10,6 +10,8 @@ Tables (one set per database; every row carries its build):
 * ``vnqa_builds`` (build, manifest) and ``vnqa_current`` (the published build);
 * ``vnqa_documents``, ``vnqa_chunks`` and ``vnqa_sentences`` with their ``embedding vector(dim)``
   columns under HNSW indexes (inner product), ``vnqa_background``;
+* ``vnqa_stretches`` (build, kind, matrix): the chunks' and the sentences' (document row, start, end) as
+  the folder store's ``.npy`` matrices, which a start reads in one piece;
 * the BM25 score matrices of the index's three models over Vietnamese tokens (folded syllables, syllable
   pairs, pyvi words), stored twice so that no search reads a long list:
 
@@ -37,6 +39,7 @@ import threading
 import warnings
 import weakref
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -215,6 +218,8 @@ def _schema(connection: psycopg.Connection[Any], dim: int) -> None:
         "not null, primary key (build, row))",
         f"create table if not exists vnqa_background (build text, row integer, text text not null, "
         f"embedding vector({dim}) not null, primary key (build, row))",
+        "create table if not exists vnqa_stretches (build text, kind text, matrix bytea not null, "
+        "primary key (build, kind))",
         # the lexical tables of older vnqa versions: a row per posting, every posting per token, then a
         # chunk's tokens as two arrays
         "drop table if exists vnqa_postings",
@@ -244,13 +249,13 @@ def published(url: str) -> str | None:
     """The build the database serves (None when it serves none, or one an older vnqa stored otherwise)."""
     with connect(url) as connection:
         exists = connection.execute(
-            "select to_regclass('vnqa_current'), to_regclass('vnqa_chunk_terms')"
+            "select to_regclass('vnqa_current'), to_regclass('vnqa_stretches')"
         ).fetchone()
         if not exists or exists[0] is None or exists[1] is None:
             return None
         row = connection.execute(
             "select c.build from vnqa_current c "
-            "where exists (select 1 from vnqa_chunk_terms t where t.build = c.build)"
+            "where exists (select 1 from vnqa_stretches t where t.build = c.build)"
         ).fetchone()
         return str(row[0]) if row else None
 
@@ -267,7 +272,7 @@ def publish(url: str, index: Index) -> str:
         _schema(connection, dim)
         with connection.transaction():
             connection.execute("lock table vnqa_builds in exclusive mode")
-            there = connection.execute("select 1 from vnqa_chunk_terms where build = %s limit 1", (build,))
+            there = connection.execute("select 1 from vnqa_stretches where build = %s limit 1", (build,))
             if there.fetchone() is None:
                 _forget(connection, build)  # what an older vnqa left of it
                 _copy(connection, build, index, store)
@@ -310,6 +315,15 @@ def _copy(connection: psycopg.Connection[Any], build: str, index: Index, store: 
                 copy.write_row((build, row, text, vector))
         for model, bm25 in store.lexical.items():
             _copy_lexicon(cursor, build, model, *bm25.postings())
+    documents = tuple(index.documents.values())
+    row_of = {doc.doc_id: row for row, doc in enumerate(documents)}
+    for kind, table in (("chunks", index.chunks), ("sentences", index.sentences)):
+        # each stretch's document as its row in vnqa_documents
+        owner = np.asarray([row_of[doc.doc_id] for doc in table.documents], np.int64)[table.owner]
+        matrix = type(table)(documents, owner, table.starts, table.ends).matrix()
+        connection.execute(
+            "insert into vnqa_stretches (build, kind, matrix) values (%s, %s, %s)", (build, kind, matrix)
+        )
 
 
 def _copy_lexicon(
@@ -359,6 +373,7 @@ def _forget_older(connection: psycopg.Connection[Any], keep: str) -> None:
 
 def _forget(connection: psycopg.Connection[Any], build: str) -> None:
     for table in (
+        "vnqa_stretches",
         "vnqa_chunk_terms",
         "vnqa_tokens",
         "vnqa_background",
@@ -388,24 +403,28 @@ def load(url: str, path: Path | None = None) -> Index:
                 f"the PostgreSQL store at {_shown(url)} names build {build}, which it lacks"
             )
         manifest: dict[str, Any] = found[0]
-        rows = connection.execute("select data from vnqa_documents where build = %s order by row", (build,))
-        documents = [Document(**data) for (data,) in rows.fetchall()]
-        # each chunk and sentence as (its document's row, start, end): their texts are the documents'
-        stretches = (
-            'select d.row, s.start, s."end" from {} s join vnqa_documents d '
-            "on d.build = s.build and d.doc_id = s.doc_id where s.build = %s order by s.row"
+    # side by side, each on a connection of its own: the server reads the documents while this process
+    # parses them
+    with ThreadPoolExecutor(max_workers=3, thread_name_prefix="vnqa-load") as pool:
+        document_rows = pool.submit(
+            _rows, url, "select data from vnqa_documents where build = %s order by row", build
         )
-        chunk_rows = connection.execute(stretches.format("vnqa_chunks"), (build,)).fetchall()
-        sentence_rows = connection.execute(stretches.format("vnqa_sentences"), (build,)).fetchall()
-        background_rows = connection.execute(
-            "select text, embedding from vnqa_background where build = %s order by row", (build,)
-        ).fetchall()
+        stretch_rows = pool.submit(
+            _rows, url, "select kind, matrix from vnqa_stretches where build = %s", build
+        )
+        background_rows = pool.submit(
+            _rows, url, "select text, embedding from vnqa_background where build = %s order by row", build
+        )
+        documents = [Document(**data) for (data,) in document_rows.result()]
+    stretches = dict(stretch_rows.result())
+    chunk_table = Chunks.read(stretches["chunks"], documents)
+    sentence_table = Spans.read(stretches["sentences"], documents)
+    background = background_rows.result()
     threading.Thread(target=_prewarm, args=(url,), name="vnqa-prewarm", daemon=True).start()
-    chunk_table, sentence_table = Chunks.table(chunk_rows, documents), Spans.table(sentence_rows, documents)
     dim = int(manifest["embedder"]["dim"])
     background_vectors = faiss.IndexFlatIP(dim)
-    if background_rows:
-        background_vectors.add(np.stack([np.asarray(v.to_numpy(), np.float32) for _, v in background_rows]))
+    if background:
+        background_vectors.add(np.stack([np.asarray(v.to_numpy(), np.float32) for _, v in background]))
     return Index(
         path=path if path is not None and path.name == build else Path(build),
         manifest=manifest,
@@ -413,10 +432,16 @@ def load(url: str, path: Path | None = None) -> Index:
         chunks=chunk_table,
         sentences=sentence_table,
         store=PostgresStore(url, build, len(chunk_table), dim),
-        background=[str(t) for t, _ in background_rows],
+        background=[str(t) for t, _ in background],
         background_vectors=background_vectors,
         chunk_sentences=SentenceRanges.of(chunk_table, sentence_table),
     )
+
+
+def _rows(url: str, query: str, build: str) -> list[Any]:
+    """Every row ``query`` (with the parameter ``build``) returns, read on a connection of its own."""
+    with connect(url) as connection:
+        return connection.execute(query, (build,), binary=True).fetchall()
 
 
 class PostgresStore:
