@@ -63,7 +63,11 @@ log = logging.getLogger(__name__)
 # of 256: the same doc hit@1 on xquad-vi-dev + 2,000 news (evidence@5 within .002), a few ms less a
 # question at 35,440 articles (README)
 EF_SEARCH = 128
-HEAD = 2000  # rows kept per token for top-k searches (all of them for a token in fewer chunks)
+# Rows kept per token for top-k searches (all of them for a token in fewer chunks). On xquad-vi-dev with
+# 2,000 news articles (7,538 chunks), heads of 40, 75 and 150 rows gave every metric of the folder store
+# (`qa eval ... --store postgres`); 1,000 keeps a larger share of 35,440 articles' 130,607 chunks (0.77%)
+# than 40 did there (0.53%), and sums half the rows 2,000 did (a syllable top-k's mean 8.1 -> 4.7 ms)
+HEAD = 1000
 # the dimension of the chunks' sparse term vectors (pgvector's largest): any model's token ids fit in it
 TERM_SPACE = 1_000_000_000
 HNSW_BUILD_MEMORY = "2GB"  # building the graphs in memory: 774,066 sentence vectors alone are 1.2 GB
