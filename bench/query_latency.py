@@ -9,7 +9,9 @@ ones) is then searched with the fake vector: the time is the real model's plus t
 is built with the fake model first if ``INDEX`` holds none (for ``postgres``: published to the embedded
 server beside it, or to ``QA_STORE_URL``). Per store and run, the seed questions are asked one after
 another through ``Engine.ask`` (after a warm-up over the first ten), with the previous store's index let
-go of; p50 and p99 in ms, with the encoder's own p50 beside them.
+go of; p50 and p99 in ms, with the encoder's own p50 beside them. Then the same passes over HTTP
+(``POST /api/ask``, one request after another) to the app ``qa serve`` runs, started in a child process
+with the same embedder.
 """
 
 from __future__ import annotations
@@ -17,11 +19,14 @@ from __future__ import annotations
 import argparse
 import gc
 import json
+import os
 import statistics
+import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
 
+import httpx
 import numpy as np
 import numpy.typing as npt
 
@@ -30,6 +35,9 @@ from qa.embedding import Embedder, FakeEmbedder, load_embedder
 from qa.engine import Engine
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "bench"))
+from load import free_port  # noqa: E402
+from scale import started  # noqa: E402
 
 
 class RealEncoderCost(FakeEmbedder):
@@ -57,6 +65,35 @@ def timed(call: object, questions: Sequence[str]) -> list[float]:
     return latencies
 
 
+def serve(settings: Settings, port: int) -> None:
+    """The app ``qa serve`` runs, on ``port``, with the real query encoder's cost (the child process)."""
+    import uvicorn
+
+    from qa.api import create_app
+
+    app = create_app(settings, RealEncoderCost(load_embedder(Settings())))
+    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning")
+
+
+def over_http(args: argparse.Namespace, store: str, questions: Sequence[str]) -> list[tuple[float, float]]:
+    """p50 and p99 of each pass over ``questions`` sent to a child process serving ``store``."""
+    port = free_port()
+    command = [sys.executable, __file__, "--seeds", str(args.seeds), "--index", str(args.index)]
+    server, _ = started([*command, "--serve", store, "--port", str(port)], port, dict(os.environ))
+    try:
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=60) as http:
+
+            def ask(question: str) -> None:
+                http.post("/api/ask", json={"question": question}).raise_for_status()
+
+            for question in questions[:10]:
+                ask(question)
+            return [percentiles(timed(ask, questions)) for _ in range(args.runs)]
+    finally:
+        server.terminate()
+        server.wait(30)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -65,27 +102,35 @@ def main() -> None:
     parser.add_argument("--index", type=Path, required=True, help="index folder (built if empty)")
     parser.add_argument("--stores", default="folder,postgres", help="comma-separated: folder, postgres")
     parser.add_argument("--runs", type=int, default=2, help="timed passes over the questions per store")
+    parser.add_argument("--serve", help=argparse.SUPPRESS)  # the child process: serve this store
+    parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.serve:
+        serve(Settings(seeds_dir=args.seeds, index_dir=args.index, model="fake", store=args.serve), args.port)
+        return
     lines = (ROOT / "seeds" / "questions.jsonl").read_text(encoding="utf-8").splitlines()
     questions = [str(json.loads(line)["question"]) for line in lines if line]
     real = load_embedder(Settings())
-    print("| store | articles | run | ask p50 / p99 ms (real query encoder) | encoder alone p50 ms |")
-    print("|---|---|---|---|---|")
+    print("| store | articles | how | run | ask p50 / p99 ms (real query encoder) | encoder alone p50 ms |")
+    print("|---|---|---|---|---|---|")
     for store in args.stores.split(","):
         settings = Settings(seeds_dir=args.seeds, index_dir=args.index, model="fake", store=store)  # type: ignore[arg-type]
         engine = Engine.open(settings, RealEncoderCost(real))
+        articles = len(engine.index.documents)
         for question in questions[:10]:
             engine.ask(question)
         for run in range(1, args.runs + 1):
             ask = percentiles(timed(engine.ask, questions))
             encode = percentiles(timed(real.embed_query, questions))
             print(
-                f"| {store} | {len(engine.index.documents):,} | {run} | {ask[0]:.0f} / {ask[1]:.0f} | "
+                f"| {store} | {articles:,} | in-process | {run} | {ask[0]:.0f} / {ask[1]:.0f} | "
                 f"{encode[0]:.1f} |",
                 flush=True,
             )
         del engine  # the next store is timed without this one's index in memory, as one server would be
         gc.collect()
+        for run, ask in enumerate(over_http(args, store, questions), 1):
+            print(f"| {store} | {articles:,} | HTTP | {run} | {ask[0]:.0f} / {ask[1]:.0f} | - |", flush=True)
 
 
 if __name__ == "__main__":

@@ -123,13 +123,14 @@ def serve(folder: Path, index: Path, port: int, store: str) -> tuple[subprocess.
         "QA_MODEL": "fake",
         "QA_WATCH_INTERVAL": "1",
     }
+    return started([sys.executable, "-m", "qa", "serve", "--port", str(port)], port, env)
+
+
+def started(command: list[str], port: int, env: dict[str, str]) -> tuple[subprocess.Popen[bytes], float]:
+    """A server started by ``command`` on ``port``, once ``/api/health`` answers 200, and the seconds
+    that took."""
     began = time.perf_counter()
-    server = subprocess.Popen(
-        [sys.executable, "-m", "qa", "serve", "--port", str(port)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    server = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     while True:
         try:
             if httpx.get(f"http://127.0.0.1:{port}/api/health", timeout=5).status_code == 200:
@@ -137,7 +138,7 @@ def serve(folder: Path, index: Path, port: int, store: str) -> tuple[subprocess.
         except httpx.TransportError:
             pass
         if server.poll() is not None:
-            sys.exit("qa serve exited before it was healthy")
+            sys.exit(f"{' '.join(command[1:3])} exited before it was healthy")
         time.sleep(0.05)
 
 

@@ -169,3 +169,20 @@ def test_scale_benchmark_runs_in_quick_mode() -> None:
     for row in rows:
         assert row[1:4] == ["5", "54", "123"]
         assert row[-1] != "inf |"  # the changed article was picked up
+
+
+@pytest.mark.load
+def test_query_latency_benchmark_runs_in_process_and_over_http(seeds_copy: Path, tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    from .conftest import ROOT
+
+    bench = ROOT / "bench" / "query_latency.py"
+    options = ["--seeds", str(seeds_copy), "--index", str(tmp_path / "index"), "--stores", "folder"]
+    result = subprocess.run(
+        [sys.executable, str(bench), *options, "--runs", "1"], capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    rows = [line.split(" | ")[:4] for line in result.stdout.splitlines() if line.startswith("| folder")]
+    assert rows == [["| folder", "5", "in-process", "1"], ["| folder", "5", "HTTP", "1"]]
