@@ -74,9 +74,9 @@ HNSW_BUILD_MEMORY = "2GB"  # building the graphs in memory: 774,066 sentence vec
 # tokens whose document frequency a store keeps (a build's never change; a question asks for a few
 # dozen, and coverage and the confidence ask again)
 DF_KEPT = 100_000
-# The embedded server's buffer cache: a quarter of the machine's memory (PostgreSQL's own advice), so the
-# HNSW graphs and lexical tables stay in it (at 35,440 articles they are about 2 GB; with the default 128 MB
-# every search reads its pages back from the operating system).
+# The embedded server's buffer cache: a quarter of the machine's memory (PostgreSQL's own advice), so what
+# searches read stays in it (``_SEARCHED``: 3 GB at 35,440 articles; with the default 128 MB every search
+# reads its pages back from the operating system).
 BUFFER_SHARE, BUFFER_MAX_MB = 4, 8192
 # what a search reads, loaded into the buffer cache in the background when a build is loaded: the tables
 # whose vectors the candidates' cosines read first (without them the first pass over the seed questions
