@@ -39,6 +39,7 @@ import threading
 import warnings
 import weakref
 from collections import Counter
+from collections.abc import Collection
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict
 from pathlib import Path
@@ -345,6 +346,8 @@ def _copy_lexicon(
     indptr: npt.NDArray[np.int64],
 ) -> None:
     """One BM25 model's score matrix (CSC: a column per token) into both lexical tables."""
+    from pgvector import SparseVector
+
     columns = "build, model, token, id, df, rows, weights"
     with cursor.copy(f"copy vnqa_tokens ({columns}) from stdin") as copy:
         for token, column in vocab.items():
@@ -356,8 +359,6 @@ def _copy_lexicon(
             copy.write_row(
                 (build, model, token, column, len(rows), rows[head].tolist(), weights[head].tolist())
             )
-    from pgvector import SparseVector
-
     ids = np.repeat(np.arange(len(indptr) - 1), np.diff(indptr))
     by_row = np.argsort(indices, kind="stable")  # the matrix by row: each chunk's tokens in id order
     rows, ids, weights = indices[by_row], ids[by_row], data[by_row]
@@ -519,8 +520,7 @@ class PostgresStore:
             (self._build, _integers(rows)),
         )
         vector = {int(r): np.asarray(v.to_numpy(), np.float32) for r, v in found.fetchall()}
-        if len(vector) < len(set(rows.tolist())):
-            raise IndexCorruptError(f"build {self._build} in PostgreSQL lacks some of its {kind}' vectors")
+        self._check_all_found(vector, rows, kind)
         return np.stack([vector[int(r)] for r in rows])
 
     def lexical_top(self, model: str, tokens: list[str], k: int) -> Rows:
@@ -551,9 +551,14 @@ class PostgresStore:
         build lacks it)."""
         got, scores = (found[0] or [], found[1] or []) if found is not None else ([], [])
         by_row = dict(zip(got, scores, strict=True))
-        if fill is None and len(by_row) < len(set(rows.tolist())):
-            raise IndexCorruptError(f"build {self._build} in PostgreSQL lacks some of its {kind}' vectors")
+        if fill is None:
+            self._check_all_found(by_row, rows, kind)
         return np.asarray([by_row.get(r, fill) for r in rows.tolist()], np.float32)
+
+    def _check_all_found(self, found: Collection[int], rows: Rows, kind: Kind) -> None:
+        """Refuse a build whose ``kind`` table lacks some of ``rows`` (``found`` holds those it has)."""
+        if len(found) < len(set(rows.tolist())):
+            raise IndexCorruptError(f"build {self._build} in PostgreSQL lacks some of its {kind}' vectors")
 
     def _query(self, model: str, counts: Counter[str]) -> tuple[Any, ...]:
         """The parameters of ``_TOKENS``."""
