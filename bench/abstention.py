@@ -80,7 +80,7 @@ def main() -> None:
         index = load_index(prepared.index_dir, embedder)
         weights = lexical_weights(prepared)
         queries = CachedQueries(embedder)
-        retriever = HybridRetriever(index, queries, weights, prepared.sentence_weight)  # type: ignore[arg-type]
+        retriever = HybridRetriever(index, queries, weights, prepared.sentence_weight, prepared.english_shift)  # type: ignore[arg-type]
         for q in question_set.questions:
             if not q.answerable:
                 continue

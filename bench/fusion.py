@@ -45,7 +45,9 @@ def main() -> None:
     print("|---|---|---|---|")
     for weight in map(float, args.weights.split(",")):
         weights = dict.fromkeys(("en", "vi", "vi-folded"), weight)
-        retriever = HybridRetriever(index, CachedQueries(embedder), weights, settings.sentence_weight)  # type: ignore[arg-type]
+        retriever = HybridRetriever(
+            index, CachedQueries(embedder), weights, settings.sentence_weight, settings.english_shift
+        )  # type: ignore[arg-type]
         by_lang: dict[str, list[tuple[bool, bool]]] = {}
         for q in questions:
             hits = retriever.search(q.text, 5)

@@ -61,22 +61,22 @@ def english_tokens(question: str) -> list[str]:
 def translations(question: str) -> list[str]:
     """Vietnamese translations of the English content words of ``question`` (names, which are
     capitalised past the first word, are left to match as they are written)."""
-    dictionary = _dictionary()
+    entries = dictionary()
     words = _WORD.findall(question)
     lower = [w.lower() for w in words]
     found: list[str] = []
     taken: set[int] = set()
     for i in range(len(lower) - 1):  # two-word entries first ("prime minister")
         pair = f"{lower[i]} {lower[i + 1]}"
-        if pair in dictionary and not {lower[i], lower[i + 1]} <= _FUNCTION_WORDS:
-            found += dictionary[pair]
+        if pair in entries and not {lower[i], lower[i + 1]} <= _FUNCTION_WORDS:
+            found += entries[pair]
             taken |= {i, i + 1}
     for i, word in enumerate(lower):
         if i in taken or word in _FUNCTION_WORDS or (i > 0 and words[i][:1].isupper()):
             continue
         for form in _forms(word):
-            if form in dictionary:
-                found += dictionary[form]
+            if form in entries:
+                found += entries[form]
                 break
     return found
 
@@ -91,7 +91,8 @@ def _forms(word: str) -> list[str]:
 
 
 @cache
-def _dictionary() -> dict[str, list[str]]:
+def dictionary() -> dict[str, list[str]]:
+    """The English words and phrases of ``en_vi.tsv`` -> their Vietnamese translations, first sense first."""
     text = resources.files("qa").joinpath("en_vi.tsv").read_text(encoding="utf-8")
     entries: dict[str, list[str]] = {}
     for line in text.splitlines():

@@ -181,7 +181,11 @@ def published(settings: Settings) -> str | None:
 
 def _retriever(settings: Settings, index: Index, embedder: Embedder) -> HybridRetriever:
     return HybridRetriever(
-        index, embedder, lexical_weights=lexical_weights(settings), sentence_weight=settings.sentence_weight
+        index,
+        embedder,
+        lexical_weights=lexical_weights(settings),
+        sentence_weight=settings.sentence_weight,
+        english_shift=settings.english_shift,
     )
 
 

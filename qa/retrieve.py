@@ -24,6 +24,7 @@ import faiss
 import numpy as np
 import numpy.typing as npt
 
+from . import crosslingual
 from .bilingual import english_tokens
 from .config import Retriever as RetrieverName
 from .config import Settings
@@ -75,9 +76,10 @@ def _searches() -> ThreadPoolExecutor:
 @dataclass(frozen=True, slots=True)
 class Ranking:
     """Scores for one question over its candidate chunks: ``rows`` are their chunk ids (ascending) and
-    ``dense``, ``lexical``, ``fused`` their scores; ``sentence_rows`` are the sentences of those chunks
-    and ``sentences`` their cosines; then the best cosine to the off-topic background texts, the
-    lexical coverage of the question, and how the question is written."""
+    ``dense``, ``lexical``, ``fused`` their scores; ``sentence_rows`` are the sentences of those chunks,
+    ``sentences`` their cosines and ``answer_sentences`` the cosines the answer step reads (an English
+    question's moved toward Vietnamese, see :mod:`qa.crosslingual`); then the best cosine to the
+    off-topic background texts, the lexical coverage of the question, and how the question is written."""
 
     rows: Rows
     dense: Scores
@@ -85,16 +87,17 @@ class Ranking:
     fused: Scores
     sentence_rows: Rows
     sentences: Scores
+    answer_sentences: Scores
     background: float
     coverage: float
     language: Language
 
     def sentence(self, row: int) -> float:
-        """The cosine of sentence ``row`` (which must belong to a candidate chunk)."""
+        """The answer step's cosine of sentence ``row`` (which must belong to a candidate chunk)."""
         at = int(np.searchsorted(self.sentence_rows, row))
         if at >= len(self.sentence_rows) or self.sentence_rows[at] != row:
             raise KeyError(row)
-        return float(self.sentences[at])
+        return float(self.answer_sentences[at])
 
 
 class HybridRetriever:
@@ -106,11 +109,14 @@ class HybridRetriever:
         embedder: Embedder,
         lexical_weights: Mapping[Language, float] | None = None,
         sentence_weight: float = 0.5,
+        english_shift: float = float(Settings.model_fields["english_shift"].default),
     ) -> None:
         self.index = index
         self.embedder = embedder
         self.lexical_weights = {**DEFAULT_WEIGHTS, **(lexical_weights or {})}
         self.sentence_weight = sentence_weight
+        self.english_shift = english_shift
+        self._shift = crosslingual.english_shift(embedder.id)
         self._ranges = index.chunk_sentences
         self._store = index.store
 
@@ -154,6 +160,10 @@ class HybridRetriever:
         # e5 reads Vietnamese typed without diacritics poorly; it reads a restored guess far better
         dense_text = restore_diacritics(question) if language == "vi-folded" else question
         query = self.embedder.embed_query(dense_text)
+        # the answer step reads an English question's sentences as a Vietnamese question would see them
+        # (qa/crosslingual.py); the search does not: the move favours all-Vietnamese passages, and with
+        # 2,000 news articles around xquad-vi-dev English doc hit@1 fell .891 -> .878
+        moved = crosslingual.shifted(query, self._shift, self.english_shift) if language == "en" else query
         background = _cosines(self.index.background_vectors, query.reshape(1, -1))
         near_chunks, near_sentences = self._all(
             partial(store.nearest, "chunks", query, DENSE_CANDIDATES + skip),
@@ -167,11 +177,16 @@ class HybridRetriever:
         rows = np.unique(np.concatenate(found))
         rows = rows[~np.isin(rows, chunks_out)]
         sentence_rows, starts = self._ranges.rows_of(rows)
-        chunk_cos, sentence_cos, *lexical_scores = self._all(
+        chunk_cos, sentence_cos, answer_cos, *lexical_scores = self._all(
             partial(store.cosines, "chunks", rows, query),
             partial(store.cosines, "sentences", sentence_rows, query),
+            partial(
+                store.cosines, "sentences", sentence_rows if moved is not query else sentence_rows[:0], moved
+            ),
             *(partial(store.lexical_scores, m, t, rows) for m, t in queries.items()),
         )
+        if moved is query:
+            answer_cos = sentence_cos
         # each model's scores scaled by its best candidate, which is its best chunk outside ``exclude``
         lexical = np.mean([_unit(scores) for scores in lexical_scores], axis=0).astype(np.float32)
         best_sentence = self._ranges.best_local(sentence_cos, starts, len(rows))
@@ -188,6 +203,7 @@ class HybridRetriever:
             fused=fused,
             sentence_rows=sentence_rows[order],
             sentences=sentence_cos[order],
+            answer_sentences=answer_cos[order],
             background=float(background.max()) if background.size else -1.0,
             coverage=coverage,
             language=language,
