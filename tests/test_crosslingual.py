@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-
 import numpy as np
 import pytest
 
@@ -11,8 +9,6 @@ from qa import crosslingual
 from qa.embedding import FakeEmbedder, e5_id
 from qa.engine import Engine
 from qa.retrieve import HybridRetriever
-
-from .conftest import SEEDS
 
 
 def test_the_shipped_direction_belongs_to_the_packaged_model() -> None:
@@ -54,22 +50,3 @@ def test_the_shipped_direction_is_what_the_dictionary_teaches(
     shipped = crosslingual.english_shift(real_engine.embedder.id)
     assert shipped is not None
     assert float(learnt @ shipped / np.linalg.norm(learnt) / np.linalg.norm(shipped)) > 0.95
-
-
-@pytest.mark.real_model
-def test_english_questions_find_their_answer_sentence_more_often(real_engine: Engine) -> None:
-    from qa.answer import answer_question
-
-    records = [json.loads(line) for line in (SEEDS / "questions.jsonl").read_text().splitlines()]
-    english = [r for r in records if r["lang"] == "en" and r["answers"]]
-    found = {}
-    for scale in (0.0, 1.0):
-        retriever = HybridRetriever(real_engine.index, real_engine.embedder, english_shift=scale)
-        found[scale] = sum(
-            any(
-                a in answer_question(retriever, r["question"], 3, min_confidence=0).answer
-                for a in r["answers"]
-            )
-            for r in english
-        )
-    assert found[1.0] > found[0.0]
