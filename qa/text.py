@@ -158,10 +158,14 @@ Language = Literal["en", "vi", "vi-folded"]
 
 def question_language(text: str) -> Language:
     """How a question is written: Vietnamese with diacritics, Vietnamese typed without them, or English
-    (a quarter or more of its words cannot be Vietnamese syllables)."""
+    (a quarter or more of its words cannot be Vietnamese syllables). Names, the capitalised words past
+    the first, count for neither ("Ai da gianh Super Bowl XLIX?" is Vietnamese) unless the question
+    is nothing else."""
     if has_diacritics(text):
         return "vi"
-    tokens = [t for t in syllables(text) if not t.isdigit()]
+    words = _WORD.findall(text)
+    plain = [word for position, word in enumerate(words) if position == 0 or not word[:1].isupper()]
+    tokens = [t for word in (plain or words) for t in syllables(word) if not t.isdigit()]
     foreign = sum(not is_vietnamese_syllable(t) for t in tokens)
     return "en" if tokens and foreign / len(tokens) >= 0.25 else "vi-folded"
 

@@ -71,6 +71,10 @@ def test_sentence_spans_skip_blank_text() -> None:
         ("Ai chủ trì hội nghị?", "vi"),
         ("ai chu tri hoi nghi truc tuyen toan quoc", "vi-folded"),
         ("Doi thu Panthers da thua bao nhieu diem?", "vi-folded"),  # a foreign name does not make it English
+        ("Ai da gianh Super Bowl XLIX?", "vi-folded"),  # nor do names that are most of its words
+        ("Is it true?", "en"),
+        ("Hoang Trung Hai?", "vi-folded"),
+        ("Who is Hoang Trung Hai?", "en"),
     ],
 )
 def test_question_language(question: str, language: str) -> None:
