@@ -18,7 +18,7 @@ from .bilingual import english_tokens
 from .confidence import confidence
 from .lead import english_lead
 from .retrieve import HybridRetriever, Ranking
-from .text import fold, has_diacritics, question_language, syllables
+from .text import fold, has_diacritics, question_language, syllable_bigrams, syllables
 from .types import Answer, Hit, Source, Span
 from .units import counts, wanted_units
 
@@ -29,6 +29,9 @@ EVIDENCE_CHUNKS = 3  # the evidence sentence is taken from the best few passages
 PASSAGE_BONUS = 0.2  # x fused score of the best passage holding the sentence
 OVERLAP_BONUS = 0.1  # x lexical coverage x share of question syllables in the sentence (English: and
 # x share of its names, numbers and translated words)
+# x lexical coverage x share of the question's syllable pairs in the sentence: a sentence that says what
+# the question says in its order (0.2 from 0.05-0.5 on xquad-vi-dev alone and with 2,000 news articles)
+BIGRAM_BONUS = 0.2
 TYPED_BONUS = 0.1  # the sentence holds a name / date / number when the question asks for one
 SHORT_PENALTY = 0.05  # captions and bylines under SHORT_CHARS rarely answer anything
 SHORT_CHARS = 50
@@ -246,6 +249,7 @@ def _best_sentence(
     if not passage_score:
         return None
     wanted = set(syllables(question))
+    pairs = set(syllable_bigrams(question))
     # an English question's own words are not in the articles: its names, numbers and translated words
     # are, so they count whatever the question's (English) coverage
     english = set(english_tokens(question)) if ranking.language == "en" else set()
@@ -256,11 +260,13 @@ def _best_sentence(
         text = retriever.index.sentences[row].text
         held = set(syllables(text))
         overlap = len(wanted & held) / len(wanted) if wanted else 0.0
+        in_order = len(pairs.intersection(syllable_bigrams(text))) / len(pairs) if pairs else 0.0
         counted = bool(units) and any(_counted(m.group(0), units) for m in _NUMBER.finditer(text))
         score = (
             ranking.sentence(row)
             + PASSAGE_BONUS * passage
             + OVERLAP_BONUS * ranking.coverage * overlap
+            + BIGRAM_BONUS * ranking.coverage * in_order
             + (OVERLAP_BONUS * len(english & held) / len(english) if english else 0.0)
             + (TYPED_BONUS if any(p.search(text) for p in typed) else 0.0)
             + (UNIT_BONUS if counted else 0.0)
