@@ -10,14 +10,15 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from enum import Enum
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
-from .bilingual import english_tokens
+from .bilingual import english_tokens, translations
 from .confidence import confidence
 from .lead import english_lead
 from .retrieve import HybridRetriever, Ranking
+from .spans import aligned_span
 from .text import fold, has_diacritics, question_language, syllable_bigrams, syllables
 from .types import Answer, Hit, Source, Span
 from .units import counts, wanted_units
@@ -98,9 +99,10 @@ _DATE = re.compile(
 _NUMBER_WORDS = (
     "một|hai|ba|bốn|tư|năm|sáu|bảy|tám|chín|mười|mươi|mốt|lăm|trăm|nghìn|ngàn|triệu|tỷ|tỉ|linh|lẻ|rưỡi"
 )
-# digits, or Vietnamese numbers written as words ("mười một"), then up to two lower-case words (the unit)
+# digits, or Vietnamese numbers written as words ("mười một"), then up to two lower-case words (the unit);
+# "năm" before digits is the year ("năm 1991"), not five
 _NUMBER = re.compile(
-    rf"(?:\b\d+(?:[.,]\d+)*(?:/\d+)?\b|\b(?:{_NUMBER_WORDS})(?:\s+(?:{_NUMBER_WORDS}))*\b)"
+    rf"(?:\b\d+(?:[.,]\d+)*(?:/\d+)?\b|\b(?:{_NUMBER_WORDS})(?:\s+(?:{_NUMBER_WORDS}))*\b(?!\s+\d))"
     rf"(?:\s*%|(?:\s+[{_LOWER}]+){{0,2}})",
     re.IGNORECASE,
 )
@@ -108,7 +110,6 @@ _NUMBER = re.compile(
 # teams, organisations ("Peyton Manning", "Denver Broncos"), foreign ones included
 _PROPER = re.compile(rf"(?<!^)(?<![.!?]\s)\b{_UPPER_SYLLABLE}(?:\s+{_UPPER_SYLLABLE}){{1,4}}\b")
 _LEADING_NUMBER = re.compile(r"^\S+")
-_PLACE_WORDS = ("ở", "tại", "trong", "từ", "đến")
 _PLACE = re.compile(rf"\b(?:ở|tại|trong|từ|đến)\s+({_UPPER_SYLLABLE}(?:\s+{_UPPER_SYLLABLE}){{0,3}})\b")
 
 
@@ -134,6 +135,17 @@ _KIND_PATTERNS = (
     (Kind.HOW_MANY, r"\bhow (many|much|long|large|big|old|far)\b|\bbao nhieu\b|\bso luong\b|\bmay\b"),
     (Kind.WHERE, r"\bwhere\b|\bo dau\b|\btai dau\b|\bnoi nao\b|\bo (thanh pho|nuoc|tinh) nao\b"),
     (Kind.WHO, r"\bwho(m|se)?\b|\bai\b|\bnguoi nao\b|\bdong chi nao\b|\b(doi|to chuc|cong ty) nao\b"),
+)
+
+
+# "what team", "which Panthers player", "the name of": an English question asking for a name
+_ENGLISH_NAMED = re.compile(
+    r"\b(?:what|which)\s+(?:\w+\s+)?(?:team|country|city|company|player|person|organi[sz]ation|group"
+    r"|university|college|school|state|nation|river|region|continent|band|network|channel|satellite|church"
+    r"|party|king|emperor|president|leader|actor|actress|artist|scientist|author|writer|museum|stadium"
+    r"|court|agency|institution|league|station|island|county|province|language|religion|award|brand)s?\b"
+    r"|\bname of\b",
+    re.IGNORECASE,
 )
 
 
@@ -277,23 +289,32 @@ def _best_sentence(
 
 
 def _span(kind: Kind, sentence: str, question: str) -> tuple[int, int] | None:
-    """Offsets of the answer within ``sentence`` for who/when/how-many questions, else None."""
-    asked = set(syllables(question))
-    units = wanted_units(question) if kind is Kind.HOW_MANY else ()
-    if units:  # the number of the thing the question counts ("1.549 biên chế", not "59 phòng")
-        for match in _NUMBER.finditer(sentence):
-            if _counted(match.group(0), units) and not set(syllables(match.group(0))) <= asked:
-                return match.start(), match.end()
-    for pattern in _SPAN_PATTERNS.get(kind, ()):
-        for match in pattern.finditer(sentence):
-            group = match.lastindex or 0  # a pattern with a group marks just that part (the place)
-            before = sentence[: match.start(group)].split()[-1:]
-            if kind is Kind.WHO and before and before[0].lower() in _PLACE_WORDS:
-                continue  # "ở Santa Clara" names a place, not who
-            # Prefer a match the question does not already contain ("Who met Truong Tan Sang?").
-            if not set(syllables(match.group(group))) <= asked:
-                return match.start(group), match.end(group)
-    return None
+    """Offsets of the answer within ``sentence``, or None, found by lining the question up with the
+    sentence (:mod:`qa.spans`). An English question lines up by its names, numbers and the Vietnamese
+    translations of its words, and gets a span only when it asks who, where, when or how many."""
+    english = question_language(question) == "en"
+    if english and kind is Kind.OTHER and _ENGLISH_NAMED.search(question):
+        kind = Kind.WHO  # "What team ...?", "Which player ...?" ask for a name
+    if english and kind not in _SPAN_PATTERNS:
+        return None
+    typed: list[tuple[int, int]] = []
+    if (
+        kind is Kind.HOW_MANY
+    ):  # the number of the thing the question counts ("1.549 biên chế", not "59 phòng")
+        numbers = list(_NUMBER.finditer(sentence))
+        units = wanted_units(question)
+        counted = [m for m in numbers if units and _counted(m.group(0), units)]
+        typed = [m.span() for m in counted or numbers]
+    elif kind is Kind.WHEN:
+        typed = [m.span() for m in _DATE.finditer(sentence)]
+    elif kind is Kind.WHO:  # a Vietnamese full name, when the sentence has one, over titles around it
+        typed = [m.span() for m in _NAME.finditer(sentence) if not m.group(0).startswith("Hà Nội")]
+    asks: Literal["name", "place"] | None = (
+        "name" if kind is Kind.WHO else "place" if kind is Kind.WHERE else None
+    )
+    if english:
+        question = " ".join([question, *translations(question)])
+    return aligned_span(question, sentence, typed, asks, any_run=not english)
 
 
 def _counted(number: str, units: tuple[str, ...]) -> bool:
