@@ -64,13 +64,14 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 FORMAT = "vnqa-index"
-FORMAT_VERSION = 5
+FORMAT_VERSION = 6
 # what each version changed, for the message when an older index is rebuilt
 FORMAT_CHANGES = {
     2: "lexical indexes saved at build time",
     3: "a syllable-bigram BM25",
     4: "document ids are paths relative to the articles folder, and web pages, PDF and Word are read",
     5: "chunks and sentences kept as offsets into their documents (a faster start, less memory)",
+    6: 'a name\'s initial no longer ends a sentence ("William E. Simon")',
 }
 CURRENT = "current"
 SEGMENT = "segment"  # -> segment-<stamp>/: the articles changed since the current build (qa/segments.py)

@@ -14,7 +14,8 @@ from typing import Literal
 
 _WORD = re.compile(r"\w+", re.UNICODE)
 # A sentence ends at . ! ? … (plus closing quotes/brackets) followed by whitespace and a capital,
-# digit or opening quote, or at a line break. "T.Ư", "1.549" and "9-2" stay whole.
+# digit or opening quote, or at a line break. "T.Ư", "1.549" and "9-2" stay whole, and so do names with
+# initials (see _initial).
 _PARAGRAPH_BREAK = re.compile(r"\n\s*\n")
 _SENT_END = re.compile(r"[.!?…]+[\"'”’)\]]*(?=\s+[\"“‘(\[\d\w])|\n+")
 
@@ -75,10 +76,26 @@ def sentence_spans(text: str, start: int = 0, end: int | None = None) -> Iterato
     end = len(text) if end is None else end
     pos = start
     for match in _SENT_END.finditer(text, start, end):
+        if _initial(text, match.start(), match.end()):
+            continue
         cut = match.end() if not match.group().startswith("\n") else match.start()
         yield from _trimmed(text, pos, cut)
         pos = match.end()
     yield from _trimmed(text, pos, end)
+
+
+def _initial(text: str, stop: int, after: int) -> bool:
+    """Whether the full stop at ``text[stop]`` follows a name's initial rather than ending a sentence: a
+    lone letter ("William E. Simon", "T. T. Tsui", "Y. p. pestis"), or the last letter of a dotted run
+    with a lower-case word next ("E.I. du Pont"; "Ban Tổ chức T.Ư. Xây dựng ..." does end there)."""
+    if text[stop] != "." or stop == 0 or not text[stop - 1].isalpha():
+        return False
+    if stop >= 2 and text[stop - 2].isalnum():
+        return False  # a word longer than one letter
+    if stop >= 2 and text[stop - 2] == ".":
+        following = text[after:].lstrip()[:1]
+        return following.islower()
+    return True
 
 
 def paragraph_spans(text: str) -> Iterator[tuple[int, int]]:

@@ -105,7 +105,7 @@ def test_an_index_of_an_older_format_is_rebuilt_reusing_its_vectors(
     manifest.write_text(json.dumps(data))
     with caplog.at_level(logging.WARNING):
         engine = Engine.open(settings, FakeEmbedder())
-    assert "has format v3, older than v5 (since then: document ids are paths relative" in caplog.text
+    assert "has format v3, older than v6 (since then: document ids are paths relative" in caplog.text
     assert engine.index.path != first.path and engine.index.manifest["format_version"] > 1
     again = build_index(settings, FakeEmbedder(), force=True)
     assert again.embedded == 0  # every vector came from the previous build
@@ -130,7 +130,7 @@ def test_a_format_4_index_with_texts_in_jsonl_gives_its_vectors_to_the_rebuild(s
     (first.path / MANIFEST).write_text(json.dumps(manifest))
     counting = CountingEmbedder()
     engine = Engine.open(settings, counting)
-    assert engine.index.manifest["format_version"] == 5 and counting.embedded == 0
+    assert engine.index.manifest["format_version"] == 6 and counting.embedded == 0
     assert engine.search("Ai chủ trì hội nghị?", 1)[0].chunk.doc_id == "a_conference"
 
 

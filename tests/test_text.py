@@ -58,6 +58,28 @@ def test_sentence_spans_point_at_exact_text_and_keep_abbreviations_whole() -> No
     ]
 
 
+@pytest.mark.parametrize(
+    "sentence",
+    [
+        "Năm 1973, Nixon bổ nhiệm William E. Simon làm quản lý đầu tiên.",
+        "Ví dụ, E.I. du Pont thành lập nhà máy thuốc súng.",
+        "Phòng trưng bày T. T. Tsui mở cửa năm 1991.",
+        "Các chủng Y. p. orientalis và Y. p. medievalis được tìm thấy.",
+    ],
+)
+def test_a_names_initial_does_not_end_its_sentence(sentence: str) -> None:
+    text = f"{sentence} Câu sau."
+    assert [text[s:e] for s, e in sentence_spans(text)] == [sentence, "Câu sau."]
+
+
+def test_a_dotted_abbreviation_still_ends_its_sentence() -> None:
+    text = "Nâng cao chất lượng tham mưu của Ban Tổ chức T.Ư. Xây dựng hệ thống chính trị."
+    assert [text[s:e] for s, e in sentence_spans(text)] == [
+        "Nâng cao chất lượng tham mưu của Ban Tổ chức T.Ư.",
+        "Xây dựng hệ thống chính trị.",
+    ]
+
+
 def test_sentence_spans_skip_blank_text() -> None:
     assert list(sentence_spans("  \n\n  ")) == []
 
