@@ -223,6 +223,12 @@ def answer_question(
     index = retriever.index
     sentence = index.sentences[best.row]
     document = index.documents[sentence.doc_id]
+    if (
+        kind is Kind.OTHER
+        and question_language(asked or question) == "en"
+        and _ENGLISH_NAMED.search(asked or question)
+    ):
+        kind = Kind.WHO  # "What team ...?", "Which player ...?" ask for a name ("Name: Denver Broncos")
     span = _span(kind, sentence.text, question)
     short = None
     if span is not None:
@@ -293,8 +299,6 @@ def _span(kind: Kind, sentence: str, question: str) -> tuple[int, int] | None:
     sentence (:mod:`qa.spans`). An English question lines up by its names, numbers and the Vietnamese
     translations of its words, and gets a span only when it asks who, where, when or how many."""
     english = question_language(question) == "en"
-    if english and kind is Kind.OTHER and _ENGLISH_NAMED.search(question):
-        kind = Kind.WHO  # "What team ...?", "Which player ...?" ask for a name
     if english and kind not in _SPAN_PATTERNS:
         return None
     typed: list[tuple[int, int]] = []

@@ -147,3 +147,12 @@ def test_how_many_marks_the_number_of_what_the_question_counts(tmp_path: Path) -
     assert english.short_answer is not None and english.short_answer.text == "1.549 biên chế"
     vietnamese = engine.ask("Thành phố giảm bao nhiêu phòng?")
     assert vietnamese.short_answer is not None and vietnamese.short_answer.text.startswith("59 phòng")
+
+
+def test_an_english_question_for_a_named_thing_gets_the_name(tmp_path: Path) -> None:
+    text = "Tin\n\nTrong trận chung kết, đội Denver Broncos đã giành chiến thắng trước Carolina Panthers.\n"
+    corpus = write_corpus(tmp_path / "a", {"x.txt": text})
+    settings = Settings(seeds_dir=corpus, index_dir=tmp_path / "i", model="fake", min_confidence=0.0)
+    answer = Engine.open(settings, FakeEmbedder()).ask("Which team won the final against Carolina Panthers?")
+    assert answer.short_answer is not None and answer.short_answer.text == "Denver Broncos"
+    assert answer.lead == "Name: Denver Broncos"
