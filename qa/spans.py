@@ -195,8 +195,10 @@ def _capitalised_runs(words: list[_Word], sentence: str) -> list[tuple[int, int]
                 and not words[last + 1].asked
             ):
                 last += 1
-            # a sentence's capitalised first word alone is an ordinary Vietnamese word ("Đồng chí")
-            if last > 0 or i > 0 or not is_vietnamese_syllable(words[0].folded):
+            # one capitalised Vietnamese syllable alone opens a sentence ("Đồng chí") or a title ("Ban Bí
+            # thư", "Bộ Chính trị"); a Vietnamese name has two syllables or more, a foreign one ("Newton") is
+            # no Vietnamese syllable
+            if last > i or not is_vietnamese_syllable(words[i].folded):
                 runs.append((i, last))
             i = last + 1
         else:

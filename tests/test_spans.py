@@ -71,6 +71,13 @@ def test_the_question_lines_up_with_its_answer(question: str, sentence: str, spa
     assert found is not None and sentence[found[0] : found[1]] == span
 
 
+def test_one_capitalised_vietnamese_word_is_no_name() -> None:
+    # "Đội", "Ban", "Bộ" capitalised open titles; a foreign name alone ("Newton") is a name
+    sentence = "Newton chuyền bóng để Đội ghi bàn."
+    found = aligned_span("Cầu thủ nào ghi bàn?", sentence, asks="name")
+    assert found is not None and sentence[found[0] : found[1]] == "Newton"
+
+
 def test_an_english_question_marks_only_what_it_asks_for() -> None:
     sentence = "Đồng chí Trương Thị Mai chủ trì hội nghị."
     assert _span(question_kind("What did she chair?"), sentence, "What did she chair?") is None
