@@ -135,7 +135,10 @@ _KIND_PATTERNS = (
         r"\bwhen\b|\b(what|which) (date|day|year|month|century|decade)\b|\bin what year\b|\bkhi nao\b"
         r"|\bbao gio\b|\b(ngay|thang|nam|the ky|thoi gian) nao\b|\bluc nao\b|\bnam bao nhieu\b",
     ),
-    (Kind.HOW_MANY, r"\bhow (many|much|long|large|big|old|far)\b|\bbao nhieu\b|\bso luong\b|\bmay\b"),
+    (
+        Kind.HOW_MANY,
+        r"\bhow (many|much|long|large|big|old|far)\b|\bbao nhieu\b|\bso luong\b|\bmay\b|\bbao lau\b",
+    ),
     (Kind.WHERE, r"\bwhere\b|\bo dau\b|\btai dau\b|\bnoi nao\b|\bo (thanh pho|nuoc|tinh) nao\b"),
     (Kind.WHO, r"\bwho(m|se)?\b|\bai\b|\bnguoi nao\b|\bdong chi nao\b|\b(doi|to chuc|cong ty) nao\b"),
 )

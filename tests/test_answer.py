@@ -28,6 +28,8 @@ from .conftest import write_corpus
         ("Where was Super Bowl 50 played?", Kind.WHERE),
         ("Trận đấu diễn ra ở đâu?", Kind.WHERE),
         ("What does Conclusion 40 concern?", Kind.OTHER),
+        ("Chứng chỉ giảng dạy thường kéo dài bao lâu?", Kind.HOW_MANY),  # a duration
+        ("Chung chi giang day thuong keo dai bao lau?", Kind.HOW_MANY),
     ],
 )
 def test_question_kind(question: str, kind: Kind) -> None:

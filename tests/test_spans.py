@@ -45,6 +45,12 @@ SACKS = (
             "Lỗi giữ người của trung vệ Josh Norman đã tạo cho Broncos một loạt lượt chơi mới.",
             "Josh Norman",
         ),
+        # a duration: the number the question's words frame, with its unit
+        (
+            "Chứng chỉ giảng dạy thường kéo dài bao lâu?",
+            "Chứng chỉ giảng dạy thường kéo dài ba năm, nhưng có thể kéo dài đến mười năm.",
+            "ba năm",
+        ),
         # of two numbers, the one the question's words frame
         ("Jared Allen có bao nhiêu lần vật ngã trong sự nghiệp?", SACKS, "136 lần"),
         # a Vietnamese full name over the titles after it; "Đồng chí" opening the sentence is no name
