@@ -59,6 +59,7 @@ NEAR = 0.3  # x (1 / distance) to the nearest question content word, each side
 AROUND = 0.2  # x question content words within eight words either side
 LENGTH = 0.08  # less per word past three
 NAMED = 1.0  # the run has a capitalised word and the question asks for a name
+_NOT_UNITS = (_FUNCTION - {"nguoi", "mot"}) | {"co", "se"}  # "23 người" counts people; có, sẽ
 _PLACE_WORDS = frozenset(["o", "tai", "tu", "den", "trong"])  # ở, tại, từ, đến, trong: a place follows
 MOST_SKIPPED = 2
 
@@ -72,6 +73,7 @@ class _Word:
     folded: str
     clause: int
     asked: bool  # the question has this word
+    capital: bool
 
 
 def aligned_span(
@@ -127,7 +129,8 @@ def _words(sentence: str, asked: set[str]) -> list[_Word]:
     for match in _WORD.finditer(sentence):
         folded = fold(match.group(0))
         clause = sum(b < match.start() for b in breaks)
-        found.append(_Word(match.start(), match.end(), folded, clause, folded in asked))
+        word = _Word(match.start(), match.end(), folded, clause, folded in asked, match.group(0)[0].isupper())
+        found.append(word)
     return found
 
 
@@ -176,6 +179,12 @@ def _typed_runs(
     runs = []
     for start, end in typed:
         inside = [i for i, w in enumerate(words) if w.start < end and w.end > start]
+        # a number's unit is the nouns right after it: "11 điểm trong ..." is "11 điểm", "ba theo ..." "ba"
+        ends = (
+            k for k, i in enumerate(inside) if k and words[i].folded in _NOT_UNITS and not words[i].capital
+        )
+        cut = next(ends, len(inside))
+        inside = inside[:cut]
         if inside and f" {' '.join(words[i].folded for i in inside)} " not in said:
             runs.append((inside[0], inside[-1]))
     return runs

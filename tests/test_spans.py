@@ -51,6 +51,8 @@ SACKS = (
             "Chứng chỉ giảng dạy thường kéo dài ba năm, nhưng có thể kéo dài đến mười năm.",
             "ba năm",
         ),
+        # a number's unit stops at the first function word
+        ("Họ ghi bao nhiêu điểm trong ba phút cuối?", "Họ ghi 11 điểm trong ba phút cuối.", "11 điểm"),
         # of two numbers, the one the question's words frame
         ("Jared Allen có bao nhiêu lần vật ngã trong sự nghiệp?", SACKS, "136 lần"),
         # a Vietnamese full name over the titles after it; "Đồng chí" opening the sentence is no name
