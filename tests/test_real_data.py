@@ -9,12 +9,14 @@ from __future__ import annotations
 import json
 import tarfile
 from pathlib import Path
+from typing import Any
 
 import pytest
 from typer.testing import CliRunner
 
 from qa.cli import app
 from qa.config import Settings
+from qa.engine import Engine
 
 from .conftest import ROOT
 
@@ -77,46 +79,48 @@ def test_short_real_data_evaluation(tmp_path: Path, real_settings: Settings) -> 
     assert report["answers"]["all"]["by_answerer"]["baseline"]["left_out_recall"] == 0.0
 
 
-@pytest.mark.skipif(not (DATA / "xquad-vi-dev").is_dir(), reason="../shared/data is not beside the checkout")
+@pytest.fixture(scope="module")
+def xquad(
+    real_settings: Settings, tmp_path_factory: pytest.TempPathFactory
+) -> tuple[Engine, list[dict[str, Any]]]:
+    """The real engine over the first articles of xquad-vi-dev, and their questions (rows of the JSONL)."""
+    if not (DATA / "xquad-vi-dev").is_dir():
+        pytest.skip("../shared/data is not beside the checkout")
+    root = tmp_path_factory.mktemp("xquad-engine")
+    questions = _xquad_subset(root / "xquad")
+    settings = real_settings.model_copy(
+        update={"seeds_dir": questions / "corpus", "index_dir": root / "index"}
+    )
+    rows = [json.loads(line) for line in (questions / "questions.jsonl").read_text().splitlines()]
+    return Engine.open(settings), rows
+
+
 def test_english_questions_find_their_answer_sentence_more_often_moved_toward_vietnamese(
-    tmp_path: Path, real_settings: Settings
+    xquad: tuple[Engine, list[dict[str, Any]]],
 ) -> None:
     from qa.answer import answer_question
-    from qa.engine import Engine
     from qa.retrieve import HybridRetriever
 
-    questions = _xquad_subset(tmp_path / "xquad")
-    settings = real_settings.model_copy(
-        update={"seeds_dir": questions / "corpus", "index_dir": tmp_path / "index"}
-    )
-    engine = Engine.open(settings)
-    rows = [json.loads(line) for line in (questions / "questions.jsonl").read_text().splitlines()]
+    engine, rows = xquad
     english = [r for r in rows if r["lang"] == "en"]
     found = {}
-    for scale in (0.0, settings.english_shift):
+    for scale in (0.0, engine.settings.english_shift):
         retriever = HybridRetriever(engine.index, engine.embedder, english_shift=scale)
         answers = [answer_question(retriever, r["q"], 3, min_confidence=0).answer for r in english]
         found[scale] = sum(
             any(a in text for a in r["answers"]) for r, text in zip(english, answers, strict=True)
         )
     # 64 -> 70 of these 105 questions when it was written (.630 -> .676 over all of xquad-vi-dev)
-    assert found[settings.english_shift] >= found[0.0] + 3
+    assert found[engine.settings.english_shift] >= found[0.0] + 3
 
 
-@pytest.mark.skipif(not (DATA / "xquad-vi-dev").is_dir(), reason="../shared/data is not beside the checkout")
 def test_vietnamese_questions_get_short_answers_and_sentences_that_say_what_they_ask(
-    tmp_path: Path, real_settings: Settings, monkeypatch: pytest.MonkeyPatch
+    xquad: tuple[Engine, list[dict[str, Any]]], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import qa.answer
-    from qa.engine import Engine
     from qa.evaluate import token_f1
 
-    questions = _xquad_subset(tmp_path / "xquad")
-    settings = real_settings.model_copy(
-        update={"seeds_dir": questions / "corpus", "index_dir": tmp_path / "index"}
-    )
-    engine = Engine.open(settings)
-    rows = [json.loads(line) for line in (questions / "questions.jsonl").read_text().splitlines()]
+    engine, rows = xquad
     vietnamese = [r for r in rows if r["lang"] != "en"]  # with and without diacritics
     held, short, whole = {}, {}, {}
     for bonus in (0.0, qa.answer.BIGRAM_BONUS):
