@@ -109,9 +109,6 @@ _NUMBER = re.compile(
     rf"(?:\s*%|(?:\s+[{_LOWER}]+){{0,2}})",
     re.IGNORECASE,
 )
-# a run of two or more capitalised words anywhere but the sentence's first word: names of people,
-# teams, organisations ("Peyton Manning", "Denver Broncos"), foreign ones included
-_PROPER = re.compile(rf"(?<!^)(?<![.!?]\s)\b{_UPPER_SYLLABLE}(?:\s+{_UPPER_SYLLABLE}){{1,4}}\b")
 _LEADING_NUMBER = re.compile(r"^\S+")
 _PLACE = re.compile(rf"\b(?:ở|tại|trong|từ|đến)\s+({_UPPER_SYLLABLE}(?:\s+{_UPPER_SYLLABLE}){{0,3}})\b")
 
@@ -155,18 +152,23 @@ _ENGLISH_NAMED = re.compile(
 )
 
 
-_SPAN_PATTERNS: dict[Kind, tuple[re.Pattern[str], ...]] = {
-    Kind.WHO: (_NAME, _PROPER),
-    Kind.WHERE: (_PLACE, _PROPER),
-    Kind.WHEN: (_DATE,),
-    Kind.HOW_MANY: (_NUMBER,),
+# what a question of each kind asks for, strictly: a sentence holding one gets TYPED_BONUS
+_TYPED: dict[Kind, re.Pattern[str]] = {
+    Kind.WHO: _NAME,
+    Kind.WHERE: _PLACE,
+    Kind.WHEN: _DATE,
+    Kind.HOW_MANY: _NUMBER,
 }
 
 
 def person_names(text: str) -> list[str]:
     """Vietnamese full names in ``text`` (a known surname and two or three capitalised syllables on one
     line; "Hà Nội ..." is the city)."""
-    return [n for n in _NAME.findall(text) if "\n" not in n and not n.startswith("Hà Nội")]
+    return [m.group(0) for m in _person_names(text)]
+
+
+def _person_names(text: str) -> list[re.Match[str]]:
+    return [m for m in _NAME.finditer(text) if "\n" not in m.group(0) and not m.group(0).startswith("Hà Nội")]
 
 
 # "Who is Hoang Trung Hai?", "Hoàng Trung Hải là ai?": the question names the person and asks what they
@@ -229,11 +231,8 @@ def answer_question(
     index = retriever.index
     sentence = index.sentences[best.row]
     document = index.documents[sentence.doc_id]
-    if (
-        kind is Kind.OTHER
-        and question_language(asked or question) == "en"
-        and _ENGLISH_NAMED.search(asked or question)
-    ):
+    english = question_language(asked or question) == "en"
+    if english and kind is Kind.OTHER and _ENGLISH_NAMED.search(asked or question):
         kind = Kind.WHO  # "What team ...?", "Which player ...?" ask for a name ("Name: Denver Broncos")
     span = _span(kind, sentence.text, question)
     short = None
@@ -248,7 +247,7 @@ def answer_question(
             short = Span(document.doc_id, at, at + len(document.title), document.title)
     sources = tuple(_source(retriever, hit) for hit in hits[:top_k])
     lead = None
-    if short is not None and kind is not Kind.WHICH_ARTICLE and question_language(asked or question) == "en":
+    if short is not None and kind is not Kind.WHICH_ARTICLE and english:
         lead = english_lead(kind.value, asked or question, short.text)
     return Answer(
         question=asked or question,
@@ -277,7 +276,7 @@ def _best_sentence(
     # an English question's own words are not in the articles: its names, numbers and translated words
     # are, so they count whatever the question's (English) coverage
     english = set(english_tokens(question)) if ranking.language == "en" else set()
-    typed = _SPAN_PATTERNS.get(kind, ())[:1]  # the strictest pattern: broad ones match most sentences
+    typed = _TYPED.get(kind)
     units = wanted_units(question) if kind is Kind.HOW_MANY else ()
     passage_bonus = ENGLISH_PASSAGE_BONUS if ranking.language == "en" else PASSAGE_BONUS
     candidates = []
@@ -293,7 +292,7 @@ def _best_sentence(
             + OVERLAP_BONUS * ranking.coverage * overlap
             + BIGRAM_BONUS * ranking.coverage * in_order
             + (OVERLAP_BONUS * len(english & held) / len(english) if english else 0.0)
-            + (TYPED_BONUS if any(p.search(text) for p in typed) else 0.0)
+            + (TYPED_BONUS if typed is not None and typed.search(text) else 0.0)
             + (UNIT_BONUS if counted else 0.0)
             - (SHORT_PENALTY if len(text) < SHORT_CHARS else 0.0)
         )
@@ -306,12 +305,11 @@ def _span(kind: Kind, sentence: str, question: str) -> tuple[int, int] | None:
     sentence (:mod:`qa.spans`). An English question lines up by its names, numbers and the Vietnamese
     translations of its words, and gets a span only when it asks who, where, when or how many."""
     english = question_language(question) == "en"
-    if english and kind not in _SPAN_PATTERNS:
+    if english and kind not in _TYPED:
         return None
     typed: list[tuple[int, int]] = []
-    if (
-        kind is Kind.HOW_MANY
-    ):  # the number of the thing the question counts ("1.549 biên chế", not "59 phòng")
+    if kind is Kind.HOW_MANY:
+        # the number of the thing the question counts ("1.549 biên chế", not "59 phòng")
         numbers = list(_NUMBER.finditer(sentence))
         units = wanted_units(question)
         counted = [m for m in numbers if units and _counted(m.group(0), units)]
@@ -319,7 +317,7 @@ def _span(kind: Kind, sentence: str, question: str) -> tuple[int, int] | None:
     elif kind is Kind.WHEN:
         typed = [m.span() for m in _DATE.finditer(sentence)]
     elif kind is Kind.WHO:  # a Vietnamese full name, when the sentence has one, over titles around it
-        typed = [m.span() for m in _NAME.finditer(sentence) if not m.group(0).startswith("Hà Nội")]
+        typed = [m.span() for m in _person_names(sentence)]
     asks: Literal["name", "place"] | None = (
         "name" if kind is Kind.WHO else "place" if kind is Kind.WHERE else None
     )

@@ -15,6 +15,7 @@ Weights were set on xquad-vi-dev (see the README); the score is flat around them
 from __future__ import annotations
 
 import re
+from bisect import bisect_left
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
@@ -62,7 +63,6 @@ NAMED = 1.0  # the run has a capitalised word and the question asks for a name
 _NOT_UNITS = (_FUNCTION - {"nguoi", "mot"}) | {"co", "se"}  # "23 người" counts people; có, sẽ
 _PLACE_WORDS = frozenset(["o", "tai", "tu", "den", "trong"])  # ở, tại, từ, đến, trong: a place follows
 MOST_SKIPPED = 2
-
 WINDOW = 8
 
 
@@ -85,9 +85,10 @@ def aligned_span(
 ) -> tuple[int, int] | None:
     """Character offsets in ``sentence`` of the answer to the Vietnamese ``question``, or None.
 
-    ``typed``: offsets of the sentence's numbers or dates when the question asks for one (the candidates
-    then); ``asks``: the question asks who (a person or organisation) or where; ``any_run``: with neither
-    typed matches nor names, any run of words the question lacks may be the answer.
+    ``typed``: offsets of the sentence's numbers, dates or full names when the question asks for one
+    (the candidates then); ``asks``: the question asks who (a person or organisation) or where;
+    ``any_run``: with neither typed matches nor names, any run of words the question lacks may be the
+    answer.
     """
     asked = [fold(m.group(0)) for m in _WORD.finditer(question)]
     words = _words(sentence, set(asked))
@@ -100,7 +101,7 @@ def aligned_span(
     names = asks is not None or head in _NAMED_HEADS or asked[:1] == ["ho"]
     runs = _typed_runs(words, typed, asked) if typed else []
     if not runs and names:
-        runs = _capitalised_runs(words, sentence)
+        runs = _capitalised_runs(words)
     if not runs and any_run:
         runs = _unasked_runs(words)
     if not runs:
@@ -113,7 +114,7 @@ def aligned_span(
         value += NEAR * 2 * (1 / _distance(words, first, -1) + 1 / _distance(words, last, 1))
         value += AROUND * sum(words[i].asked and words[i].folded not in _FUNCTION for i in around)
         value -= LENGTH * max(0, last - first - 2)
-        if names and any(sentence[words[i].start].isupper() for i in range(first, last + 1)):
+        if names and any(words[i].capital for i in range(first, last + 1)):
             value += NAMED
         if asks is not None and first > 0 and words[first - 1].folded in _PLACE_WORDS:
             value += NAMED if asks == "place" else -NAMED  # "ở Santa Clara" is where, not who
@@ -128,7 +129,7 @@ def _words(sentence: str, asked: set[str]) -> list[_Word]:
     found = []
     for match in _WORD.finditer(sentence):
         folded = fold(match.group(0))
-        clause = sum(b < match.start() for b in breaks)
+        clause = bisect_left(breaks, match.start())  # the clause breaks before it
         word = _Word(match.start(), match.end(), folded, clause, folded in asked, match.group(0)[0].isupper())
         found.append(word)
     return found
@@ -190,16 +191,16 @@ def _typed_runs(
     return runs
 
 
-def _capitalised_runs(words: list[_Word], sentence: str) -> list[tuple[int, int]]:
+def _capitalised_runs(words: list[_Word]) -> list[tuple[int, int]]:
     """Runs of capitalised words in one clause that the question does not hold ("Josh Norman")."""
     runs = []
     i = 0
     while i < len(words):
-        if sentence[words[i].start].isupper() and not words[i].asked:
+        if words[i].capital and not words[i].asked:
             last = i
             while (
                 last + 1 < len(words)
-                and sentence[words[last + 1].start].isupper()
+                and words[last + 1].capital
                 and words[last + 1].clause == words[i].clause
                 and not words[last + 1].asked
             ):
