@@ -109,7 +109,7 @@ _NUMBER = re.compile(
     rf"(?:\s*%|(?:\s+[{_LOWER}]+){{0,2}})",
     re.IGNORECASE,
 )
-_LEADING_NUMBER = re.compile(r"^\S+")
+_LEADING_NUMBER = re.compile(r"^[^\s%]+")  # "91%" leaves "%", its unit
 _PLACE = re.compile(rf"\b(?:ở|tại|trong|từ|đến)\s+({_UPPER_SYLLABLE}(?:\s+{_UPPER_SYLLABLE}){{0,3}})\b")
 
 
@@ -126,7 +126,10 @@ class Kind(Enum):
 
 _KIND_PATTERNS = (
     (Kind.WHICH_ARTICLE, r"\bwhich (article|story|report|news|piece)\b|\bbai (bao|viet) nao\b|\btin nao\b"),
-    (Kind.HOW_MANY, r"\bhow (many|much)\b|\bbao nhieu\b|\bso luong\b|\bmay (nguoi|don vi|tap the)\b"),
+    (
+        Kind.HOW_MANY,
+        r"\bhow (many|much)\b|\bpercent(age)?\b|\bbao nhieu\b|\bso luong\b|\bmay (nguoi|don vi|tap the)\b",
+    ),
     (
         Kind.WHEN,
         r"\bwhen\b|\b(what|which) (date|day|year|month|century|decade)\b|\bin what year\b|\bkhi nao\b"

@@ -22,10 +22,11 @@ from typing import Literal
 
 from .text import fold, is_vietnamese_syllable
 
-_WORD = re.compile(r"\w+(?:[.,:/-]\w+)*")  # "1.549", "24-10", "3:08" stay one word
+_WORD = re.compile(r"\w+(?:[.,:/-]\w+)*%?")  # "1.549", "24-10", "3:08", "2,8%" stay one word
 _CLAUSE_BREAK = re.compile(r"[,;:()\[\]\"“”«»]|\s[-–—]\s")
 # folded, longest first: "khi nào" before "nào"
 _QUESTION_WORDS = (
+    "bao nhieu phan tram",
     "nhu the nao",
     "khi nao",
     "bao gio",
@@ -192,19 +193,37 @@ def _typed_runs(
 
 
 def _capitalised_runs(words: list[_Word]) -> list[tuple[int, int]]:
-    """Runs of capitalised words in one clause that the question does not hold ("Josh Norman")."""
+    """Runs of capitalised words in one clause that the question does not hold ("Josh Norman"), with the
+    lower-case syllables of their compound words ("Nghị viện Châu Âu", "Ủy ban")."""
+
+    def joins(i: int) -> bool:  # words[i] may carry on a run
+        word = words[i]
+        return not word.asked and word.clause == words[i - 1].clause
+
+    def syllable(i: int) -> bool:  # a lower-case Vietnamese content syllable
+        word = words[i]
+        return not word.capital and word.folded not in _FUNCTION and is_vietnamese_syllable(word.folded)
+
     runs = []
     i = 0
     while i < len(words):
         if words[i].capital and not words[i].asked:
             last = i
-            while (
-                last + 1 < len(words)
-                and words[last + 1].capital
-                and words[last + 1].clause == words[i].clause
-                and not words[last + 1].asked
-            ):
-                last += 1
+            while last + 1 < len(words) and joins(last + 1):
+                if words[last + 1].capital:
+                    last += 1
+                elif (
+                    last + 2 < len(words)
+                    and syllable(last + 1)
+                    and words[last + 2].capital
+                    and joins(last + 2)
+                ):
+                    last += 2  # "Nghị viện Châu Âu": a compound's second syllable between capitals
+                else:
+                    break
+            single = last == i and is_vietnamese_syllable(words[i].folded)
+            if single and i > 0 and last + 1 < len(words) and joins(last + 1) and syllable(last + 1):
+                last += 1  # "Ủy ban" inside a sentence (its first word is capitalised anyway)
             # one capitalised Vietnamese syllable alone opens a sentence ("Đồng chí") or a title ("Ban Bí
             # thư", "Bộ Chính trị"); a Vietnamese name has two syllables or more, a foreign one ("Newton") is
             # no Vietnamese syllable

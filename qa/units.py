@@ -107,11 +107,14 @@ GLOSSARY: dict[str, tuple[str, ...]] = {
 }
 _HOW_MANY = re.compile(r"\bhow (?:many|much)\s+((?:[a-z-]+\s*){1,3})")
 _BAO_NHIEU = re.compile(r"\bbao nhieu\s+((?:\w+\s*){1,2})")
+_PERCENT = re.compile(r"\bphan tram\b|\bpercent(?:age)?\b")
 
 
 def wanted_units(question: str) -> tuple[str, ...]:
     """The folded Vietnamese words for what ``question`` counts (empty when it does not say)."""
     folded = fold(question)
+    if _PERCENT.search(folded):  # "bao nhiêu phần trăm", "what percentage": a number with %
+        return ("%", "phan tram")
     if match := _BAO_NHIEU.search(folded):
         words = match.group(1).split()
         return tuple(" ".join(words[:n]) for n in (2, 1) if len(words) >= n)

@@ -17,6 +17,15 @@ SACKS = (
     "Jared Allen, người tham gia Pro Bowl 5 lần, dẫn đầu về số lần vật ngã trong sự nghiệp NFL với 136 lần."
 )
 
+EU = (
+    "Trong khi Ủy ban độc quyền trong việc dự thảo pháp luật, Nghị viện Châu Âu và Hội đồng Liên minh "
+    "Châu Âu có quyền sửa đổi và phủ quyết trong quá trình lập pháp."
+)
+AMAZON = (
+    "Bảy mươi phần trăm đất rừng trước đây ở Amazon và 91% đất bị phá rừng từ năm 1970 được sử dụng cho đồng "
+    "cỏ chăn nuôi."
+)
+
 
 @pytest.mark.parametrize(
     ("question", "sentence", "span"),
@@ -72,6 +81,12 @@ SACKS = (
             "Trận đấu của Denver Broncos được tổ chức tại Santa Clara, California.",
             "Santa Clara",
         ),
+        # an organisation's name with the lower-case syllables of its words ("Ủy ban", "Hội đồng")
+        ("Tổ chức nào có độc quyền trong việc dự thảo pháp luật?", EU, "Ủy ban"),
+        ("Tổ chức nào có quyền sửa đổi và phủ quyết?", EU, "Hội đồng Liên minh Châu Âu"),
+        # a percentage: the number with "%", whole
+        ("Bao nhiêu phần trăm đất bị phá rừng được dùng cho chăn nuôi?", AMAZON, "91%"),
+        ("What percentage of the cleared land is used for livestock?", AMAZON, "91%"),
     ],
 )
 def test_the_question_lines_up_with_its_answer(question: str, sentence: str, span: str) -> None:
