@@ -16,14 +16,18 @@ def rss_mb() -> float:
     return float("nan")
 
 
-def question_set_parser(description: str | None) -> argparse.ArgumentParser:
-    """Arguments shared by the benches that run over an evaluation question set."""
+def question_set_parser(description: str | None, sizes: bool = False) -> argparse.ArgumentParser:
+    """Arguments shared by the benches that run over an evaluation question set (``sizes``: one or more
+    distractor counts, each a corpus of its own)."""
     parser = argparse.ArgumentParser(
         description=description, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("questions", type=Path)
     parser.add_argument("--distractors", type=Path)
-    parser.add_argument("--distractors-n", type=int, default=300)
+    if sizes:
+        parser.add_argument("--distractors-n", type=int, nargs="+", default=[300, 2000])
+    else:
+        parser.add_argument("--distractors-n", type=int, default=300)
     return parser
 
 

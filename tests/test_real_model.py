@@ -51,6 +51,9 @@ def test_english_question_naming_a_folded_name(real_engine: Engine) -> None:
         "Who won the 2022 FIFA World Cup?",
         "How do I bake sourdough bread?",
         "Thời tiết Hà Nội ngày mai thế nào?",
+        # "năm 2023" matches one passage far better than the others, yet the question is not about it
+        "Ai là Chủ tịch nước Việt Nam năm 2023?",
+        "Ai vô địch Ngoại hạng Anh năm 2023?",
     ],
 )
 def test_questions_the_articles_cannot_answer(real_engine: Engine, question: str) -> None:
