@@ -19,7 +19,7 @@ from .confidence import confidence
 from .lead import english_lead
 from .retrieve import HybridRetriever, Ranking
 from .spans import aligned_span
-from .text import fold, has_diacritics, question_language, syllable_bigrams, syllables
+from .text import fold, question_language, syllable_bigrams, syllables
 from .types import Answer, Hit, Source, Span
 from .units import counts, wanted_units
 
@@ -226,7 +226,8 @@ def answer_question(
     if best is None or not enough:
         return Answer(
             question=asked or question,
-            answer=NOT_FOUND_VI if has_diacritics(asked or question) else NOT_FOUND_EN,
+            # in the question's language: Vietnamese typed without diacritics gets Vietnamese too
+            answer=NOT_FOUND_EN if question_language(asked or question) == "en" else NOT_FOUND_VI,
             answerable=False,
             sources=(),
             confidence=round(probability, 4),

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from qa.answer import NOT_FOUND_EN, Kind, _span, answer_json, evidence_in, question_kind
+from qa.answer import NOT_FOUND_EN, NOT_FOUND_VI, Kind, _span, answer_json, evidence_in, question_kind
 from qa.config import Settings
 from qa.embedding import FakeEmbedder
 from qa.engine import Engine
@@ -83,6 +83,9 @@ def test_weak_evidence_abstains(settings: Settings) -> None:
     assert not answer.answerable
     assert answer.answer == NOT_FOUND_EN
     assert answer.sources == ()
+    # "not found" in the question's language, with or without diacritics
+    for question in ("Ai vô địch Ngoại hạng Anh năm 2023?", "ai vo dich giai ngoai hang anh nam 2023"):
+        assert strict.ask(question).answer == NOT_FOUND_VI
 
 
 @pytest.mark.parametrize(
