@@ -221,13 +221,14 @@ def answer_question(
     best_hit = hits[0] if hits else None
     probability, enough = confidence(retriever.index, ranking, best_hit, question, min_confidence)
     kind = question_kind(asked or question)
+    english = question_language(asked or question) == "en"
     # a follow-up's own words pick the sentence; its conversation only found the passages
     best = _best_sentence(retriever, ranking, hits[:EVIDENCE_CHUNKS], asked or question, kind)
     if best is None or not enough:
         return Answer(
             question=asked or question,
             # in the question's language: Vietnamese typed without diacritics gets Vietnamese too
-            answer=NOT_FOUND_EN if question_language(asked or question) == "en" else NOT_FOUND_VI,
+            answer=NOT_FOUND_EN if english else NOT_FOUND_VI,
             answerable=False,
             sources=(),
             confidence=round(probability, 4),
@@ -235,7 +236,6 @@ def answer_question(
     index = retriever.index
     sentence = index.sentences[best.row]
     document = index.documents[sentence.doc_id]
-    english = question_language(asked or question) == "en"
     if english and kind is Kind.OTHER and _ENGLISH_NAMED.search(asked or question):
         kind = Kind.WHO  # "What team ...?", "Which player ...?" ask for a name ("Name: Denver Broncos")
     span = _span(kind, sentence.text, question)

@@ -19,6 +19,7 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
+import numpy.typing as npt
 
 from .embedding import e5_id
 from .index import Index
@@ -68,10 +69,10 @@ def features(index: Index, ranking: Ranking, best: Hit | None, question: str) ->
         "margin": sentence - ranking.background,
         "sentence": sentence,
         "dense": top,
-        "lead": top - _best_elsewhere(index, ranking),
+        "lead": _lead(index, ranking, ranking.dense, LEAD_POOL),
         # scaled scores make any best passage lead; the lead counts as far as it holds the rare words
         # ("năm 2023" alone puts one passage far ahead for any question about 2023)
-        "ahead": _fused_lead(index, ranking) * held,
+        "ahead": _lead(index, ranking, ranking.fused, len(ranking.fused)) * held,
         "words": held,
         "pairs": sum(p in found for p in pairs) / len(pairs) if pairs else 0.0,
     }
@@ -82,28 +83,15 @@ def features(index: Index, ranking: Ranking, best: Hit | None, question: str) ->
 MARGIN_ONLY = Model(1.5, (100.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0), 0.5)
 
 
-def _best_elsewhere(index: Index, ranking: Ranking) -> float:
-    """The dense score of the best passage from another article than the best passage's (or the lowest
-    score in the pool when they all come from one article)."""
-    pool = min(LEAD_POOL, len(ranking.dense))
-    best = np.argpartition(-ranking.dense, pool - 1)[:pool]
-    best = best[np.argsort(-ranking.dense[best])]
+def _lead(index: Index, ranking: Ranking, scores: npt.NDArray[np.float32], pool: int) -> float:
+    """How far the best of the ``pool`` best candidate passages by ``scores`` leads the best of them from
+    another article (or the lowest of them, when they all come from one article)."""
+    pool = min(pool, len(scores))
+    best = np.argpartition(-scores, pool - 1)[:pool]
+    best = best[np.argsort(-scores[best])]
     first = index.chunks[int(ranking.rows[best[0]])].doc_id
-    for at in best[1:]:
-        if index.chunks[int(ranking.rows[at])].doc_id != first:
-            return float(ranking.dense[at])
-    return float(ranking.dense[best[-1]])
-
-
-def _fused_lead(index: Index, ranking: Ranking) -> float:
-    """How far the best candidate passage leads the best passage of another article in the fused score
-    (the whole spread of the scores when every candidate is of one article)."""
-    order = np.argsort(-ranking.fused, kind="stable")
-    first = index.chunks[int(ranking.rows[order[0]])].doc_id
-    for at in order[1:]:
-        if index.chunks[int(ranking.rows[at])].doc_id != first:
-            return float(ranking.fused[order[0]] - ranking.fused[at])
-    return float(ranking.fused[order[0]] - ranking.fused[order[-1]])
+    elsewhere = next((at for at in best[1:] if index.chunks[int(ranking.rows[at])].doc_id != first), best[-1])
+    return float(scores[best[0]]) - float(scores[elsewhere])
 
 
 def confidence(
