@@ -62,17 +62,17 @@ def main() -> None:
     sys.path.insert(0, str(ROOT))
     import numpy as np
 
-    from qa.confidence import FEATURES, Model
+    from qa.answer.confidence import FEATURES, Model
     from qa.config import get_settings
-    from qa.embedding import load_embedder
-    from qa.index import build_index, load_index
-    from qa.questionsets import open_question_set, prepare_eval
-    from qa.retrieve import HybridRetriever, lexical_weights
+    from qa.embed.models import load_embedder
+    from qa.eval.questionsets import open_question_set, prepare_eval
+    from qa.index.core import build_index, load_index
+    from qa.search.hybrid import HybridRetriever, lexical_weights
 
     settings = get_settings()
     embedder = load_embedder(settings)
 
-    from qa.confidence import features
+    from qa.answer.confidence import features
 
     main_set = open_question_set(args.questions)
     corpora = [(f"{args.questions.name} alone", main_set, None, 0)]

@@ -38,13 +38,13 @@ def run_one(backend: str, precision: str, batch: int, quick: bool, vectors_out: 
     """Measure one backend in this process; writes its text vectors to ``vectors_out`` (.npy)."""
     os.environ["HF_HUB_OFFLINE"] = "1"
     sys.path.insert(0, str(ROOT))
-    from qa import index as index_module
-    from qa.chunking import chunk_document
     from qa.config import Settings
-    from qa.corpus import load_documents
-    from qa.embedding import load_embedder
+    from qa.embed.models import load_embedder
     from qa.engine import Engine
-    from qa.text import sentence_spans
+    from qa.index import core as index_module
+    from qa.ingest.chunking import chunk_document
+    from qa.ingest.corpus import load_documents
+    from qa.lang.text import sentence_spans
 
     settings = Settings(
         seeds_dir=ROOT / "seeds",

@@ -27,10 +27,10 @@ def main() -> None:
     sys.path.insert(0, str(ROOT))
 
     from qa.config import get_settings
-    from qa.embedding import load_embedder
-    from qa.index import build_index, load_index
-    from qa.questionsets import open_question_set, prepare_eval
-    from qa.retrieve import HybridRetriever
+    from qa.embed.models import load_embedder
+    from qa.eval.questionsets import open_question_set, prepare_eval
+    from qa.index.core import build_index, load_index
+    from qa.search.hybrid import HybridRetriever
 
     question_set = open_question_set(args.questions)
     settings = prepare_eval(get_settings(), question_set, args.distractors, args.distractors_n, 0)

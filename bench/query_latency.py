@@ -31,7 +31,7 @@ import numpy as np
 import numpy.typing as npt
 
 from qa.config import Settings
-from qa.embedding import Embedder, FakeEmbedder, load_embedder
+from qa.embed.models import Embedder, FakeEmbedder, load_embedder
 from qa.engine import Engine
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -69,7 +69,7 @@ def serve(settings: Settings, port: int) -> None:
     """The app ``qa serve`` runs, on ``port``, with the real query encoder's cost (the child process)."""
     import uvicorn
 
-    from qa.api import create_app
+    from qa.server.app import create_app
 
     app = create_app(settings, RealEncoderCost(load_embedder(Settings())))
     uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning")

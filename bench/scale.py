@@ -42,9 +42,9 @@ from pathlib import Path
 import httpx
 
 from qa.config import Settings
-from qa.corpus import read_corpus
-from qa.embedding import FakeEmbedder
+from qa.embed.models import FakeEmbedder
 from qa.engine import Engine
+from qa.ingest.corpus import read_corpus
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "bench"))
@@ -95,10 +95,10 @@ def build(folder: Path, index: Path, model: str, store: str = "folder") -> dict[
 
 def real_rate(folder: Path) -> float:
     """Texts the packaged model embeds per CPU second, on the first 40 articles' chunks and sentences."""
-    from qa.chunking import chunk_document
-    from qa.embedding import load_embedder
-    from qa.index import PASSAGE_TEMPLATE
-    from qa.text import sentence_spans
+    from qa.embed.models import load_embedder
+    from qa.index.core import PASSAGE_TEMPLATE
+    from qa.ingest.chunking import chunk_document
+    from qa.lang.text import sentence_spans
 
     documents = read_corpus(folder).documents[:40]
     texts = [

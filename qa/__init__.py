@@ -8,10 +8,10 @@ except PackageNotFoundError:  # pragma: no cover - running from a source tree th
     __version__ = "0+unknown"
 
 from .config import Settings, get_settings
-from .embedding import Embedder, FakeEmbedder, load_embedder
+from .embed.models import Embedder, FakeEmbedder, load_embedder
 from .engine import Engine
 from .errors import QAError
-from .index import build_index, load_index
+from .index.core import build_index, load_index
 from .types import Answer, Chunk, Document, Hit, Source, Span
 
 __all__ = [

@@ -16,13 +16,13 @@ import typer
 from tqdm import tqdm
 
 from . import __version__
-from .answer import answer_json
+from .answer.evidence import answer_json
 from .config import Settings, StoreName, get_settings
-from .embedding import load_embedder
+from .embed.models import load_embedder
 from .engine import Engine
 from .errors import QAError
-from .index import build_index
-from .loaders import SUFFIXES
+from .index.core import build_index
+from .ingest.loaders import SUFFIXES
 from .types import Answer
 
 # Plain help (no Rich markup): "[env QA_SEEDS_DIR; default: seeds]" must print as written.
@@ -226,9 +226,9 @@ def eval_(
     A question set that brings its own articles (a corpus/ folder, a BEIR corpus) is indexed in the
     evaluation cache, with the distractors if asked; a rerun reuses that index and every vector.
     """
-    from . import evaluate as ev
-    from .baseline import PlainDense
-    from .questionsets import eval_cache_dir, open_question_set, prepare_eval
+    from .eval import metrics as ev
+    from .eval.baseline import PlainDense
+    from .eval.questionsets import eval_cache_dir, open_question_set, prepare_eval
 
     settings = _settings(seeds, index, model, store=store)
     names = list(ev.RETRIEVERS) if retriever == ev.ALL else [retriever]
@@ -245,7 +245,7 @@ def eval_(
     path = questions or settings.seeds_dir / "questions.jsonl"
     began = time.perf_counter()
     bar_off = as_json or not sys.stderr.isatty()
-    from .dialogues import is_dialogue_file
+    from .eval.dialogues import is_dialogue_file
 
     if is_dialogue_file(path):
         _eval_dialogues(settings, path, as_json)
@@ -299,7 +299,7 @@ def eval_(
 
 def _eval_dialogues(settings: Settings, path: Path, as_json: bool) -> None:
     """``qa eval DIALOGUES.jsonl``: turn accuracy alone and in the conversation, on the served articles."""
-    from .dialogues import dialogue_table, evaluate_dialogues, read_dialogues
+    from .eval.dialogues import dialogue_table, evaluate_dialogues, read_dialogues
 
     began = time.perf_counter()
     with _user_errors():
@@ -326,7 +326,7 @@ def model_prepare(
     cache: Annotated[Path | None, typer.Option("--cache", help=_about("model_cache"))] = None,
 ) -> None:
     """Convert the packaged multilingual-e5-small for sentence-transformers (done once, then reused)."""
-    from .convert import prepare_e5
+    from .embed.convert import prepare_e5
 
     settings = _settings(None, None, None, model_cache=cache)
     began = time.perf_counter()
@@ -358,7 +358,7 @@ def serve(
     """
     import uvicorn
 
-    from .api import create_app
+    from .server.app import create_app
 
     updates: dict[str, Any] = {"host": host, "port": port, "store": store}
     if allow_uploads:

@@ -12,14 +12,13 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from . import segments
-from .answer import answer_question
-from .chat import Turn, standalone
+from .answer.evidence import answer_question
+from .answer.generate import Generator, OpenAIGenerator, Reply, generate, generate_stream
 from .config import Retriever, Settings
-from .embedding import Embedder, load_embedder
+from .embed.models import Embedder, load_embedder
 from .errors import IndexMismatchError, IndexNotBuiltError, QuestionError, StoreError
-from .generate import Generator, OpenAIGenerator, Reply, generate, generate_stream
-from .index import (
+from .index import segments
+from .index.core import (
     CURRENT,
     FORMAT_CHANGES,
     FORMAT_VERSION,
@@ -29,9 +28,10 @@ from .index import (
     index_exists,
     index_format,
 )
-from .index import load_index as load_build
-from .retrieve import HybridRetriever, Ranking, lexical_weights
-from .segments import load as load_index
+from .index.core import load_index as load_build
+from .index.segments import load as load_index
+from .search.conversation import Turn, standalone
+from .search.hybrid import HybridRetriever, Ranking, lexical_weights
 from .types import Answer, Hit
 
 log = logging.getLogger(__name__)

@@ -14,7 +14,7 @@ import pytest
 import uvicorn
 
 from qa.config import Settings, get_settings
-from qa.embedding import FakeEmbedder
+from qa.embed.models import FakeEmbedder
 from qa.engine import Engine
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -179,7 +179,7 @@ def seeds_copy(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def e5_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The packaged e5 model converted for sentence-transformers, once per session."""
-    from qa.convert import prepare_e5
+    from qa.embed.convert import prepare_e5
 
     return prepare_e5(tmp_path_factory.mktemp("models"))
 

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
-from qa.embedding import FakeEmbedder
+from qa.embed.models import FakeEmbedder
 
 
 class GatedEmbedder(FakeEmbedder):
@@ -95,13 +95,13 @@ def main() -> None:
     from qa.config import get_settings
 
     if sys.argv[1] == "index":
-        from qa.index import build_index
+        from qa.index.core import build_index
 
         build_index(get_settings(), StallingEmbedder(Path(sys.argv[2]), int(sys.argv[3])))
         return
     import uvicorn
 
-    from qa.api import create_app
+    from qa.server.app import create_app
 
     port, gate = int(sys.argv[1]), Path(sys.argv[2])
     uvicorn.run(create_app(get_settings(), FileGatedEmbedder(gate)), host="127.0.0.1", port=port)

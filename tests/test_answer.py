@@ -4,9 +4,17 @@ from pathlib import Path
 
 import pytest
 
-from qa.answer import NOT_FOUND_EN, NOT_FOUND_VI, Kind, _span, answer_json, evidence_in, question_kind
+from qa.answer.evidence import (
+    NOT_FOUND_EN,
+    NOT_FOUND_VI,
+    Kind,
+    _span,
+    answer_json,
+    evidence_in,
+    question_kind,
+)
 from qa.config import Settings
-from qa.embedding import FakeEmbedder
+from qa.embed.models import FakeEmbedder
 from qa.engine import Engine
 from qa.errors import QuestionError
 
@@ -124,7 +132,7 @@ def test_short_answer_travels_as_offsets(engine: Engine) -> None:
 
 
 def test_bold_in_an_article_is_text_not_the_answer_mark(tmp_path: Path) -> None:
-    from qa.pages import turn
+    from qa.server.pages import turn
 
     corpus = write_corpus(
         tmp_path / "md",
@@ -139,7 +147,7 @@ def test_bold_in_an_article_is_text_not_the_answer_mark(tmp_path: Path) -> None:
 
 
 def test_how_many_marks_the_number_of_what_the_question_counts(tmp_path: Path) -> None:
-    from qa.units import wanted_units
+    from qa.lang.units import wanted_units
 
     assert wanted_units("How many staff positions did Hanoi cut?")[0] == "bien che"
     assert wanted_units("tinh giản được bao nhiêu biên chế")[0] == "bien che"

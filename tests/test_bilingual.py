@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from qa.bilingual import convert, translations
 from qa.engine import Engine
+from qa.lang.bilingual import convert, translations
 
 
 def test_content_words_are_translated_and_names_and_function_words_are_not() -> None:

@@ -10,10 +10,10 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from qa.api import create_app
 from qa.config import Settings
-from qa.embedding import FakeEmbedder
+from qa.embed.models import FakeEmbedder
 from qa.engine import Engine
+from qa.server.app import create_app
 
 from .conftest import HANG, ROOT, serve_in_thread, write_corpus
 from .gated import IndexGatedEmbedder

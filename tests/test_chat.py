@@ -9,13 +9,13 @@ import pytest
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
-from qa.api import create_app
-from qa.chat import Turn, from_messages, is_follow_up, standalone
 from qa.cli import app
 from qa.config import Settings
-from qa.dialogues import as_turn, read_dialogues
-from qa.embedding import FakeEmbedder
+from qa.embed.models import FakeEmbedder
 from qa.engine import Engine
+from qa.eval.dialogues import as_turn, read_dialogues
+from qa.search.conversation import Turn, from_messages, is_follow_up, standalone
+from qa.server.app import create_app
 
 from .conftest import SEEDS
 

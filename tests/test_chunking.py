@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from qa.chunking import chunk_document
-from qa.corpus import load_documents
+from qa.ingest.chunking import chunk_document
+from qa.ingest.corpus import load_documents
 from qa.types import Document
 
 from .conftest import SEEDS

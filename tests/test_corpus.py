@@ -5,8 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from qa.corpus import load_documents, read_corpus, read_document
 from qa.errors import EmptyCorpusError, UnreadableFileError
+from qa.ingest.corpus import load_documents, read_corpus, read_document
 
 from .conftest import SEEDS
 

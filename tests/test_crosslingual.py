@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from qa import crosslingual
-from qa.embedding import FakeEmbedder, e5_id
+from qa.embed.models import FakeEmbedder, e5_id
 from qa.engine import Engine
-from qa.retrieve import HybridRetriever
+from qa.search import crosslingual
+from qa.search.hybrid import HybridRetriever
 
 
 def test_the_shipped_direction_belongs_to_the_packaged_model() -> None:

@@ -9,8 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 from qa.cli import app
-from qa.corpus import load_documents
-from qa.evaluate import (
+from qa.eval.metrics import (
     Outcome,
     Question,
     QuestionSetError,
@@ -28,8 +27,9 @@ from qa.evaluate import (
     trec_qrels,
     trec_run,
 )
-from qa.index import load_index
-from qa.questionsets import sample_distractors
+from qa.eval.questionsets import sample_distractors
+from qa.index.core import load_index
+from qa.ingest.corpus import load_documents
 
 from .conftest import SEEDS, write_corpus
 
@@ -299,7 +299,7 @@ def test_eval_of_a_folder_set_with_distractors_baseline_and_leave_out(tmp_path: 
 
 
 def test_baseline_paragraphs_are_the_body_with_offsets() -> None:
-    from qa.baseline import paragraphs
+    from qa.eval.baseline import paragraphs
     from qa.types import Document
 
     text = "Super Bowl 50\n\nĐoạn một.\n  \nĐoạn hai,\nvẫn đoạn hai.\n\n\n"

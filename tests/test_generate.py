@@ -8,11 +8,11 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
-from qa.api import create_app
+from qa.answer.generate import FakeGenerator, GenerationError, OpenAIGenerator, check_citations, messages_for
 from qa.config import Settings
-from qa.embedding import FakeEmbedder
+from qa.embed.models import FakeEmbedder
 from qa.engine import Engine
-from qa.generate import FakeGenerator, GenerationError, OpenAIGenerator, check_citations, messages_for
+from qa.server.app import create_app
 from qa.types import Source
 
 QUESTION = "Ai chủ trì hội nghị trực tuyến toàn quốc?"

@@ -11,10 +11,10 @@ import numpy.typing as npt
 import pytest
 
 from qa.config import Settings
-from qa.embedding import FakeEmbedder
+from qa.embed.models import FakeEmbedder
 from qa.engine import Engine
 from qa.errors import IndexCorruptError, IndexMismatchError, IndexNotBuiltError
-from qa.index import CURRENT, DATA_FILES, MANIFEST, build_index, load_index
+from qa.index.core import CURRENT, DATA_FILES, MANIFEST, build_index, load_index
 
 
 def test_build_then_load_round_trips(settings: Settings) -> None:
@@ -152,7 +152,7 @@ def test_sentence_ranges_hold_the_sentences_inside_each_chunk(engine: Engine) ->
 
 
 def test_a_torn_journal_record_is_dropped_and_cut_off_before_the_next(tmp_path: Path) -> None:
-    from qa.journal import Journal, text_key
+    from qa.index.journal import Journal, text_key
 
     journal = Journal(tmp_path, "fake-hash@4", 4)
     first = np.eye(4, dtype=np.float32)[:2]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from qa.lead import english_lead
+from qa.answer.lead import english_lead
 
 
 @pytest.mark.parametrize(

@@ -18,11 +18,11 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
-from qa.api import create_app
+from qa.answer.generate import OpenAIGenerator, check_citations
 from qa.config import Settings
-from qa.embedding import FakeEmbedder
+from qa.embed.models import FakeEmbedder
 from qa.engine import Engine
-from qa.generate import OpenAIGenerator, check_citations
+from qa.server.app import create_app
 
 from .conftest import HANG
 

@@ -9,11 +9,11 @@ from typer.testing import CliRunner
 
 from qa.cli import app
 from qa.config import Settings
-from qa.corpus import read_corpus, type_counts
-from qa.embedding import FakeEmbedder
+from qa.embed.models import FakeEmbedder
 from qa.engine import Engine
 from qa.errors import UnreadableFileError
-from qa.loaders import load_docx, load_html, load_markdown, load_pdf
+from qa.ingest.corpus import read_corpus, type_counts
+from qa.ingest.loaders import load_docx, load_html, load_markdown, load_pdf
 
 from . import formats
 
@@ -180,7 +180,7 @@ def test_qa_index_counts_types_and_lists_what_it_did_not_index(tmp_path: Path) -
 def test_viewer_opens_an_article_in_a_subfolder_by_its_path_id(tmp_path: Path) -> None:
     from fastapi.testclient import TestClient
 
-    from qa.api import create_app
+    from qa.server.app import create_app
 
     folder = formats.write_mixed(tmp_path / "mixed")
     settings = Settings(seeds_dir=folder, index_dir=tmp_path / "index", model="fake")

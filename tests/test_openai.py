@@ -6,9 +6,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from qa.api import create_app
 from qa.config import Settings
 from qa.engine import Engine
+from qa.server.app import create_app
 
 from .conftest import serve_in_thread
 

@@ -98,8 +98,8 @@ def xquad(
 def test_english_questions_find_their_answer_sentence_more_often_moved_toward_vietnamese(
     xquad: tuple[Engine, list[dict[str, Any]]],
 ) -> None:
-    from qa.answer import answer_question
-    from qa.retrieve import HybridRetriever
+    from qa.answer.evidence import answer_question
+    from qa.search.hybrid import HybridRetriever
 
     engine, rows = xquad
     english = [r for r in rows if r["lang"] == "en"]
@@ -117,16 +117,17 @@ def test_english_questions_find_their_answer_sentence_more_often_moved_toward_vi
 def test_vietnamese_questions_get_short_answers_and_sentences_that_say_what_they_ask(
     xquad: tuple[Engine, list[dict[str, Any]]], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import qa.answer
-    from qa.evaluate import token_f1
+    import qa.answer.evidence
+    from qa.eval.metrics import token_f1
 
     engine, rows = xquad
     vietnamese = [r for r in rows if r["lang"] != "en"]  # with and without diacritics
     held, short, whole = {}, {}, {}
-    for bonus in (0.0, qa.answer.BIGRAM_BONUS):
-        monkeypatch.setattr(qa.answer, "BIGRAM_BONUS", bonus)
+    for bonus in (0.0, qa.answer.evidence.BIGRAM_BONUS):
+        monkeypatch.setattr(qa.answer.evidence, "BIGRAM_BONUS", bonus)
         answers = [
-            qa.answer.answer_question(engine.retriever, r["q"], 3, min_confidence=0) for r in vietnamese
+            qa.answer.evidence.answer_question(engine.retriever, r["q"], 3, min_confidence=0)
+            for r in vietnamese
         ]
         pairs = list(zip(vietnamese, answers, strict=True))
         held[bonus] = sum(any(g in a.answer for g in r["answers"]) for r, a in pairs)
@@ -134,7 +135,7 @@ def test_vietnamese_questions_get_short_answers_and_sentences_that_say_what_they
         whole[bonus] = sum(token_f1(a.answer, r["answers"]) for r, a in pairs)
     # when written: 158 -> 160 of these 210 answer sentences hold the answer with the word-pair bonus; the
     # marked spans score token F1 .458 on average, the whole sentences .087
-    bonus = qa.answer.BIGRAM_BONUS
+    bonus = qa.answer.evidence.BIGRAM_BONUS
     assert held[bonus] >= held[0.0]
     assert short[bonus] / len(vietnamese) >= 0.38
     assert short[bonus] >= 3 * whole[bonus]

@@ -16,9 +16,9 @@ import numpy as np
 import pytest
 
 from qa.config import Settings
-from qa.embedding import SentenceTransformerEmbedder
+from qa.embed.models import SentenceTransformerEmbedder
 from qa.engine import Engine
-from qa.index import load_index
+from qa.index.core import load_index
 
 from .conftest import SEEDS
 
@@ -195,7 +195,7 @@ def test_kill_9_during_indexing_keeps_the_previous_index(
 
 
 def test_hybrid_is_at_least_as_good_as_either_retriever_alone(real_engine: Engine) -> None:
-    from qa.evaluate import evaluate_engine, load_questions, summarise
+    from qa.eval.metrics import evaluate_engine, load_questions, summarise
 
     questions = load_questions(SEEDS / "questions.jsonl")
     report = summarise(
@@ -234,9 +234,9 @@ def test_fresh_questions_about_the_seeds_get_the_right_span(
 def test_the_chats_example_questions_are_answered_from_the_article_they_ask_about(
     real_engine: Engine,
 ) -> None:
-    from qa.answer import person_names
-    from qa.pages import loaded
-    from qa.text import fold
+    from qa.answer.evidence import person_names
+    from qa.lang.text import fold
+    from qa.server.pages import loaded
 
     examples = loaded(real_engine.index).examples
     assert len(examples) == 4
@@ -251,7 +251,7 @@ def test_the_chats_example_questions_are_answered_from_the_article_they_ask_abou
 
 
 def test_hnsw_recall_on_real_vectors(real_engine: Engine) -> None:
-    from qa.index import _faiss_bytes
+    from qa.index.core import _faiss_bytes
     from qa.store.folder import nearest, stored_vectors
 
     questions = [

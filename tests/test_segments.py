@@ -10,15 +10,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from qa import segments
 from qa.config import Settings
-from qa.embedding import FakeEmbedder
+from qa.embed.models import FakeEmbedder
 from qa.engine import Engine
-from qa.index import CURRENT, SEGMENT, build_index
-from qa.lexical import Bm25
-from qa.pages import loaded
+from qa.index import segments
+from qa.index.core import CURRENT, SEGMENT, build_index
+from qa.lang.text import syllables
+from qa.server.pages import loaded
+from qa.store.bm25 import Bm25
 from qa.store.layered import SegmentLexicon
-from qa.text import syllables
 from tests.conftest import SEEDS
 from tests.gated import CountingEmbedder
 

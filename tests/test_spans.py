@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from qa.answer import _span, question_kind
-from qa.spans import aligned_span
+from qa.answer.evidence import _span, question_kind
+from qa.answer.spans import aligned_span
 
 SHELBROOKE = (
     "Nghị sĩ Alec Shelbrooke đã đề xuất thanh toán các khoản trợ cấp và tín dụng thuế bằng "

@@ -4,7 +4,7 @@ import unicodedata
 
 import pytest
 
-from qa.text import (
+from qa.lang.text import (
     english_terms,
     fold,
     has_diacritics,

@@ -8,10 +8,10 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from qa.api import create_app
 from qa.config import Settings
-from qa.embedding import FakeEmbedder
-from qa.uploads import UploadError, check_name
+from qa.embed.models import FakeEmbedder
+from qa.ingest.uploads import UploadError, check_name
+from qa.server.app import create_app
 
 from . import formats
 from .conftest import HANG

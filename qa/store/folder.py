@@ -8,8 +8,8 @@ from dataclasses import dataclass, field
 import faiss
 import numpy as np
 
-from ..lexical import Bm25
 from . import Kind, Rows, Scores, Vectors
+from .bm25 import Bm25
 
 
 @dataclass(frozen=True, eq=False)  # compared and hashed by identity (its scores are cached)

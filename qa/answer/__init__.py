@@ -1,0 +1,1 @@
+"""From ranked passages to an answer: evidence sentence, span, confidence, lead, generation."""

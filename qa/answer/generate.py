@@ -1,0 +1,194 @@
+"""An optional LLM that words the answer from the retrieved passages, with citations that are checked.
+
+Any OpenAI-compatible server works (llama.cpp's server, Ollama, vLLM, a hosted API): ``QA_LLM_URL``
+(+ ``QA_LLM_MODEL``, ``QA_LLM_API_KEY``, ``QA_LLM_TIMEOUT``). The model is asked to answer only from the
+numbered passages, in the question's language, citing them as [1], [2]. Its reply is used only when it
+cites at least one passage, cites no passage that does not exist, and every number it states next to a
+citation is in the passage it cites; otherwise, or when the server is down, slow or fails mid-stream,
+the extractive answer is given instead with a note saying why. Nothing here raises to the caller.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Generator as Generator_
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import httpx
+from httpx_sse import connect_sse
+
+from ..lang.text import fold, question_language
+from ..types import Answer, Source
+from .evidence import answer_json
+
+PIECE = re.compile(r"\S+\s*|\s+")  # a streamed text's pieces: each word with the space after it
+_CITATION = re.compile(r"\[(\d+)\]")
+_NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
+PASSAGE_CHARS = 1200  # each passage is cut to this many characters in the prompt
+
+
+class GenerationError(Exception):
+    """The LLM could not give a reply (down, timed out, broke off, answered with an error)."""
+
+
+class Generator(Protocol):
+    """Streams the text of a chat completion for ``messages`` (OpenAI ``{"role", "content"}`` dicts)."""
+
+    def stream(self, messages: Sequence[dict[str, str]]) -> Iterator[str]: ...
+
+
+@dataclass
+class OpenAIGenerator:
+    """A client for ``POST {url}/chat/completions`` with ``stream: true`` (Server-Sent Events)."""
+
+    url: str
+    model: str = "default"
+    api_key: str | None = None
+    timeout: float = 30.0
+    transport: httpx.BaseTransport | None = None  # tests pass httpx.MockTransport
+
+    def stream(self, messages: Sequence[dict[str, str]]) -> Iterator[str]:
+        headers = {"Authorization": f"Bearer {self.api_key}"} if self.api_key else {}
+        body = {"model": self.model, "messages": list(messages), "stream": True, "temperature": 0}
+        try:
+            with (
+                httpx.Client(
+                    base_url=self.url.rstrip("/"), timeout=self.timeout, transport=self.transport
+                ) as client,
+                connect_sse(client, "POST", "/chat/completions", json=body, headers=headers) as events,
+            ):
+                if events.response.status_code != 200:
+                    events.response.read()
+                    raise GenerationError(f"the LLM answered HTTP {events.response.status_code}")
+                for event in events.iter_sse():
+                    if event.data.strip() == "[DONE]":
+                        return
+                    choices = json.loads(event.data).get("choices") or [{}]
+                    piece = (choices[0].get("delta") or {}).get("content")
+                    if piece:
+                        yield piece
+                    if choices[0].get("finish_reason"):
+                        return
+            raise GenerationError("the LLM stopped before the end of its answer")
+        except httpx.TimeoutException:
+            raise GenerationError(f"the LLM did not answer within {self.timeout:g} s") from None
+        except (httpx.HTTPError, ValueError) as exc:
+            raise GenerationError(
+                f"the LLM could not be reached or broke off ({type(exc).__name__})"
+            ) from None
+
+
+@dataclass
+class FakeGenerator:
+    """Replies queued with :meth:`enqueue` (a string, or an exception to raise); :attr:`history` holds
+    the messages of every call."""
+
+    replies: list[str | Exception] = field(default_factory=list)
+    history: list[list[dict[str, str]]] = field(default_factory=list)
+
+    def enqueue(self, *replies: str | Exception) -> None:
+        self.replies.extend(replies)
+
+    def stream(self, messages: Sequence[dict[str, str]]) -> Iterator[str]:
+        self.history.append(list(messages))
+        reply = self.replies.pop(0) if self.replies else ""
+        if isinstance(reply, Exception):
+            raise reply
+        yield from PIECE.findall(reply)
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """What the user reads: ``text`` (with [n] citations when ``generated``), the extractive ``answer``
+    it rests on, and ``note`` saying why the extractive answer stands in when an LLM was asked."""
+
+    text: str
+    answer: Answer
+    generated: bool = False
+    note: str | None = None
+
+
+def reply_json(reply: Reply) -> dict[str, Any]:
+    """The JSON of ``/api/ask``: the answer's (see :func:`qa.answer.answer_json`) plus ``reply`` (the
+    text to show), ``generated`` and ``note``."""
+    return {
+        **answer_json(reply.answer),
+        "reply": reply.text,
+        "generated": reply.generated,
+        "note": reply.note,
+    }
+
+
+def messages_for(question: str, sources: Sequence[Source]) -> list[dict[str, str]]:
+    """The chat messages asking for an answer from the numbered ``sources`` only, in the question's
+    language, with [n] citations."""
+    english = question_language(question) == "en"
+    language = "English" if english else "Vietnamese"
+    system = (
+        "You answer questions about news articles using only the numbered passages given. "
+        f"Answer in {language}, in one to three sentences. After each statement cite the passage it comes "
+        "from as [1], [2]. If the passages do not contain the answer, say so."
+    )
+    passages = "\n\n".join(f"[{n}] {s.title}\n{s.text[:PASSAGE_CHARS]}" for n, s in enumerate(sources, 1))
+    return [
+        {"role": "system", "content": system},
+        {"role": "user", "content": f"Passages:\n\n{passages}\n\nQuestion: {question}"},
+    ]
+
+
+def check_citations(text: str, sources: Sequence[Source]) -> str | None:
+    """Why ``text`` cannot be shown as an answer from ``sources`` (None when it can)."""
+    cited = [int(n) for n in _CITATION.findall(text)]
+    if not cited:
+        return "the generated answer cites no passage"
+    if any(not 1 <= n <= len(sources) for n in cited):
+        return "the generated answer cites a passage that was not given"
+    for sentence in _SENTENCE_END.split(text):
+        numbers = sentence_numbers(sentence)
+        for n in {int(c) for c in _CITATION.findall(sentence)}:
+            passage = fold(sources[n - 1].text)
+            missing = [x for x in numbers if x not in passage]
+            if missing:
+                return f"the generated answer states {missing[0]}, which passage [{n}] does not hold"
+    return None
+
+
+def sentence_numbers(sentence: str) -> list[str]:
+    """The numbers a sentence states, citation numbers left out."""
+    return _NUMBER.findall(_CITATION.sub(" ", sentence))
+
+
+def generate(generator: Generator | None, answer: Answer) -> Reply:
+    """The LLM's checked answer from ``answer``'s sources, or ``answer`` itself with the reason (or as it
+    is, without an LLM)."""
+    pieces = generate_stream(generator, answer)
+    while True:
+        try:
+            next(pieces)
+        except StopIteration as done:
+            reply: Reply = done.value
+            return reply
+
+
+def generate_stream(generator: Generator | None, answer: Answer) -> Generator_[str, None, Reply]:
+    """Yields the LLM's text as it arrives, then returns the :class:`Reply`: the checked LLM answer, or
+    ``answer`` itself with the reason (what was yielded is then to be replaced by it). Without an LLM
+    nothing is yielded and the reply is ``answer`` as it is."""
+    if generator is None or not answer.answerable or not answer.sources:
+        return Reply(answer.answer, answer)
+    received: list[str] = []
+    try:
+        for piece in generator.stream(messages_for(answer.question, answer.sources)):
+            received.append(piece)
+            yield piece
+    except GenerationError as exc:
+        return Reply(answer.answer, answer, note=f"{exc}; this is the extractive answer")
+    text = "".join(received).strip()
+    problem = check_citations(text, answer.sources)
+    if problem is not None:
+        return Reply(answer.answer, answer, note=f"{problem}; this is the extractive answer")
+    return Reply(text, answer, generated=True)

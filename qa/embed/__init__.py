@@ -1,0 +1,1 @@
+"""The embedding model: the Embedder protocol, the packaged model and its conversion, a fake."""

@@ -1,0 +1,1 @@
+"""Question sets, metrics, the plain-dense baseline, dialogues and the evaluation run."""

@@ -1,0 +1,1 @@
+"""Reading articles: loaders by suffix, the corpus folder, chunking, upload checks."""

@@ -1,0 +1,1 @@
+"""Vietnamese and English text tools, entity patterns, question kinds."""

@@ -1,0 +1,1 @@
+"""Hybrid retrieval and fusion, the cross-lingual shift, follow-up questions."""

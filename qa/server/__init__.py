@@ -1,0 +1,1 @@
+"""The web app: JSON routes, HTML pages, documents, the OpenAI-compatible routes, limits."""

@@ -1,0 +1,173 @@
+"""Adding, listing and removing articles over HTTP, and what background indexing is doing.
+
+Routes::
+
+    GET    /api/documents            the indexed articles and the indexing status
+    POST   /api/documents            multipart ``files`` (+ ``replace``): add articles (``--allow-uploads``)
+    DELETE /api/documents/{doc_id}   remove an article's file (``--allow-uploads``)
+
+Writes are off unless the server allows uploads, and refused when a browser marks them as coming from
+another site. Files are checked and written by :mod:`qa.uploads`; the app's updater indexes them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any
+from urllib.parse import urlsplit
+
+from fastapi import APIRouter, File, Form, Request, UploadFile
+from pydantic import BaseModel, Field
+
+from ..config import Settings
+from ..engine import Engine
+from ..ingest.uploads import UploadError, remove_article, save_articles
+
+
+class Problem(BaseModel):
+    detail: str
+
+
+class Indexing(BaseModel):
+    state: str = Field(description="'idle' or 'indexing'.")
+    completed: int = Field(description="Background builds finished; a change with ticket t is in once >= t.")
+    pending: bool = Field(description="Another build is waiting to start.")
+    done: int = Field(description="Texts embedded so far by the running build.")
+    total: int = Field(description="Texts the running build has to embed.")
+    eta_seconds: float | None
+    error: str | None = Field(description="Why the last build failed (the previous index keeps serving).")
+    skipped: list[dict[str, str]] = Field(description="Files the last build did not index, with reasons.")
+
+
+class DocumentOut(BaseModel):
+    doc_id: str = Field(description="The file's path relative to the articles folder, without suffix.")
+    title: str
+    date: str | None
+    url: str | None
+    type: str = Field(description="The file type it was read from: txt, md, html, pdf, docx.")
+
+
+class DocumentList(BaseModel):
+    documents: list[DocumentOut]
+    indexing: Indexing
+    uploads: bool
+
+
+class Saved(BaseModel):
+    name: str = Field(description="The file name written into the articles folder.")
+    doc_id: str
+    title: str
+    replaced: bool
+
+
+class UploadReply(BaseModel):
+    saved: list[Saved]
+    ticket: int = Field(description="Searchable once indexing.completed reaches this.")
+    indexing: Indexing
+
+
+class DeleteReply(BaseModel):
+    deleted: str
+    ticket: int
+    indexing: Indexing
+
+
+def indexing_json(request: Request) -> dict[str, Any]:
+    """The app's background indexing status, as JSON."""
+    return dict(request.app.state.updater.status().as_json())
+
+
+def router(settings: Settings, engine_of: Callable[[Request], Engine]) -> APIRouter:
+    """The ``/api/documents`` routes over the folder of ``settings`` and the engine ``engine_of`` gives."""
+    api = APIRouter(tags=["api"])
+
+    def check_writes(request: Request) -> None:
+        """Writes need --allow-uploads, and a browser may send them only from this server's own pages."""
+        if not settings.allow_uploads:
+            raise UploadError(
+                "adding and removing articles is off: start the server with --allow-uploads", 403
+            )
+        origin = request.headers.get("origin")
+        site = request.headers.get("sec-fetch-site")
+        if (
+            origin is not None and urlsplit(origin).netloc != request.headers.get("host")
+        ) or site == "cross-site":
+            raise UploadError("articles can only be added from this server's own page", 403)
+
+    @api.get("/api/documents", response_model=DocumentList, responses={503: {"model": Problem}}, tags=["api"])
+    def api_documents(request: Request) -> dict[str, Any]:
+        """The indexed articles (sorted by id) and what background indexing is doing."""
+        engine = engine_of(request)
+        docs = [
+            {
+                "doc_id": d.doc_id,
+                "title": d.title,
+                "date": d.date,
+                "url": d.url,
+                "type": Path(d.path).suffix.lower().lstrip("."),
+            }
+            for d in sorted(engine.index.documents.values(), key=lambda d: d.doc_id)
+        ]
+        return {"documents": docs, "indexing": indexing_json(request), "uploads": settings.allow_uploads}
+
+    @api.post(
+        "/api/documents",
+        response_model=UploadReply,
+        status_code=202,
+        responses={
+            403: {"model": Problem},
+            409: {"model": Problem},
+            413: {"model": Problem},
+            422: {"model": Problem},
+        },
+        tags=["api"],
+    )
+    async def api_upload(
+        request: Request,
+        files: Annotated[list[UploadFile], File(description="Article files (.txt .md .html .pdf .docx).")],
+        replace: Annotated[bool, Form(description="Replace an article of the same name.")] = False,
+    ) -> dict[str, Any]:
+        """Add articles to the folder (each written atomically), then index them in the background.
+
+        Every file is checked before any is written: one bad file refuses the whole upload.
+        """
+        check_writes(request)
+        if len(files) > settings.max_upload_files:
+            raise UploadError(f"{len(files)} files sent; at most {settings.max_upload_files} per upload")
+        contents = [(upload.filename or "", await upload.read()) for upload in files]
+        saved = await asyncio.to_thread(save_articles, settings.seeds_dir, contents, replace=replace)
+        ticket = request.app.state.updater.request()
+        return {
+            "saved": [
+                {
+                    "name": s.name,
+                    "doc_id": s.document.doc_id,
+                    "title": s.document.title,
+                    "replaced": s.replaced,
+                }
+                for s in saved
+            ],
+            "ticket": ticket,
+            "indexing": indexing_json(request),
+        }
+
+    @api.delete(
+        "/api/documents/{doc_id:path}",
+        response_model=DeleteReply,
+        status_code=202,
+        responses={403: {"model": Problem}, 404: {"model": Problem}},
+        tags=["api"],
+    )
+    def api_delete(request: Request, doc_id: str) -> dict[str, Any]:
+        """Remove an article's file from the folder; it stops being cited once re-indexed."""
+        check_writes(request)
+        doc = engine_of(request).index.documents.get(doc_id)
+        if doc is None:
+            raise UploadError(f"no article with id {doc_id!r}", 404)
+        remove_article(settings.seeds_dir, doc)
+        ticket = request.app.state.updater.request()
+        return {"deleted": doc_id, "ticket": ticket, "indexing": indexing_json(request)}
+
+    return api

@@ -1,0 +1,216 @@
+"""View models for the HTML pages: answers and articles cut into plain/highlighted segments.
+
+Templates only loop over these records and let Jinja2 escape every piece of text; nothing here returns
+markup, so article text, file names and questions can never become HTML.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from urllib.parse import quote, urlencode, urlsplit
+
+from ..answer.evidence import evidence_in, person_names
+from ..answer.generate import Reply
+from ..index.core import Index
+from ..lang.text import fold, question_language, without_diacritics
+from ..types import Answer, Document, Source
+
+EXAMPLE_PEOPLE = 2  # example questions ask about the people named in the most articles
+
+
+@dataclass(frozen=True, slots=True)
+class Segment:
+    """A piece of text; ``kind`` is "" (plain), "answer", "passage" or "evidence"; ``anchor`` marks the
+    first highlighted piece of an article (the viewer scrolls to it)."""
+
+    text: str
+    kind: str = ""
+    anchor: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Card:
+    """A source as shown under an answer."""
+
+    rank: int
+    title: str
+    date: str | None
+    url: str | None
+    doc_id: str
+    viewer: str
+    score: float
+    segments: tuple[Segment, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Turn:
+    """One question and its answer in the chat thread; ``doc_ids``, ``short`` and ``plain`` travel
+    back with the next question (the conversation), ``lang`` is the question's ("en" or "vi")."""
+
+    question: str
+    answerable: bool
+    answer: tuple[Segment, ...]
+    cards: tuple[Card, ...]
+    confidence: float = 0.0
+    lang: str = "vi"
+    doc_ids: str = ""  # space-separated, best first
+    short: str = ""
+    plain: str = ""
+    generated: str | None = None  # the LLM's wording, when it was used
+    note: str | None = None
+    lead: str | None = None  # the answer in English form, for an English question
+
+
+@dataclass(frozen=True, slots=True)
+class Loaded:
+    """What the chat's empty state says about the articles, and example questions drawn from them."""
+
+    articles: int
+    years: str  # "2017–2023", "" when no article is dated
+    examples: tuple[str, ...]
+
+
+def loaded(index: Index) -> Loaded:
+    """How many articles, which years, and example questions about the people they name most and about
+    the newest article (in English, Vietnamese, and Vietnamese without diacritics)."""
+    documents = list(index.documents.values())
+    years = sorted({d.date[:4] for d in documents if d.date})
+    span = "" if not years else years[0] if len(years) == 1 else f"{years[0]}–{years[-1]}"
+    counts = _name_counts(index)
+    people = sorted((n for n in counts if counts[n] > 0), key=lambda n: (-counts[n], n))[:EXAMPLE_PEOPLE]
+    examples: list[str] = []
+    if people:
+        examples.append(f"Who is {without_diacritics(people[0])}?")
+        examples.append(f"{people[0]} là ai?")
+    if len(people) > 1:
+        examples.append(fold(f"{people[1]} làm gì"))
+    dated = sorted((d for d in documents if d.date), key=lambda d: (d.date or "", d.doc_id))
+    newest = dated[-1] if dated else (documents[0] if documents else None)
+    if newest is not None:
+        examples.append(f"Bài “{newest.title}” nói gì?")
+    return Loaded(len(documents), span, tuple(examples))
+
+
+def _name_counts(index: Index) -> Counter[str]:
+    """In how many articles each person is named: counted once per build (2.8 s at 35,440 articles),
+    then for a segment over it from the build's counts and the articles the segment changes."""
+    counts: Counter[str] | None = index.memo.get("names")
+    if counts is not None:
+        return counts
+    if index.base is not None and index.segment is not None:
+        counts = Counter(_name_counts(index.base))
+        for doc_id in index.segment.hidden:
+            counts.subtract(set(person_names(index.base.documents[doc_id].text)))
+        for document in index.segment.documents:
+            counts.update(set(person_names(document.text)))
+    else:
+        counts = Counter(name for d in index.documents.values() for name in set(person_names(d.text)))
+    index.memo["names"] = counts
+    return counts
+
+
+def safe_url(url: str | None) -> str | None:
+    """``url`` if it is an http(s) address, else None (no ``javascript:`` or ``data:`` links)."""
+    if not url:
+        return None
+    parts = urlsplit(url)
+    return url if parts.scheme in ("http", "https") and parts.netloc else None
+
+
+def reply_segments(answer: Answer, index: Index) -> tuple[Segment, ...]:
+    """The answer as shown: the evidence sentence with the short answer marked by its offsets (so ``**``
+    in an article's own text stays text), or the article's title before it for "which article"."""
+    evidence, short = answer.evidence, answer.short_answer
+    if evidence is None:
+        return (Segment(answer.answer),)
+    if short is None or short.doc_id != evidence.doc_id:
+        return (Segment(evidence.text),)
+    if not (evidence.start <= short.start < short.end <= evidence.end):  # the title, before the sentence
+        return (Segment(short.text, "answer"), Segment(": " + evidence.text))
+    text = index.documents[evidence.doc_id].text
+    pieces = (
+        Segment(text[evidence.start : short.start]),
+        Segment(short.text, "answer"),
+        Segment(text[short.end : evidence.end]),
+    )
+    return tuple(p for p in pieces if p.text)
+
+
+def turn(answer: Answer, index: Index, reply: Reply | None = None) -> Turn:
+    """The chat view of an :class:`Answer` (worded by the LLM when ``reply`` is a generated one)."""
+    return Turn(
+        question=answer.question,
+        answerable=answer.answerable,
+        answer=reply_segments(answer, index),
+        cards=tuple(_card(n, s, answer, index) for n, s in enumerate(answer.sources, 1)),
+        confidence=answer.confidence,
+        lang="en" if question_language(answer.question) == "en" else "vi",
+        doc_ids=" ".join(dict.fromkeys(s.doc_id for s in answer.sources)),
+        short=answer.short_answer.text if answer.short_answer else "",
+        plain=answer.answer,
+        generated=reply.text if reply is not None and reply.generated else None,
+        note=reply.note if reply is not None else None,
+        lead=answer.lead,
+    )
+
+
+def _card(rank: int, source: Source, answer: Answer, index: Index) -> Card:
+    local = evidence_in(source, answer.evidence)
+    if local is None:
+        segments: tuple[Segment, ...] = (Segment(source.text),)
+    else:
+        start, end = local
+        segments = tuple(
+            s
+            for s in (
+                Segment(source.text[:start]),
+                Segment(source.text[start:end], "evidence"),
+                Segment(source.text[end:]),
+            )
+            if s.text
+        )
+    query = {"start": source.start, "end": source.end}
+    if local is not None:
+        query.update(es=source.start + local[0], ee=source.start + local[1])
+    document = index.documents[source.doc_id]
+    return Card(
+        rank=rank,
+        title=source.title,
+        date=document.date,
+        url=safe_url(source.url),
+        doc_id=source.doc_id,
+        viewer=f"/doc/{quote(source.doc_id)}?{urlencode(query)}#hl",
+        score=source.score,
+        segments=segments,
+    )
+
+
+def document_segments(
+    document: Document,
+    start: int | None,
+    end: int | None,
+    evidence_start: int | None = None,
+    evidence_end: int | None = None,
+) -> tuple[Segment, ...]:
+    """The whole article, with ``[start, end)`` as the passage and the evidence inside it marked.
+
+    Offsets outside the text or out of order are ignored (the article is shown unmarked).
+    """
+    text = document.text
+    if start is None or end is None or not 0 <= start < end <= len(text):
+        return (Segment(text),)
+    cuts = [(0, start, ""), (start, end, "passage"), (end, len(text), "")]
+    if (
+        evidence_start is not None
+        and evidence_end is not None
+        and start <= evidence_start < evidence_end <= end
+    ):
+        cuts[1:2] = [
+            (start, evidence_start, "passage"),
+            (evidence_start, evidence_end, "evidence"),
+            (evidence_end, end, "passage"),
+        ]
+    pieces = [(a, b, kind) for a, b, kind in cuts if b > a]
+    first_marked = next(i for i, (_, _, kind) in enumerate(pieces) if kind)
+    return tuple(Segment(text[a:b], kind, i == first_marked) for i, (a, b, kind) in enumerate(pieces))
