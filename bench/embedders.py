@@ -39,9 +39,10 @@ def run_one(backend: str, precision: str, batch: int, quick: bool, vectors_out: 
     os.environ["HF_HUB_OFFLINE"] = "1"
     sys.path.insert(0, str(ROOT))
     from qa.config import Settings
-    from qa.embed.models import load_embedder
+    from qa.embed import load_embedder
     from qa.engine import Engine
-    from qa.index import core as index_module
+    from qa.index import build as index_module
+    from qa.index.files import PASSAGE_TEMPLATE
     from qa.ingest.chunking import chunk_document
     from qa.ingest.corpus import load_documents
     from qa.lang.text import sentence_spans
@@ -61,7 +62,7 @@ def run_one(backend: str, precision: str, batch: int, quick: bool, vectors_out: 
     texts: list[str] = []
     for doc in documents:
         for chunk in chunk_document(doc, settings.chunk_size, settings.chunk_overlap):
-            texts.append(index_module.PASSAGE_TEMPLATE.format(title=doc.title, text=chunk.text))
+            texts.append(PASSAGE_TEMPLATE.format(title=doc.title, text=chunk.text))
         texts.extend(doc.text[s:e] for s, e in sentence_spans(doc.text))
     texts = sorted(set(texts), key=lambda t: (len(t), t))  # same order in every process
     embedder.embed_passages(texts[:2])  # warm-up

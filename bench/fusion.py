@@ -27,9 +27,10 @@ def main() -> None:
     sys.path.insert(0, str(ROOT))
 
     from qa.config import get_settings
-    from qa.embed.models import load_embedder
+    from qa.embed import load_embedder
     from qa.eval.questionsets import open_question_set, prepare_eval
-    from qa.index.core import build_index, load_index
+    from qa.index.build import build_index
+    from qa.index.load import load_index
     from qa.search.hybrid import HybridRetriever
 
     question_set = open_question_set(args.questions)

@@ -31,7 +31,7 @@ import numpy as np
 import numpy.typing as npt
 
 from qa.config import Settings
-from qa.embed.models import Embedder, FakeEmbedder, load_embedder
+from qa.embed import Embedder, FakeEmbedder, load_embedder
 from qa.engine import Engine
 
 ROOT = Path(__file__).resolve().parent.parent

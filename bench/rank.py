@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 
 from qa.config import Settings
-from qa.embed.models import FakeEmbedder
+from qa.embed import FakeEmbedder
 from qa.engine import Engine
 
 ROOT = Path(__file__).resolve().parent.parent

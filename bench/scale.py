@@ -42,7 +42,7 @@ from pathlib import Path
 import httpx
 
 from qa.config import Settings
-from qa.embed.models import FakeEmbedder
+from qa.embed import FakeEmbedder
 from qa.engine import Engine
 from qa.ingest.corpus import read_corpus
 
@@ -95,8 +95,8 @@ def build(folder: Path, index: Path, model: str, store: str = "folder") -> dict[
 
 def real_rate(folder: Path) -> float:
     """Texts the packaged model embeds per CPU second, on the first 40 articles' chunks and sentences."""
-    from qa.embed.models import load_embedder
-    from qa.index.core import PASSAGE_TEMPLATE
+    from qa.embed import load_embedder
+    from qa.index.files import PASSAGE_TEMPLATE
     from qa.ingest.chunking import chunk_document
     from qa.lang.text import sentence_spans
 

@@ -8,10 +8,11 @@ except PackageNotFoundError:  # pragma: no cover - running from a source tree th
     __version__ = "0+unknown"
 
 from .config import Settings, get_settings
-from .embed.models import Embedder, FakeEmbedder, load_embedder
+from .embed import Embedder, FakeEmbedder, load_embedder
 from .engine import Engine
 from .errors import QAError
-from .index.core import build_index, load_index
+from .index.build import build_index
+from .index.load import load_index
 from .types import Answer, Chunk, Document, Hit, Source, Span
 
 __all__ = [

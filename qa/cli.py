@@ -18,10 +18,10 @@ from tqdm import tqdm
 from . import __version__
 from .answer.evidence import answer_json
 from .config import Settings, StoreName, get_settings
-from .embed.models import load_embedder
+from .embed import load_embedder
 from .engine import Engine
 from .errors import QAError
-from .index.core import build_index
+from .index.build import build_index
 from .ingest.loaders import SUFFIXES
 from .types import Answer
 

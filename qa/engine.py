@@ -15,20 +15,13 @@ from typing import Any
 from .answer.evidence import answer_question
 from .answer.generate import Generator, OpenAIGenerator, Reply, generate, generate_stream
 from .config import Retriever, Settings
-from .embed.models import Embedder, load_embedder
+from .embed import Embedder, load_embedder
 from .errors import IndexMismatchError, IndexNotBuiltError, QuestionError, StoreError
 from .index import segments
-from .index.core import (
-    CURRENT,
-    FORMAT_CHANGES,
-    FORMAT_VERSION,
-    Index,
-    build_index,
-    check_embedder,
-    index_exists,
-    index_format,
-)
-from .index.core import load_index as load_build
+from .index.build import build_index
+from .index.files import CURRENT, FORMAT_CHANGES, FORMAT_VERSION, check_embedder, index_exists, index_format
+from .index.load import load_index as load_build
+from .index.model import Index
 from .index.segments import load as load_index
 from .search.conversation import Turn, standalone
 from .search.hybrid import HybridRetriever, Ranking, lexical_weights

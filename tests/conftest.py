@@ -14,7 +14,7 @@ import pytest
 import uvicorn
 
 from qa.config import Settings, get_settings
-from qa.embed.models import FakeEmbedder
+from qa.embed import FakeEmbedder
 from qa.engine import Engine
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
-from qa.embed.models import FakeEmbedder
+from qa.embed import FakeEmbedder
 
 
 class GatedEmbedder(FakeEmbedder):
@@ -95,7 +95,7 @@ def main() -> None:
     from qa.config import get_settings
 
     if sys.argv[1] == "index":
-        from qa.index.core import build_index
+        from qa.index.build import build_index
 
         build_index(get_settings(), StallingEmbedder(Path(sys.argv[2]), int(sys.argv[3])))
         return

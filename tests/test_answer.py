@@ -14,7 +14,7 @@ from qa.answer.evidence import (
     question_kind,
 )
 from qa.config import Settings
-from qa.embed.models import FakeEmbedder
+from qa.embed import FakeEmbedder
 from qa.engine import Engine
 from qa.errors import QuestionError
 

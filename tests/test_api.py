@@ -7,7 +7,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from qa.config import Settings
-from qa.embed.models import FakeEmbedder
+from qa.embed import FakeEmbedder
 from qa.server.app import create_app
 
 from .conftest import write_corpus

@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from qa.config import Settings
-from qa.embed.models import FakeEmbedder
+from qa.embed import FakeEmbedder
 from qa.engine import Engine
 from qa.server.app import create_app
 

@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 from qa.cli import app
 from qa.config import Settings
-from qa.embed.models import FakeEmbedder
+from qa.embed import FakeEmbedder
 from qa.engine import Engine
 from qa.eval.dialogues import as_turn, read_dialogues
 from qa.search.conversation import Turn, from_messages, is_follow_up, standalone

@@ -7,7 +7,7 @@ import pytest
 from typer.testing import CliRunner
 
 from qa.cli import app
-from qa.index.core import CURRENT, MANIFEST
+from qa.index.files import CURRENT, MANIFEST
 
 runner = CliRunner()
 

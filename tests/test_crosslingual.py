@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from qa.embed.models import FakeEmbedder, e5_id
+from qa.embed import FakeEmbedder, e5_id
 from qa.engine import Engine
 from qa.search import crosslingual
 from qa.search.hybrid import HybridRetriever

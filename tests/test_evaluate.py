@@ -28,7 +28,7 @@ from qa.eval.metrics import (
     trec_run,
 )
 from qa.eval.questionsets import sample_distractors
-from qa.index.core import load_index
+from qa.index.load import load_index
 from qa.ingest.corpus import load_documents
 
 from .conftest import SEEDS, write_corpus

@@ -10,7 +10,7 @@ from fastapi.testclient import TestClient
 
 from qa.answer.generate import FakeGenerator, GenerationError, OpenAIGenerator, check_citations, messages_for
 from qa.config import Settings
-from qa.embed.models import FakeEmbedder
+from qa.embed import FakeEmbedder
 from qa.engine import Engine
 from qa.server.app import create_app
 from qa.types import Source

@@ -11,10 +11,12 @@ import numpy.typing as npt
 import pytest
 
 from qa.config import Settings
-from qa.embed.models import FakeEmbedder
+from qa.embed import FakeEmbedder
 from qa.engine import Engine
 from qa.errors import IndexCorruptError, IndexMismatchError, IndexNotBuiltError
-from qa.index.core import CURRENT, DATA_FILES, MANIFEST, build_index, load_index
+from qa.index.build import build_index
+from qa.index.files import CURRENT, DATA_FILES, MANIFEST
+from qa.index.load import load_index
 
 
 def test_build_then_load_round_trips(settings: Settings) -> None:

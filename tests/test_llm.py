@@ -20,7 +20,7 @@ from fastapi.testclient import TestClient
 
 from qa.answer.generate import OpenAIGenerator, check_citations
 from qa.config import Settings
-from qa.embed.models import FakeEmbedder
+from qa.embed import FakeEmbedder
 from qa.engine import Engine
 from qa.server.app import create_app
 

@@ -9,7 +9,7 @@ from typer.testing import CliRunner
 
 from qa.cli import app
 from qa.config import Settings
-from qa.embed.models import FakeEmbedder
+from qa.embed import FakeEmbedder
 from qa.engine import Engine
 from qa.errors import UnreadableFileError
 from qa.ingest.corpus import read_corpus, type_counts

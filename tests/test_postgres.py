@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from qa.config import Settings
-from qa.embed.models import FakeEmbedder
+from qa.embed import FakeEmbedder
 from qa.engine import Engine
 from qa.store import postgres
 
@@ -67,7 +67,7 @@ def test_a_new_build_is_published_and_the_previous_one_kept_until_the_next(
     (articles / "zz_new.txt").write_text(
         "Tin mới về hồ Gươm\n\nHồ Gươm được thả thêm 200 con cá chép đỏ vào sáng nay.", encoding="utf-8"
     )
-    from qa.index.core import build_index
+    from qa.index.build import build_index
 
     build_index(settings, FakeEmbedder())
     second = Engine.open(settings, FakeEmbedder())
@@ -82,7 +82,7 @@ def test_a_changed_article_is_laid_over_the_published_build_which_stays_as_it_wa
     seeds_copy: Path, tmp_path: Path, url: str
 ) -> None:
     from qa.index import segments
-    from qa.index.core import build_index
+    from qa.index.build import build_index
 
     from .gated import CountingEmbedder
 
@@ -123,7 +123,7 @@ def test_a_running_server_picks_up_a_saved_article_without_publishing_a_new_buil
 
     from fastapi.testclient import TestClient
 
-    from qa.index.core import build_index
+    from qa.index.build import build_index
     from qa.server.app import create_app
 
     from .conftest import HANG
@@ -228,7 +228,7 @@ def test_a_machine_without_the_articles_switches_to_a_new_build_of_the_database(
     with TestClient(create_app(elsewhere, FakeEmbedder())) as client:
         first = client.get("/api/health").json()["index"]["version"]
         (articles / "moi.txt").write_text("Tin mới\n\nĐường sắt Nhổn zyqvox chạy thử.\n", encoding="utf-8")
-        from qa.index.core import build_index
+        from qa.index.build import build_index
 
         build_index(builder, FakeEmbedder())  # `qa index --store postgres` on the machine with articles
         rebuilt = Engine.open(builder, FakeEmbedder())

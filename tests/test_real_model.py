@@ -18,7 +18,7 @@ import pytest
 from qa.config import Settings
 from qa.embed.models import SentenceTransformerEmbedder
 from qa.engine import Engine
-from qa.index.core import load_index
+from qa.index.load import load_index
 
 from .conftest import SEEDS
 
@@ -251,7 +251,7 @@ def test_the_chats_example_questions_are_answered_from_the_article_they_ask_abou
 
 
 def test_hnsw_recall_on_real_vectors(real_engine: Engine) -> None:
-    from qa.index.core import _faiss_bytes
+    from qa.index.build import _faiss_bytes
     from qa.store.folder import nearest, stored_vectors
 
     questions = [

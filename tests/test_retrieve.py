@@ -7,7 +7,7 @@ import faiss
 import pytest
 
 from qa.config import Settings
-from qa.embed.models import FakeEmbedder
+from qa.embed import FakeEmbedder
 from qa.engine import Engine
 from qa.search import hybrid as retrieve
 
@@ -57,7 +57,7 @@ def test_excluded_articles_are_ranked_as_if_absent(engine: Engine) -> None:
 def test_best_sentence_per_chunk_in_one_pass_matches_the_loop() -> None:
     import numpy as np
 
-    from qa.index.core import SentenceRanges
+    from qa.index.model import SentenceRanges
 
     rng = np.random.default_rng(7)
     scores = rng.standard_normal(50).astype(np.float32)

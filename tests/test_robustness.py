@@ -24,10 +24,12 @@ from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
 from qa.config import Settings
-from qa.embed.models import FakeEmbedder
+from qa.embed import FakeEmbedder
 from qa.engine import Engine
 from qa.errors import IndexNotBuiltError
-from qa.index.core import BATCH, build_index, index_exists, load_index
+from qa.index.build import BATCH, build_index
+from qa.index.files import index_exists
+from qa.index.load import load_index
 from qa.server.app import AskResponse, create_app
 
 from .conftest import HANG, ROOT, serve_in_thread, write_corpus
@@ -183,7 +185,7 @@ def test_a_crash_at_any_publishing_step_keeps_a_loadable_index(
     settings: Settings, monkeypatch: pytest.MonkeyPatch, step: str
 ) -> None:
     """Every write, the rename, the link and the swap: before any of them dies, the old index stands."""
-    import qa.index.core as index_module
+    import qa.index.files as index_module
 
     build_index(settings, FakeEmbedder())
     old = load_index(settings.index_dir)

@@ -11,10 +11,11 @@ import numpy as np
 import pytest
 
 from qa.config import Settings
-from qa.embed.models import FakeEmbedder
+from qa.embed import FakeEmbedder
 from qa.engine import Engine
 from qa.index import segments
-from qa.index.core import CURRENT, SEGMENT, build_index
+from qa.index.build import build_index
+from qa.index.files import CURRENT, SEGMENT
 from qa.lang.text import syllables
 from qa.server.pages import loaded
 from qa.store.bm25 import Bm25

@@ -9,7 +9,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from qa.config import Settings
-from qa.embed.models import FakeEmbedder
+from qa.embed import FakeEmbedder
 from qa.ingest.uploads import UploadError, check_name
 from qa.server.app import create_app
 

@@ -21,8 +21,8 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from ..embed.models import e5_id
-from ..index.core import Index
+from ..embed import e5_id
+from ..index.model import Index
 from ..lang.text import Language, english_terms, syllable_bigrams, syllables
 from ..search.hybrid import Ranking
 from ..store import idf_share

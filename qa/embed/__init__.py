@@ -1,1 +1,8 @@
-"""The embedding model: the Embedder protocol, the packaged model and its conversion, a fake."""
+"""The embedding model: the :class:`Embedder` protocol, the packaged e5 model and its conversion
+(``convert``), and a fast deterministic fake for tests."""
+
+from .fake import FakeEmbedder
+from .models import load_embedder
+from .protocol import E5_NAME, Embedder, Vectors, e5_id, e5_source
+
+__all__ = ["E5_NAME", "Embedder", "FakeEmbedder", "Vectors", "e5_id", "e5_source", "load_embedder"]

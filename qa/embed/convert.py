@@ -35,7 +35,7 @@ import numpy as np
 import numpy.typing as npt
 
 from ..errors import ModelError
-from .models import e5_source
+from .protocol import e5_source
 
 log = logging.getLogger(__name__)
 

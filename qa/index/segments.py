@@ -28,7 +28,7 @@ import json
 import logging
 import os
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -36,33 +36,28 @@ from typing import Any
 import numpy as np
 
 from ..config import Settings
-from ..embed.models import Embedder, Vectors
+from ..embed import Embedder, Vectors
 from ..errors import IndexCorruptError
 from ..ingest.corpus import Skipped, document_id, read_corpus, relative_path
 from ..store.layered import LayeredStore, SegmentLexicon
 from ..types import Chunk, Document, Span
-from .core import (
-    BATCH,
+from .build import BATCH, units
+from .files import (
     CURRENT,
     LEXICAL,
     MANIFEST,
     PASSAGE_TEMPLATE,
     SEGMENT,
-    Chunks,
-    Index,
-    Progress,
-    SentenceRanges,
-    Spans,
     jsonl,
-    load_index,
     lock,
     publish_folder,
     records,
     remove_segment,
-    units,
     verified,
 )
 from .journal import Journal
+from .load import load_index
+from .model import Chunks, Index, Progress, Segment, SentenceRanges, Spans
 
 log = logging.getLogger(__name__)
 
@@ -81,25 +76,6 @@ FILES = (
 # chunks (its own plus those it hides), a new build is cheaper to serve.
 MIN_LIMIT = 2_000
 SHARE_LIMIT = 0.1  # of the build's chunks
-
-
-@dataclass(frozen=True)
-class Segment:
-    """The changes since build ``base``: articles with their chunks, sentences, vectors and tokens, and the
-    ids of the build's articles it hides."""
-
-    name: str
-    base: str
-    built_at: str
-    files: dict[str, str]  # relative path -> SHA-256 of each article it holds
-    hidden: frozenset[str]  # ids of the build's articles deleted or changed since
-    documents: list[Document]
-    chunks: list[Chunk]  # ids continue the build's
-    sentences: list[Span]
-    chunk_vectors: Vectors
-    sentence_vectors: Vectors
-    tokens: dict[str, list[list[str]]]  # per BM25 model, per chunk
-    skipped: tuple[Skipped, ...] = ()
 
 
 def fits(chunks: int, hidden: int, build_chunks: int) -> bool:

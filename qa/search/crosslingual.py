@@ -24,7 +24,7 @@ from importlib import resources
 
 import numpy as np
 
-from ..embed.models import Embedder, Vectors, e5_id
+from ..embed import Embedder, Vectors, e5_id
 from ..lang.bilingual import dictionary
 
 SHIFT_FILE = "en_vi_shift.json"
@@ -63,7 +63,7 @@ def learn(embedder: Embedder) -> Vectors:
 def main() -> None:
     """Print ``en_vi_shift.json`` for the packaged e5 model."""
     from ..config import Settings
-    from ..embed.models import load_embedder
+    from ..embed import load_embedder
 
     embedder = load_embedder(Settings())
     if embedder.id != e5_id():

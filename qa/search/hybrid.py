@@ -26,8 +26,8 @@ import numpy.typing as npt
 
 from ..config import Retriever as RetrieverName
 from ..config import Settings
-from ..embed.models import Embedder, Vectors
-from ..index.core import Index
+from ..embed import Embedder, Vectors
+from ..index.model import Index
 from ..lang.bilingual import english_tokens
 from ..lang.text import (
     Language,

@@ -40,7 +40,7 @@ from watchfiles import awatch
 
 from ..answer.generate import PIECE, Reply, reply_json
 from ..config import Settings
-from ..embed.models import Embedder, load_embedder
+from ..embed import Embedder, load_embedder
 from ..engine import Engine, release_store
 from ..engine import published as engine_published
 from ..errors import QAError, QuestionError

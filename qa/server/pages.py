@@ -12,7 +12,7 @@ from urllib.parse import quote, urlencode, urlsplit
 
 from ..answer.evidence import evidence_in, person_names
 from ..answer.generate import Reply
-from ..index.core import Index
+from ..index.model import Index
 from ..lang.text import fold, question_language, without_diacritics
 from ..types import Answer, Document, Source
 

@@ -20,10 +20,10 @@ from pathlib import Path
 from typing import Any
 
 from ..config import Settings
-from ..embed.models import Embedder
+from ..embed import Embedder
 from ..engine import Engine
 from ..errors import QAError
-from ..index.core import build_index
+from ..index.build import build_index
 from ..index.segments import update
 from ..ingest.corpus import suffix, walk
 from ..ingest.loaders import SUFFIXES

@@ -56,7 +56,7 @@ from .folder import FolderStore, stored_vectors
 if TYPE_CHECKING:
     import psycopg
 
-    from ..index.core import Index
+    from ..index.model import Index
 
 log = logging.getLogger(__name__)
 
@@ -398,7 +398,7 @@ def _forget(connection: psycopg.Connection[Any], build: str) -> None:
 def load(url: str, path: Path | None = None) -> Index:
     """The current build of the database as an :class:`~qa.index.Index` searched by the database;
     ``path`` is the folder build it was published from, when known (its ``path``)."""
-    from ..index.core import Chunks, Index, SentenceRanges, Spans
+    from ..index.model import Chunks, Index, SentenceRanges, Spans
     from ..types import Document
 
     build = published(url)
