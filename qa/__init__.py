@@ -1,13 +1,9 @@
 """vnqa: offline question answering over a folder of Vietnamese news articles."""
 
-from importlib.metadata import PackageNotFoundError, version
+from .config import Settings, get_settings, installed_version
 
-try:
-    __version__ = version("vnqa")
-except PackageNotFoundError:  # pragma: no cover - running from a source tree that was never installed
-    __version__ = "0+unknown"
+__version__ = installed_version()
 
-from .config import Settings, get_settings
 from .embed import Embedder, FakeEmbedder, load_embedder
 from .engine import Engine
 from .errors import QAError

@@ -15,14 +15,14 @@ from typing import Annotated, Any
 import typer
 from tqdm import tqdm
 
-from . import __version__
 from .answer.evidence import answer_json
-from .config import Settings, StoreName, get_settings
+from .config import Settings, StoreName, get_settings, installed_version
 from .embed import load_embedder
 from .engine import Engine
 from .errors import QAError
 from .index.build import build_index
 from .ingest.loaders import SUFFIXES
+from .store.registry import backend
 from .types import Answer
 
 # Plain help (no Rich markup): "[env QA_SEEDS_DIR; default: seeds]" must print as written.
@@ -51,7 +51,7 @@ StoreOpt = Annotated[StoreName | None, typer.Option("--store", help=_about("stor
 
 def _version(value: bool) -> None:
     if value:
-        typer.echo(f"vnqa {__version__}")
+        typer.echo(f"vnqa {installed_version()}")
         raise typer.Exit()
 
 
@@ -106,7 +106,7 @@ def index(
     with _user_errors():
         embedder = load_embedder(settings)
         report = build_index(settings, embedder, force=force, progress=sys.stderr.isatty(), strict=strict)
-        if settings.store == "postgres":  # published there and loaded back, so a mistake shows now
+        if not backend(settings.store).local:  # published there and loaded back, so a mistake shows now
             Engine.open(settings, embedder, build_missing=False)
     types = ", ".join(f"{count} {kind}" for kind, count in report.types.items())
     if report.rebuilt:
@@ -132,7 +132,8 @@ def index(
 
 
 def _published(settings: Settings) -> str:
-    return ", published to PostgreSQL" if settings.store == "postgres" else ""
+    store = backend(settings.store)
+    return "" if store.local else f", published to {store.title}"
 
 
 @app.command()

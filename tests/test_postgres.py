@@ -247,7 +247,7 @@ def test_short_token_heads_still_find_candidates_and_score_them_exactly(
 
     from qa.lang.text import syllables
 
-    monkeypatch.setattr(postgres, "HEAD", 3)  # every common syllable's head is cut short
+    monkeypatch.setattr(postgres.schema, "HEAD", 3)  # every common syllable's head is cut short
     folder = Settings(seeds_dir=seeds_copy, index_dir=tmp_path / "index", model="fake")
     url = postgres.embedded_url(tmp_path / "pg")  # a database of its own: its heads are the short ones
     in_folder = Engine.open(folder, FakeEmbedder()).index.store

@@ -57,7 +57,7 @@ def test_excluded_articles_are_ranked_as_if_absent(engine: Engine) -> None:
 def test_best_sentence_per_chunk_in_one_pass_matches_the_loop() -> None:
     import numpy as np
 
-    from qa.index.model import SentenceRanges
+    from qa.store.tables import SentenceRanges
 
     rng = np.random.default_rng(7)
     scores = rng.standard_normal(50).astype(np.float32)

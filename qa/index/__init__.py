@@ -2,9 +2,10 @@
 verify (``files``), loading (``load``), segments of changes laid over a build (``segments``) and the
 journal that makes a build resumable (``journal``)."""
 
+from ..store.tables import Chunks, SentenceRanges, Spans
 from .build import BuildReport, build_index
 from .load import load_index
-from .model import Chunks, Index, Segment, SentenceRanges, Spans
+from .model import Index, Segment
 
 __all__ = [
     "BuildReport",

@@ -22,6 +22,7 @@ from ..ingest.chunking import chunk_document
 from ..ingest.corpus import Skipped, check_folder, read_corpus, type_counts
 from ..lang.text import sentence_spans
 from ..store.bm25 import Bm25
+from ..store.tables import Chunks, Spans
 from ..types import Chunk, Document, Span
 from .files import (
     FORMAT,
@@ -35,7 +36,7 @@ from .files import (
 )
 from .journal import Journal, text_key
 from .load import load_previous, older_vectors, vector_cache
-from .model import Chunks, Progress, Spans
+from .model import Progress
 
 log = logging.getLogger(__name__)
 

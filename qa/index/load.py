@@ -13,6 +13,7 @@ from ..embed import Embedder, Vectors
 from ..errors import IndexCorruptError, IndexMismatchError, IndexNotBuiltError
 from ..store.bm25 import Bm25
 from ..store.folder import FolderStore
+from ..store.tables import Chunks, SentenceRanges, Spans
 from ..types import Document
 from .files import (
     CURRENT,
@@ -32,7 +33,7 @@ from .files import (
     verified,
     verified_file,
 )
-from .model import Chunks, Index, SentenceRanges, Spans
+from .model import Index
 
 log = logging.getLogger(__name__)
 

@@ -40,6 +40,7 @@ from ..embed import Embedder, Vectors
 from ..errors import IndexCorruptError
 from ..ingest.corpus import Skipped, document_id, read_corpus, relative_path
 from ..store.layered import LayeredStore, SegmentLexicon
+from ..store.tables import Chunks, SentenceRanges, Spans
 from ..types import Chunk, Document, Span
 from .build import BATCH, units
 from .files import (
@@ -57,7 +58,7 @@ from .files import (
 )
 from .journal import Journal
 from .load import load_index
-from .model import Chunks, Index, Progress, Segment, SentenceRanges, Spans
+from .model import Index, Progress, Segment
 
 log = logging.getLogger(__name__)
 

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import faiss
 import numpy as np
 
+from ..config import Settings
 from . import Kind, Rows, Scores, Vectors
 from .bm25 import Bm25
+from .tables import Stored
 
 
 @dataclass(frozen=True, eq=False)  # compared and hashed by identity (its scores are cached)
@@ -109,3 +112,25 @@ def top(scores: Scores, k: int) -> Rows:
     if k >= len(scores):
         return np.arange(len(scores), dtype=np.int64)
     return np.argpartition(-scores, k - 1)[:k].astype(np.int64)
+
+
+class FolderBackend:
+    """The index folder is the store: its build is searched where it lies."""
+
+    title = "the index folder"
+    local = True
+
+    def current(self, settings: Settings) -> str | None:
+        return None
+
+    def publish(self, settings: Settings, build: Stored) -> None:
+        return None
+
+    def load(self, settings: Settings, path: Path | None) -> Stored:
+        raise NotImplementedError("the folder store is loaded from the index folder (qa.index.load_index)")
+
+    def release(self, settings: Settings) -> None:
+        return None
+
+
+BACKEND = FolderBackend()
