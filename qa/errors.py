@@ -4,13 +4,21 @@ QAError
 ├── CorpusError                 articles cannot be read
 │   ├── EmptyCorpusError        no usable article in the folder
 │   └── UnreadableFileError     an article file cannot be read or decoded
-├── IndexError_                 the built index cannot be used
+├── IndexUnusableError          the built index cannot be used
 │   ├── IndexNotBuiltError      there is no index yet
 │   ├── IndexMismatchError      built with another embedder or other settings
 │   ├── IndexCorruptError       missing, truncated or checksum-failing files
 │   └── StoreError              the database store cannot be reached or used
 ├── ModelError                  the embedding model cannot be loaded
-└── QuestionError               the question itself is unusable (empty, too long)
+├── QuestionError               the question itself is unusable (empty, too long)
+├── UploadError                 an uploaded file cannot be added (bad name, unusable content)
+│   ├── UploadsOffError         writes are off, or sent from another site
+│   ├── ArticleExistsError      the name is taken and the upload does not replace it
+│   └── ArticleNotFoundError    no article of that id to remove
+├── GenerationError             the LLM could not give a reply (the extractive answer stands in)
+└── NotServingError             no index is loaded to answer with
+
+The server maps each to its HTTP status (qa/server/problems.py); no error carries one.
 """
 
 from __future__ import annotations
@@ -37,23 +45,23 @@ class UnreadableFileError(CorpusError):
         self.reason = reason
 
 
-class IndexError_(QAError):
+class IndexUnusableError(QAError):
     """The built index cannot be used."""
 
 
-class IndexNotBuiltError(IndexError_):
+class IndexNotBuiltError(IndexUnusableError):
     """There is no index at the configured path."""
 
 
-class IndexMismatchError(IndexError_):
+class IndexMismatchError(IndexUnusableError):
     """The index was built with another embedder or incompatible settings."""
 
 
-class IndexCorruptError(IndexError_):
+class IndexCorruptError(IndexUnusableError):
     """An index file is missing, truncated or fails its checksum."""
 
 
-class StoreError(IndexError_):
+class StoreError(IndexUnusableError):
     """The database holding the index cannot be reached or used."""
 
 
@@ -63,3 +71,27 @@ class ModelError(QAError):
 
 class QuestionError(QAError):
     """The question cannot be answered as given (empty, too long, ...)."""
+
+
+class NotServingError(QAError):
+    """No engine is loaded to answer with (no articles yet, a corrupt or mismatched index): HTTP 503."""
+
+
+class UploadError(QAError):
+    """An uploaded file cannot be added (bad name, unusable content)."""
+
+
+class UploadsOffError(UploadError):
+    """Adding and removing articles is off, or the request comes from another site."""
+
+
+class ArticleExistsError(UploadError):
+    """An article of that name is in the folder already, and the upload does not replace it."""
+
+
+class ArticleNotFoundError(UploadError):
+    """No article of that id (or its file is not in the articles folder)."""
+
+
+class GenerationError(QAError):
+    """The LLM could not give a reply (down, timed out, broke off, answered with an error)."""

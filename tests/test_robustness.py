@@ -30,7 +30,8 @@ from qa.errors import IndexNotBuiltError
 from qa.index.build import BATCH, build_index
 from qa.index.files import index_exists
 from qa.index.load import load_index
-from qa.server.app import AskResponse, create_app
+from qa.server.app import create_app
+from qa.server.ask import AskResponse
 
 from .conftest import HANG, ROOT, serve_in_thread, write_corpus
 from .gated import CountingEmbedder, GatedEmbedder

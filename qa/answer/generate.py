@@ -20,6 +20,7 @@ from typing import Any, Protocol
 import httpx
 from httpx_sse import connect_sse
 
+from ..errors import GenerationError
 from ..lang.text import fold, question_language
 from ..types import Answer, Source
 from .evidence import answer_json
@@ -29,10 +30,6 @@ _CITATION = re.compile(r"\[(\d+)\]")
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 PASSAGE_CHARS = 1200  # each passage is cut to this many characters in the prompt
-
-
-class GenerationError(Exception):
-    """The LLM could not give a reply (down, timed out, broke off, answered with an error)."""
 
 
 class Generator(Protocol):

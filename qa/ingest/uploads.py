@@ -16,21 +16,13 @@ import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..errors import QAError, UnreadableFileError
+from ..errors import ArticleExistsError, ArticleNotFoundError, UnreadableFileError, UploadError
 from ..types import Document
 from .corpus import document_id, parse_document
 
 MAX_NAME_BYTES = 200
 _RESERVED_CHARS = re.compile(r'[<>:"|?*\\/\x00-\x1f\x7f]')
 _RESERVED_NAMES = re.compile(r"^(con|prn|aux|nul|com[0-9]|lpt[0-9])(\..*)?$", re.IGNORECASE)
-
-
-class UploadError(QAError):
-    """An uploaded file cannot be added (bad name, unusable content); ``status`` is the HTTP status."""
-
-    def __init__(self, message: str, status: int = 422) -> None:
-        super().__init__(message)
-        self.status = status
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,8 +72,8 @@ def save_articles(folder: Path, files: list[tuple[str, bytes]], *, replace: bool
             raise UploadError(f"{name} is in the upload twice")
         existed = (folder / name).exists()
         if existed and not replace:
-            raise UploadError(
-                f"an article named {name!r} is already in the folder; replace it to update it", 409
+            raise ArticleExistsError(
+                f"an article named {name!r} is already in the folder; replace it to update it"
             )
         checked.append((name, data, document, existed))
     folder.mkdir(parents=True, exist_ok=True)
@@ -113,6 +105,6 @@ def remove_article(folder: Path, document: Document) -> Path:
     root = folder.resolve()
     inside = real.is_relative_to(root) and document_id(real.relative_to(root)) == document.doc_id
     if not inside or not path.is_file():
-        raise UploadError(f"the file of {document.doc_id!r} is not in the articles folder", 404)
+        raise ArticleNotFoundError(f"the file of {document.doc_id!r} is not in the articles folder")
     path.unlink()
     return path

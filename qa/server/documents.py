@@ -23,7 +23,8 @@ from pydantic import BaseModel, Field
 
 from ..config import Settings
 from ..engine import Engine
-from ..ingest.uploads import UploadError, remove_article, save_articles
+from ..errors import ArticleNotFoundError, UploadError, UploadsOffError
+from ..ingest.uploads import remove_article, save_articles
 
 
 class Problem(BaseModel):
@@ -86,15 +87,15 @@ def router(settings: Settings, engine_of: Callable[[Request], Engine]) -> APIRou
     def check_writes(request: Request) -> None:
         """Writes need --allow-uploads, and a browser may send them only from this server's own pages."""
         if not settings.allow_uploads:
-            raise UploadError(
-                "adding and removing articles is off: start the server with --allow-uploads", 403
+            raise UploadsOffError(
+                "adding and removing articles is off: start the server with --allow-uploads"
             )
         origin = request.headers.get("origin")
         site = request.headers.get("sec-fetch-site")
         if (
             origin is not None and urlsplit(origin).netloc != request.headers.get("host")
         ) or site == "cross-site":
-            raise UploadError("articles can only be added from this server's own page", 403)
+            raise UploadsOffError("articles can only be added from this server's own page")
 
     @api.get("/api/documents", response_model=DocumentList, responses={503: {"model": Problem}}, tags=["api"])
     def api_documents(request: Request) -> dict[str, Any]:
@@ -165,7 +166,7 @@ def router(settings: Settings, engine_of: Callable[[Request], Engine]) -> APIRou
         check_writes(request)
         doc = engine_of(request).index.documents.get(doc_id)
         if doc is None:
-            raise UploadError(f"no article with id {doc_id!r}", 404)
+            raise ArticleNotFoundError(f"no article with id {doc_id!r}")
         remove_article(settings.seeds_dir, doc)
         ticket = request.app.state.updater.request()
         return {"deleted": doc_id, "ticket": ticket, "indexing": indexing_json(request)}

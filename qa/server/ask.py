@@ -1,0 +1,144 @@
+"""The JSON routes of the chat: ``POST /api/ask`` (and its Server-Sent Events form) and ``GET /api/health``,
+with the request and response models that ``/openapi.json`` publishes."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from fastapi import APIRouter, Request
+from pydantic import BaseModel, ConfigDict, Field
+from sse_starlette import EventSourceResponse
+
+from ..answer.generate import PIECE, reply_json
+from ..config import Settings
+from ..engine import Engine
+from ..search.conversation import Turn
+from .documents import Indexing, Problem, indexing_json
+
+
+class TurnIn(BaseModel):
+    """An earlier turn, as the client got it: its question, answer, cited articles and short answer."""
+
+    model_config = ConfigDict(extra="ignore", strict=True)
+
+    question: str = Field(max_length=1000)
+    answer: str = Field("", max_length=20_000)
+    doc_ids: list[str] = Field(default_factory=list, max_length=20, description="Cited, best first.")
+    short_answer: str | None = Field(None, max_length=1000)
+
+
+class AskRequest(BaseModel):
+    """A question for ``POST /api/ask``."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    question: str = Field(
+        description="English or Vietnamese, with or without diacritics; at most 1000 chars."
+    )
+    top_k: int = Field(5, ge=1, le=20, description="How many source passages to return.")
+    history: list[TurnIn] = Field(
+        default_factory=list,
+        max_length=20,
+        description="Earlier turns of the conversation, oldest first: a follow-up question ('When was "
+        "it held?') is read in their light.",
+    )
+
+    def turns(self) -> list[Turn]:
+        return [Turn(t.question, t.answer, tuple(t.doc_ids), t.short_answer) for t in self.history]
+
+
+class SourceOut(BaseModel):
+    doc_id: str
+    title: str
+    url: str | None
+    text: str = Field(description="The passage, exactly as in the article.")
+    score: float = Field(description="Retrieval score (fused dense and BM25), for ordering only.")
+    start: int = Field(description="Offset of the passage in the article's NFC text.")
+    end: int
+
+
+class ShortAnswerOut(BaseModel):
+    doc_id: str = Field(description="The article the span is in.")
+    text: str = Field(description="The answer span, exactly as in the article.")
+    start: int = Field(description="Offset of the span in the article's NFC text.")
+    end: int
+
+
+class AskResponse(BaseModel):
+    question: str
+    answer: str = Field(description="Evidence sentence(s); the answer span is wrapped in **.")
+    answerable: bool
+    confidence: float = Field(
+        description="Probability (0..1) that the articles answer the question, calibrated on questions "
+        "asked with and without their article; 'not found' below the language's threshold."
+    )
+    lead: str | None = Field(
+        description="For an English question, the short answer in English form: 'Chaired by Trương Thị Mai "
+        "(Truong Thi Mai)', 'On 7 August 2023', 'Number: 1,549 biên chế'."
+    )
+    short_answer: ShortAnswerOut | None = Field(
+        description="The span that answers the question (person, place, date, number...), when one fits."
+    )
+    sources: list[SourceOut] = Field(description="Best first.")
+    reply: str = Field(
+        description="The text to show: worded by the LLM with [n] citations when one is configured and "
+        "its citations hold, else the same as answer."
+    )
+    generated: bool = Field(description="Whether reply was written by the LLM.")
+    note: str | None = Field(description="Why the extractive answer stands in for the LLM's, if it does.")
+
+
+class Health(BaseModel):
+    status: str
+    embedder: dict[str, Any]
+    index: dict[str, Any]
+    load: dict[str, int] = Field(description="Questions being answered and waiting right now.")
+    indexing: Indexing
+    uploads: bool = Field(description="Whether articles can be added and removed over HTTP.")
+
+
+def router(settings: Settings, engine_of: Callable[[Request], Engine]) -> APIRouter:
+    """``/api/ask``, ``/api/ask/stream`` and ``/api/health``, answered by ``engine_of(request)``."""
+    router = APIRouter()
+
+    @router.post(
+        "/api/ask",
+        response_model=AskResponse,
+        responses={422: {"model": Problem}, 503: {"model": Problem}},
+        tags=["api"],
+    )
+    def api_ask(body: AskRequest, request: Request) -> dict[str, Any]:
+        """Answer a question from the articles, with the passages it came from."""
+        return reply_json(engine_of(request).reply(body.question, body.top_k, history=body.turns()))
+
+    @router.post("/api/ask/stream", responses={200: {"content": {"text/event-stream": {}}}}, tags=["api"])
+    def api_ask_stream(body: AskRequest, request: Request) -> EventSourceResponse:
+        """The same answer as Server-Sent Events: ``sources`` first, then the answer text in ``delta``
+        pieces, then ``done`` with the whole JSON of ``/api/ask``."""
+        reply = reply_json(engine_of(request).reply(body.question, body.top_k, history=body.turns()))
+
+        def events() -> Iterator[dict[str, str]]:
+            yield {"event": "sources", "data": json.dumps(reply["sources"], ensure_ascii=False)}
+            for piece in PIECE.findall(reply["reply"]):
+                yield {"event": "delta", "data": json.dumps(piece, ensure_ascii=False)}
+            yield {"event": "done", "data": json.dumps(reply, ensure_ascii=False)}
+
+        return EventSourceResponse(events(), ping=None)
+
+    @router.get("/api/health", response_model=Health, responses={503: {"model": Problem}}, tags=["api"])
+    def api_health(request: Request) -> dict[str, Any]:
+        """Whether answers can be served, with the embedder and the index in use."""
+        info = engine_of(request).info()
+        load = request.app.state.load
+        return {
+            "status": "ok",
+            "embedder": info["embedder"],
+            "index": info["index"],
+            "load": {"running": load.running, "queued": load.queued},
+            "indexing": indexing_json(request),
+            "uploads": settings.allow_uploads,
+        }
+
+    return router
