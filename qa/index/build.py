@@ -19,7 +19,7 @@ from ..config import Settings
 from ..embed import Embedder, Vectors
 from ..errors import UnreadableFileError
 from ..ingest.chunking import chunk_document
-from ..ingest.corpus import Skipped, check_folder, read_corpus, type_counts
+from ..ingest.corpus import Corpus, Skipped, check_folder, read_corpus, type_counts
 from ..lang.text import sentence_spans
 from ..store.bm25 import Bm25
 from ..store.tables import Chunks, Spans
@@ -94,17 +94,7 @@ def build_index(
     index_dir.mkdir(parents=True, exist_ok=True)
     with lock(index_dir):
         corpus = read_corpus(settings.seeds_dir)
-        unusable = [s for s in corpus.skipped if not s.unsupported]
-        if strict and unusable:
-            raise UnreadableFileError(unusable[0].path, unusable[0].reason)
-        skipped = tuple(corpus.skipped)
-        for item in skipped:  # files of other types are listed, not warned about (a folder has many)
-            log.log(
-                logging.INFO if item.unsupported else logging.WARNING,
-                "skipped %s: %s",
-                item.path,
-                item.reason,
-            )
+        skipped = _skipped(corpus, strict)
         inputs = _inputs(settings, embedder, [(f.path, f.sha256) for f in corpus.files])
         previous = load_previous(index_dir, embedder.id)
         if previous is not None and not force and previous.manifest.get("inputs") == inputs:
@@ -120,42 +110,16 @@ def build_index(
                 skipped=skipped,
                 types=type_counts(corpus),
             )
-
         documents = corpus.documents
         chunks, sentences, chunk_inputs = units(documents, settings)
         sentence_inputs = [s.text for s in sentences]
         background = background_texts()
-
         cache = vector_cache(previous) if previous is not None else older_vectors(index_dir, embedder.id)
         all_inputs = chunk_inputs + sentence_inputs + background
         journal = Journal(index_dir, embedder.id, embedder.dim)
         resumed = _resume(cache, all_inputs, journal)
         todo = sorted({t for t in all_inputs if t not in cache}, key=len)
-        done = 0
-        if on_progress is not None:
-            on_progress(0, len(todo))
-        with tqdm(total=len(todo), desc="embedding", unit="text", disable=not progress) as bar:
-            for batch in _batches(todo, BATCH):
-                vectors = embedder.embed_passages(batch)
-                journal.append(batch, vectors)  # durable before the next batch: a kill loses one batch
-                for text, vector in zip(batch, vectors, strict=True):
-                    cache[text] = vector
-                bar.update(len(batch))
-                done += len(batch)
-                if on_progress is not None:
-                    on_progress(done, len(todo))
-                if not progress:  # servers and pipes get log lines instead of a bar
-                    log.info("embedded %d/%d texts", done, len(todo))
-        lexical_files: dict[str, bytes] = {}
-        lexical_stats: dict[str, dict[str, float]] = {}
-        for name, tokenise in LEXICAL.items():
-            tokens = [tokenise(t) for t in chunk_inputs]
-            lexical_files |= {f"lexical/{name}/{f}": b for f, b in Bm25.build(tokens).files().items()}
-            lexical_stats[name] = {"avgdl": sum(map(len, tokens)) / max(len(tokens), 1)}
-        chunk_matrix = _stack([cache[t] for t in chunk_inputs], embedder.dim)
-        sentence_matrix = _stack([cache[t] for t in sentence_inputs], embedder.dim)
-        background_matrix = _stack([cache[t] for t in background], embedder.dim)
-
+        embed_missing(embedder, journal, cache, todo, on_progress, bar=progress)
         manifest: dict[str, Any] = {
             "format": FORMAT,
             "format_version": FORMAT_VERSION,
@@ -164,10 +128,15 @@ def build_index(
             "chunking": inputs["chunking"],
             "inputs": inputs,
             "counts": {"documents": len(documents), "chunks": len(chunks), "sentences": len(sentences)},
-            "lexical": lexical_stats,  # what a later segment needs to score its chunks alike
+            "lexical": {},  # what a later segment needs to score its chunks alike (filled below)
             "types": type_counts(corpus),
             "skipped": [{"path": str(s.path), "reason": s.reason} for s in skipped],
         }
+        lexical_files = _lexical(chunk_inputs, manifest["lexical"])
+
+        def matrix(texts: list[str]) -> bytes:
+            return _faiss_bytes(_stack([cache[t] for t in texts], embedder.dim), settings.ann_from)
+
         path = publish(
             index_dir,
             manifest,
@@ -176,9 +145,9 @@ def build_index(
                 "chunks.npy": Chunks.of(chunks, documents).matrix(),
                 "sentences.npy": Spans.of(sentences, documents).matrix(),
                 "background.jsonl": jsonl([{"text": t} for t in background]),
-                "chunks.faiss": _faiss_bytes(chunk_matrix, settings.ann_from),
-                "sentences.faiss": _faiss_bytes(sentence_matrix, settings.ann_from),
-                "background.faiss": _faiss_bytes(background_matrix, settings.ann_from),
+                "chunks.faiss": matrix(chunk_inputs),
+                "sentences.faiss": matrix(sentence_inputs),
+                "background.faiss": matrix(background),
                 **lexical_files,
             },
         )
@@ -196,6 +165,57 @@ def build_index(
             skipped=skipped,
             types=type_counts(corpus),
         )
+
+
+def _skipped(corpus: Corpus, strict: bool) -> tuple[Skipped, ...]:
+    """The files the build leaves out, each logged (an unusable one is a warning); with ``strict`` the
+    first unusable one raises :class:`UnreadableFileError`."""
+    unusable = [s for s in corpus.skipped if not s.unsupported]
+    if strict and unusable:
+        raise UnreadableFileError(unusable[0].path, unusable[0].reason)
+    skipped = tuple(corpus.skipped)
+    for item in skipped:  # files of other types are listed, not warned about (a folder has many)
+        log.log(
+            logging.INFO if item.unsupported else logging.WARNING, "skipped %s: %s", item.path, item.reason
+        )
+    return skipped
+
+
+def embed_missing(
+    embedder: Embedder,
+    journal: Journal,
+    cache: dict[str, Vectors],
+    todo: list[str],
+    on_progress: Progress | None = None,
+    bar: bool = False,
+) -> None:
+    """Embed ``todo`` into ``cache`` a batch at a time, each batch journaled (and fsynced) before the next,
+    so a kill loses one batch; ``on_progress(done, total)`` after each, else a bar or a log line."""
+    done = 0
+    if on_progress is not None:
+        on_progress(0, len(todo))
+    with tqdm(total=len(todo), desc="embedding", unit="text", disable=not bar) as shown:
+        for batch in _batches(todo, BATCH):
+            vectors = embedder.embed_passages(batch)
+            journal.append(batch, vectors)  # durable before the next batch: a kill loses one batch
+            for text, vector in zip(batch, vectors, strict=True):
+                cache[text] = vector
+            shown.update(len(batch))
+            done += len(batch)
+            if on_progress is not None:
+                on_progress(done, len(todo))
+            if not bar:  # servers and pipes get log lines instead of a bar
+                log.info("embedded %d/%d texts", done, len(todo))
+
+
+def _lexical(chunk_inputs: list[str], stats: dict[str, dict[str, float]]) -> dict[str, bytes]:
+    """The files of the BM25 models over the chunks' texts; each model's mean length goes into ``stats``."""
+    files: dict[str, bytes] = {}
+    for name, tokenise in LEXICAL.items():
+        tokens = [tokenise(t) for t in chunk_inputs]
+        files |= {f"lexical/{name}/{f}": b for f, b in Bm25.build(tokens).files().items()}
+        stats[name] = {"avgdl": sum(map(len, tokens)) / max(len(tokens), 1)}
+    return files
 
 
 def units(

@@ -73,21 +73,8 @@ def older_vectors(index_dir: Path, embedder_id: str) -> dict[str, Vectors]:
         jsonl_texts = "chunks.jsonl" in manifest.get("files", {})
         names = OLD_VECTOR_FILES if jsonl_texts else VECTOR_FILES
         read = {name: verified(path, name, manifest) for name in names}
-        documents = [Document(**row) for row in records(read["documents.jsonl"])]
-        titles = {d.doc_id: d.title for d in documents}
-        if jsonl_texts:
-            chunks = [(str(r["doc_id"]), str(r["text"])) for r in records(read["chunks.jsonl"])]
-            sentences = [str(r["text"]) for r in records(read["sentences.jsonl"])]
-        else:
-            chunks = [(c.doc_id, c.text) for c in Chunks.read(read["chunks.npy"], documents)]
-            sentences = [s.text for s in Spans.read(read["sentences.npy"], documents)]
-        template = manifest["chunking"].get("passage_template", PASSAGE_TEMPLATE)
         return _text_vectors(
-            {
-                "chunks": [template.format(title=titles[doc], text=text) for doc, text in chunks],
-                "sentences": sentences,
-                "background": [str(r["text"]) for r in records(read["background.jsonl"])],
-            },
+            _stored_texts(read, manifest["chunking"].get("passage_template", PASSAGE_TEMPLATE), jsonl_texts),
             {
                 kind: faiss.deserialize_index(np.frombuffer(read[f"{kind}.faiss"], dtype=np.uint8))
                 for kind in ("chunks", "sentences", "background")
@@ -95,6 +82,42 @@ def older_vectors(index_dir: Path, embedder_id: str) -> dict[str, Vectors]:
         )
     except (OSError, ValueError, KeyError, TypeError, RuntimeError, IndexCorruptError):
         return {}  # nothing usable: embed everything
+
+
+def _check_counts(
+    path: Path,
+    counts: dict[str, int],
+    documents: list[Document],
+    chunk_parts: tuple[Chunks, faiss.Index, dict[str, Bm25]],
+    sentences: Spans,
+) -> None:
+    """Raise :class:`IndexCorruptError` unless every file holds as many rows as the manifest counts."""
+    chunks, chunk_vectors, lexical_models = chunk_parts
+    found = {
+        "documents": [len(documents), len({d.doc_id for d in documents})],
+        "chunks": [len(chunks), chunk_vectors.ntotal, *(model.size for model in lexical_models.values())],
+        "sentences": [len(sentences)],
+    }
+    if any(n != counts[kind] for kind, ns in found.items() for n in ns):
+        raise IndexCorruptError(f"the index in {path} has inconsistent counts: run `qa index --force`")
+
+
+def _stored_texts(read: dict[str, bytes], template: str, jsonl_texts: bool) -> dict[str, list[str]]:
+    """Each kind's texts, in row order, from a build's files ``read`` (by name); an older build kept its
+    chunks and sentences as JSONL, a newer one as tables over its documents."""
+    documents = [Document(**row) for row in records(read["documents.jsonl"])]
+    titles = {d.doc_id: d.title for d in documents}
+    if jsonl_texts:
+        chunks = [(str(r["doc_id"]), str(r["text"])) for r in records(read["chunks.jsonl"])]
+        sentences = [str(r["text"]) for r in records(read["sentences.jsonl"])]
+    else:
+        chunks = [(c.doc_id, c.text) for c in Chunks.read(read["chunks.npy"], documents)]
+        sentences = [s.text for s in Spans.read(read["sentences.npy"], documents)]
+    return {
+        "chunks": [template.format(title=titles[doc], text=text) for doc, text in chunks],
+        "sentences": sentences,
+        "background": [str(r["text"]) for r in records(read["background.jsonl"])],
+    }
 
 
 def _text_vectors(texts: dict[str, list[str]], vectors: dict[str, faiss.Index]) -> dict[str, Vectors]:
@@ -143,17 +166,8 @@ def load_index(index_dir: Path, embedder: Embedder | None = None) -> Index:
         raise IndexCorruptError(
             f"the index in {path} cannot be read ({exc}): run `qa index --force`"
         ) from None
-    counts = manifest["counts"]
-    if (
-        len(documents) != counts["documents"]
-        or len(chunks) != counts["chunks"]
-        or chunk_vectors.ntotal != counts["chunks"]
-        or len(sentences) != counts["sentences"]
-        or sentence_vectors.ntotal != counts["sentences"]
-        or background_vectors.ntotal != len(background)
-        or any(model.size != len(chunks) for model in lexical_models.values())
-        or len({d.doc_id for d in documents}) != len(documents)
-    ):
+    _check_counts(path, manifest["counts"], documents, (chunks, chunk_vectors, lexical_models), sentences)
+    if background_vectors.ntotal != len(background) or sentence_vectors.ntotal != len(sentences):
         raise IndexCorruptError(f"the index in {path} has inconsistent counts: run `qa index --force`")
     return Index(
         path=path,

@@ -38,11 +38,11 @@ import numpy as np
 from ..config import Settings
 from ..embed import Embedder, Vectors
 from ..errors import IndexCorruptError
-from ..ingest.corpus import Skipped, document_id, read_corpus, relative_path
+from ..ingest.corpus import Corpus, Skipped, document_id, read_corpus, relative_path
 from ..store.layered import LayeredStore, SegmentLexicon
 from ..store.tables import Chunks, SentenceRanges, Spans
 from ..types import Chunk, Document, Span
-from .build import BATCH, units
+from .build import embed_missing, units
 from .files import (
     CURRENT,
     LEXICAL,
@@ -107,16 +107,8 @@ def update(
     with lock(index_dir):
         if not current():  # a build published meanwhile
             return None
-        folder = settings.seeds_dir
-        built = {f["path"]: f["sha256"] for f in base.manifest["inputs"]["corpus"]["files"]}
         previous = served.segment
-        held = previous.files if previous is not None else {}
-        corpus = read_corpus(folder, known=lambda rel, sha: sha in (built.get(rel), held.get(rel)))
-        now = corpus.sha256s()
-        hidden = frozenset(document_id(Path(rel)) for rel, sha in built.items() if now.get(rel) != sha)
-        kept = [] if previous is None else [d for d in previous.documents if _still(d, folder, held, now)]
-        documents = sorted([*kept, *corpus.documents], key=lambda d: d.doc_id)
-        files = {rel: now[rel] for rel in sorted(now) if now[rel] != built.get(rel)}
+        corpus, documents, files, hidden = _changes(settings.seeds_dir, base, previous)
         if previous is not None and (files, hidden) == (previous.files, previous.hidden):
             return served  # the folder is as the served segment holds it
         if not documents and not hidden:
@@ -131,27 +123,9 @@ def update(
         sentence_inputs = [s.text for s in sentences]
         todo = sorted({t for t in chunk_inputs + sentence_inputs if t not in cache}, key=len)
         journal = Journal(index_dir, embedder.id, embedder.dim)  # the next build takes them from there
-        for start in range(0, len(todo), BATCH):
-            batch = todo[start : start + BATCH]
-            vectors = embedder.embed_passages(batch)
-            journal.append(batch, vectors)
-            cache.update(zip(batch, vectors, strict=True))
-            if on_progress is not None:
-                on_progress(start + len(batch), len(todo))
-        segment = Segment(
-            name="",  # given when published
-            base=base.path.name,
-            built_at=datetime.now(UTC).isoformat(timespec="seconds"),
-            files=files,
-            hidden=hidden,
-            documents=documents,
-            chunks=chunks,
-            sentences=sentences,
-            chunk_vectors=_matrix([cache[t] for t in chunk_inputs], embedder.dim),
-            sentence_vectors=_matrix([cache[t] for t in sentence_inputs], embedder.dim),
-            tokens={name: [tokenise(t) for t in chunk_inputs] for name, tokenise in LEXICAL.items()},
-            skipped=tuple(corpus.skipped),
-        )
+        embed_missing(embedder, journal, cache, todo, on_progress)
+        units_ = (chunks, sentences, chunk_inputs)
+        segment = _segment(base, files, hidden, documents, units_, cache, corpus, embedder.dim)
         segment = replace(segment, name=_publish(index_dir, segment))
         log.info(
             "segment %s: %d articles changed or added, %d hidden, %d texts embedded",
@@ -161,6 +135,51 @@ def update(
             len(todo),
         )
         return laid_over(base, segment)
+
+
+def _segment(
+    base: Index,
+    files: dict[str, str],
+    hidden: frozenset[str],
+    documents: list[Document],
+    units_: tuple[list[Chunk], list[Span], list[str]],
+    cache: dict[str, Vectors],
+    corpus: Corpus,
+    dim: int,
+) -> Segment:
+    """The segment of these changes (named when published), its vectors (of ``dim``) taken from ``cache``."""
+    chunks, sentences, chunk_inputs = units_
+    return Segment(
+        name="",  # given when published
+        base=base.path.name,
+        built_at=datetime.now(UTC).isoformat(timespec="seconds"),
+        files=files,
+        hidden=hidden,
+        documents=documents,
+        chunks=chunks,
+        sentences=sentences,
+        chunk_vectors=_matrix([cache[t] for t in chunk_inputs], dim),
+        sentence_vectors=_matrix([cache[s.text] for s in sentences], dim),
+        tokens={name: [tokenise(t) for t in chunk_inputs] for name, tokenise in LEXICAL.items()},
+        skipped=tuple(corpus.skipped),
+    )
+
+
+def _changes(
+    folder: Path, base: Index, previous: Segment | None
+) -> tuple[Corpus, list[Document], dict[str, str], frozenset[str]]:
+    """What differs in ``folder`` from build ``base``: the articles read anew, every article the segment
+    holds (those of ``previous`` still as they were, and the new ones), the files it holds (relative path
+    -> SHA-256), and the ids of the build's articles it hides."""
+    built = {f["path"]: f["sha256"] for f in base.manifest["inputs"]["corpus"]["files"]}
+    held = previous.files if previous is not None else {}
+    corpus = read_corpus(folder, known=lambda rel, sha: sha in (built.get(rel), held.get(rel)))
+    now = corpus.sha256s()
+    hidden = frozenset(document_id(Path(rel)) for rel, sha in built.items() if now.get(rel) != sha)
+    kept = [] if previous is None else [d for d in previous.documents if _still(d, folder, held, now)]
+    documents = sorted([*kept, *corpus.documents], key=lambda d: d.doc_id)
+    files = {rel: now[rel] for rel in sorted(now) if now[rel] != built.get(rel)}
+    return corpus, documents, files, hidden
 
 
 def load(index_dir: Path, embedder: Embedder | None = None) -> Index:
