@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from tqdm import tqdm
 
 from .answer.evidence import answer_json
 from .config import Settings, StoreName, get_settings, installed_version
@@ -228,11 +227,12 @@ def eval_(
     evaluation cache, with the distractors if asked; a rerun reuses that index and every vector.
     """
     from .eval import metrics as ev
-    from .eval.baseline import PlainDense
-    from .eval.questionsets import eval_cache_dir, open_question_set, prepare_eval
+    from .eval import report as rep
+    from .eval.dialogues import is_dialogue_file
+    from .eval.run import Evaluation, run_eval
 
     settings = _settings(seeds, index, model, store=store)
-    names = list(ev.RETRIEVERS) if retriever == ev.ALL else [retriever]
+    names: list[str] = list(ev.RETRIEVERS) if retriever == ev.ALL else [retriever]
     if not set(names) <= set(ev.RETRIEVERS):
         typer.echo(f"error: unknown retriever {retriever!r}: use dense, lexical, hybrid or all", err=True)
         raise typer.Exit(2)
@@ -245,57 +245,50 @@ def eval_(
         raise typer.Exit(2)
     path = questions or settings.seeds_dir / "questions.jsonl"
     began = time.perf_counter()
-    bar_off = as_json or not sys.stderr.isatty()
-    from .eval.dialogues import is_dialogue_file
-
     if is_dialogue_file(path):
         _eval_dialogues(settings, path, as_json)
         return
     with _user_errors():
-        question_set = open_question_set(path)
-        records = question_set.questions
-        prepared = prepare_eval(settings, question_set, distractors, distractors_n, seed)
-        embedder = load_embedder(prepared)
-        if prepared is not settings:  # the set's own articles: (re)build their index when they changed
-            build_index(prepared, embedder, progress=sys.stderr.isatty())
-        settings = prepared
-        engine = Engine.open(settings, embedder, progress=sys.stderr.isatty())
-        plain = None
-        if baseline:
-            documents = list(engine.index.documents.values())
-            vectors = eval_cache_dir(settings) / "vectors"
-            with tqdm(desc="baseline paragraphs", unit="text", disable=bar_off) as bar:
-                plain = PlainDense.build(documents, embedder, vectors, bar.update)
-        with tqdm(total=len(records), desc="questions", unit="q", disable=bar_off) as bar:
-            outcomes = ev.evaluate_engine(
-                engine, records, names, lambda: bar.update(1), baseline=plain, leave_out=leave_out
-            )
-    report = ev.summarise(outcomes, names, ks)
-    counts = engine.index.counts()
-    report["corpus"] = {"articles": str(settings.seeds_dir), **counts}
-    failed = ev.failures(outcomes, names[-1])
+        done: Evaluation = run_eval(
+            settings,
+            path,
+            Evaluation.Options(names, ks, distractors, distractors_n, seed, leave_out, baseline),
+            bars=not as_json and sys.stderr.isatty(),
+        )
     if run_file is not None:
-        base = run_file
         for name in names:
-            target = base if len(names) == 1 else base.with_name(f"{base.stem}.{name}{base.suffix}")
-            target.write_text(ev.trec_run(outcomes, name, f"vnqa-{name}"), encoding="utf-8")
+            target = (
+                run_file
+                if len(names) == 1
+                else run_file.with_name(f"{run_file.stem}.{name}{run_file.suffix}")
+            )
+            target.write_text(rep.trec_run(done.outcomes, name, f"vnqa-{name}"), encoding="utf-8")
     if qrels_file:
-        qrels_file.write_text(ev.trec_qrels(records), encoding="utf-8")
+        qrels_file.write_text(rep.trec_qrels(done.questions), encoding="utf-8")
     if as_json:
-        typer.echo(json.dumps({**report, "failures": failed}, ensure_ascii=False, indent=2, sort_keys=True))
+        payload = {**done.report, "failures": done.failures}
+        typer.echo(json.dumps(payload, ensure_ascii=False, indent=2, sort_keys=True))
         return
-    typer.echo(f"{len(records)} questions over {counts['documents']} articles ({counts['chunks']} chunks)\n")
-    typer.echo(ev.summary_table(report))
+    _print_evaluation(done, names[-1], ks, time.perf_counter() - began)
+
+
+def _print_evaluation(done: Any, retriever: str, ks: list[int], seconds: float) -> None:
+    """The evaluation's tables and its questions with a problem, as ``qa eval`` prints them."""
+    from .eval import report as rep
+
+    counts, failed, n = done.report["corpus"], done.failures, len(done.questions)
+    typer.echo(f"{n} questions over {counts['documents']} articles ({counts['chunks']} chunks)\n")
+    typer.echo(rep.summary_table(done.report))
     typer.echo("\nEvery cut-off (psg = a passage holding the evidence sentence):\n")
-    typer.echo(ev.table(report, ks))
-    typer.echo(f"\n{len(failed)} questions with a problem ({names[-1]} retriever):")
+    typer.echo(rep.table(done.report, ks))
+    typer.echo(f"\n{len(failed)} questions with a problem ({retriever} retriever):")
     for f in failed[:50]:
         typer.echo(f"- {f['id']} [{f['lang']}] {f['question']}")
         typer.echo(f"    {'; '.join(f['problems'])}; expected {f['expected']}, got {f['retrieved']}")
         typer.echo(f"    answer: {textwrap.shorten(f['answer'], 140, placeholder=' …')}")
     if len(failed) > 50:
         typer.echo(f"  ... and {len(failed) - 50} more (all of them in --json)")
-    typer.echo(f"\n{len(records)} questions in {time.perf_counter() - began:.1f} s")
+    typer.echo(f"\n{n} questions in {seconds:.1f} s")
 
 
 def _eval_dialogues(settings: Settings, path: Path, as_json: bool) -> None:

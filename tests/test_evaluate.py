@@ -11,23 +11,18 @@ from typer.testing import CliRunner
 from qa.cli import app
 from qa.eval.metrics import (
     Outcome,
-    Question,
-    QuestionSetError,
     Ranked,
     abstention,
-    beir_corpus,
-    evaluate_engine,
     exact_match,
     failures,
-    load_questions,
     ranking_metrics,
     short_answer,
     summarise,
     token_f1,
-    trec_qrels,
-    trec_run,
 )
-from qa.eval.questionsets import sample_distractors
+from qa.eval.questionsets import Question, QuestionSetError, beir_corpus, load_questions, sample_distractors
+from qa.eval.report import trec_qrels, trec_run
+from qa.eval.run import evaluate_engine
 from qa.index.load import load_index
 from qa.ingest.corpus import load_documents
 

@@ -195,7 +195,9 @@ def test_kill_9_during_indexing_keeps_the_previous_index(
 
 
 def test_hybrid_is_at_least_as_good_as_either_retriever_alone(real_engine: Engine) -> None:
-    from qa.eval.metrics import evaluate_engine, load_questions, summarise
+    from qa.eval.metrics import summarise
+    from qa.eval.questionsets import load_questions
+    from qa.eval.run import evaluate_engine
 
     questions = load_questions(SEEDS / "questions.jsonl")
     report = summarise(

@@ -20,40 +20,25 @@ from __future__ import annotations
 import math
 import re
 import string
-import time
 import unicodedata
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from ..config import Retriever
-from ..engine import Engine
-from .baseline import PlainDense
 from .questionsets import (
     Question,
-    QuestionSetError,
-    beir_corpus,
-    load_beir_questions,
-    load_questions,
 )
 
-__all__ = [
-    "Outcome",
-    "Question",
-    "QuestionSetError",
-    "Ranked",
-    "beir_corpus",
-    "evaluate_engine",
-    "load_beir_questions",
-    "load_questions",
-    "summarise",
-]
-
 RETRIEVERS: tuple[Retriever, ...] = ("dense", "lexical", "hybrid")
+
 BASELINE = "baseline"
+
 ALL = "all"
+
 DEPTH = 100  # ranked chunks kept per question
+
 _MARKED = re.compile(r"\*\*(.+?)\*\*", re.DOTALL)
 
 
@@ -69,7 +54,7 @@ class Ranked:
 
 
 @dataclass
-class Reply:
+class Attempt:
     """What one answerer said: the answer text, its short answer, and whether it answered at all."""
 
     text: str = ""
@@ -87,10 +72,7 @@ class Outcome:
     ranked: dict[str, Ranked] = field(default_factory=dict)
     answer: str = ""
     answerable: bool = True
-    replies: dict[str, Reply] = field(default_factory=dict)
-
-
-# ------------------------------------------------------------------------------------ metrics
+    replies: dict[str, Attempt] = field(default_factory=dict)
 
 
 def ranking_metrics(relevance: Sequence[bool], n_relevant: int, ks: Sequence[int]) -> dict[str, float]:
@@ -261,147 +243,3 @@ def failures(outcomes: Sequence[Outcome], retriever: str, k: int = 3) -> list[di
                 }
             )
     return out
-
-
-# ------------------------------------------------------------------------------------- running
-
-
-def _ranked(chunks: Sequence[tuple[str, str, float]], evidence: str | None, relevant: int) -> Ranked:
-    """A :class:`Ranked` from (doc_id, passage text, score) rows, best first."""
-    docs: dict[str, float] = {}
-    for doc_id, _, score in chunks:
-        docs.setdefault(doc_id, score)
-    return Ranked(
-        docs=tuple(docs),
-        doc_scores=tuple(docs.values()),
-        passage_hits=tuple(evidence is not None and evidence in text for _, text, _ in chunks),
-        passages_relevant=relevant,
-    )
-
-
-def evaluate_engine(
-    engine: Engine,
-    questions: Sequence[Question],
-    retrievers: Sequence[str],
-    tick: Callable[[], object] = lambda: None,
-    baseline: PlainDense | None = None,
-    leave_out: bool = False,
-) -> list[Outcome]:
-    """Ask every question of ``questions`` through ``engine`` (and ``baseline``, when given), ranking
-    each once for both the retrieval metrics and the answer; with ``leave_out`` every answerable question
-    is asked once more without its own articles. ``tick`` is called after each question."""
-    retriever = engine.retriever
-    depth = min(DEPTH, len(engine.index.chunks))
-    texts = [c.text for c in engine.index.chunks]
-    outcomes = []
-    for question in questions:
-        outcome = Outcome(question)
-        evidence = question.evidence
-        relevant = sum(evidence in text for text in texts) if evidence else 0
-        began = time.perf_counter()
-        ranking = retriever.rank(question.text)
-        reply = engine.ask(question.text, ranking=ranking)
-        seconds = time.perf_counter() - began
-        for name in retrievers:
-            hits = retriever.hits(ranking, depth, name)  # type: ignore[arg-type]
-            rows = [(h.chunk.doc_id, h.chunk.text, h.score) for h in hits]
-            outcome.ranked[name] = _ranked(rows, evidence, relevant)
-        outcome.answer, outcome.answerable = reply.answer, reply.answerable
-        short = reply.short_answer.text if reply.short_answer else short_answer(reply.answer)
-        mine = Reply(reply.answer, reply.answerable, short, seconds)
-        outcome.replies["vnqa"] = mine
-        if leave_out and question.answerable:
-            without = retriever.rank(question.text, exclude=question.relevant)
-            mine.left_out_answerable = engine.ask(question.text, ranking=without).answerable
-        if baseline is not None:
-            began = time.perf_counter()
-            query = engine.embedder.embed_query(question.text)
-            found = baseline.search(query, DEPTH)
-            seconds = time.perf_counter() - began
-            with_evidence = sum(evidence in s.text for s in baseline.spans) if evidence else 0
-            outcome.ranked[BASELINE] = _ranked(
-                [(s.doc_id, s.text, score) for s, score in found], evidence, with_evidence
-            )
-            top = found[0][0].text if found else ""
-            outcome.replies[BASELINE] = Reply(top, bool(found), top, seconds)
-            if leave_out and question.answerable:
-                # plain dense always returns its nearest paragraph: it never says "not found"
-                outcome.replies[BASELINE].left_out_answerable = bool(
-                    baseline.search(query, 1, exclude=question.relevant)
-                )
-        outcomes.append(outcome)
-        tick()
-    return outcomes
-
-
-# --------------------------------------------------------------------------------- file formats
-
-
-def trec_run(outcomes: Sequence[Outcome], retriever: str, tag: str) -> str:
-    """A TREC run file (document level): ``qid Q0 docid rank score tag`` per line."""
-    lines = []
-    for o in outcomes:
-        ranked = o.ranked[retriever]
-        for rank, (doc_id, score) in enumerate(zip(ranked.docs, ranked.doc_scores, strict=True), 1):
-            lines.append(f"{o.question.qid} Q0 {doc_id} {rank} {score:.6f} {tag}")
-    return "\n".join(lines) + "\n"
-
-
-def trec_qrels(questions: Sequence[Question]) -> str:
-    """The questions' relevant documents as a TREC qrels file (``qid 0 docid 1``)."""
-    return "".join(f"{q.qid} 0 {d} 1\n" for q in questions for d in q.relevant)
-
-
-# -------------------------------------------------------------------------------------- tables
-
-
-def _cell(value: float | None) -> str:
-    return "-" if value is None else f"{value:.3f}"
-
-
-def summary_table(report: dict[str, Any]) -> str:
-    """The headline tables: retrieval per retriever and language (baseline first), then answers."""
-    head = ["retriever", "lang", "doc hit@1", "doc hit@5", "doc MRR@10", "evidence@5"]
-    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    for name, levels in report["retrievers"].items():
-        for lang, doc in levels["document"].items():
-            psg = levels["passage"].get(lang, {})
-            cells = [doc.get("hit@1"), doc.get("hit@5"), doc.get("mrr@10"), psg.get("hit@5")]
-            lines.append(f"| {name} | {lang} | " + " | ".join(_cell(c) for c in cells) + " |")
-    head = [
-        "answerer",
-        "lang",
-        "answer contains",
-        "short EM",
-        "short F1",
-        "false not found",
-        "leave-out recall",
-        "abstention P / R",
-        "s / question",
-    ]
-    lines += ["", "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    for lang, row in report["answers"].items():
-        for name, m in row["by_answerer"].items():
-            a = row["abstention"] if name == "vnqa" else None
-            abst = f"{a['precision']:.3f} / {a['recall']:.3f}" if a and a["unanswerable"] else "-"
-            cells = [m["answer_contains"], m["exact_match"], m["f1"], m["false_not_found"]]
-            lines.append(
-                f"| {name} | {lang} | "
-                + " | ".join(_cell(c) for c in cells)
-                + f" | {_cell(m['left_out_recall'])} | {abst} | {m['seconds']:.3f} |"
-            )
-    return "\n".join(lines)
-
-
-def table(report: dict[str, Any], ks: Sequence[int]) -> str:
-    """The full report as Markdown tables: every cut-off per retriever and language."""
-    doc_cols = [f"hit@{k}" for k in ks] + ["mrr@10", "ndcg@10"]
-    pas_cols = [f"hit@{k}" for k in ks] + ["mrr@10", "ndcg@10"]
-    head = ["retriever", "lang", *(f"doc {c}" for c in doc_cols), *(f"psg {c}" for c in pas_cols)]
-    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    for name, levels in report["retrievers"].items():
-        for lang, doc in levels["document"].items():
-            psg = levels["passage"].get(lang, {})
-            cells = [f"{doc.get(c, 0):.3f}" for c in doc_cols] + [f"{psg.get(c, 0):.3f}" for c in pas_cols]
-            lines.append(f"| {name} | {lang} | " + " | ".join(cells) + " |")
-    return "\n".join(lines)
