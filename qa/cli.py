@@ -236,13 +236,7 @@ def eval_(
     if not set(names) <= set(ev.RETRIEVERS):
         typer.echo(f"error: unknown retriever {retriever!r}: use dense, lexical, hybrid or all", err=True)
         raise typer.Exit(2)
-    try:
-        ks = sorted({int(x) for x in k.split(",") if x.strip()})
-    except ValueError:
-        ks = []
-    if not ks or min(ks) < 1:
-        typer.echo(f"error: --k takes positive integers separated by commas, not {k!r}", err=True)
-        raise typer.Exit(2)
+    ks = _cutoffs(k)
     path = questions or settings.seeds_dir / "questions.jsonl"
     began = time.perf_counter()
     if is_dialogue_file(path):
@@ -270,6 +264,18 @@ def eval_(
         typer.echo(json.dumps(payload, ensure_ascii=False, indent=2, sort_keys=True))
         return
     _print_evaluation(done, names[-1], ks, time.perf_counter() - began)
+
+
+def _cutoffs(k: str) -> list[int]:
+    """The cut-offs of ``--k`` ("1,3,5,10"), sorted; exits 2 with one line when they are not."""
+    try:
+        ks = sorted({int(x) for x in k.split(",") if x.strip()})
+    except ValueError:
+        ks = []
+    if not ks or min(ks) < 1:
+        typer.echo(f"error: --k takes positive integers separated by commas, not {k!r}", err=True)
+        raise typer.Exit(2)
+    return ks
 
 
 def _print_evaluation(done: Any, retriever: str, ks: list[int], seconds: float) -> None:

@@ -63,20 +63,7 @@ class Engine:
         # a machine without a local index serving what the database holds: nothing to build here
         served = _served_from_store(settings, embedder) if built is None else None
         if served is None and build_missing and (built is None or built < FORMAT_VERSION):
-            if index_exists(settings.index_dir):  # vectors are reused; only the other files are redone
-                since = range((built or 1) + 1, FORMAT_VERSION + 1)
-                changes = "; ".join(FORMAT_CHANGES[v] for v in since)
-                log.warning(
-                    "the index in %s has format v%s, older than v%d (since then: %s): rebuilding it",
-                    settings.index_dir,
-                    built,
-                    FORMAT_VERSION,
-                    changes,
-                )
-            else:
-                log.info("no index in %s: building it from %s", settings.index_dir, settings.seeds_dir)
-            report = build_index(settings, embedder, progress=progress)
-            log.info("indexed %d chunks in %.1f s", report.chunks, report.seconds)
+            _build(settings, embedder, built, progress)
         if (
             served is None
             and not backend(settings.store).local
@@ -155,6 +142,24 @@ class Engine:
             },
             "seeds_dir": str(self.settings.seeds_dir),
         }
+
+
+def _build(settings: Settings, embedder: Embedder, built: int | None, progress: bool) -> None:
+    """Build the index that is missing, or of an older format (``built``), saying which."""
+    if index_exists(settings.index_dir):  # vectors are reused; only the other files are redone
+        since = range((built or 1) + 1, FORMAT_VERSION + 1)
+        changes = "; ".join(FORMAT_CHANGES[v] for v in since)
+        log.warning(
+            "the index in %s has format v%s, older than v%d (since then: %s): rebuilding it",
+            settings.index_dir,
+            built,
+            FORMAT_VERSION,
+            changes,
+        )
+    else:
+        log.info("no index in %s: building it from %s", settings.index_dir, settings.seeds_dir)
+    report = build_index(settings, embedder, progress=progress)
+    log.info("indexed %d chunks in %.1f s", report.chunks, report.seconds)
 
 
 def published(settings: Settings) -> str | None:

@@ -76,13 +76,8 @@ def cached_passages(
     """Passage vectors of ``texts`` (shape ``(len(texts), dim)``), embedding only those not cached yet in
     ``folder`` (keyed on the embedder id and each text's SHA-256); ``tick(n)`` after each batch."""
     keys = [hashlib.sha256(t.encode()).hexdigest() for t in texts]
-    cache: dict[str, Vectors] = {}
     stem = hashlib.sha256(embedder.id.encode()).hexdigest()[:12]
-    if folder is not None and (folder / f"{stem}.json").is_file():
-        stored = json.loads((folder / f"{stem}.json").read_text(encoding="utf-8"))
-        matrix = np.load(folder / f"{stem}.npy")
-        if len(stored) == len(matrix):  # else a crash came between the two renames: start afresh
-            cache = {key: matrix[row] for row, key in enumerate(stored)}
+    cache = _read_cache(folder, stem) if folder is not None else {}
     todo = sorted(
         {k: t for k, t in zip(keys, texts, strict=True) if k not in cache}.items(), key=lambda kv: len(kv[1])
     )
@@ -92,12 +87,28 @@ def cached_passages(
             cache[key] = vector
         tick(len(batch))
     if folder is not None and todo:
-        folder.mkdir(parents=True, exist_ok=True)
-        names = list(cache)
-        np.save(folder / f"{stem}.tmp.npy", np.stack([cache[k] for k in names]).astype(np.float32))
-        (folder / f"{stem}.tmp.json").write_text(json.dumps(names), encoding="utf-8")
-        (folder / f"{stem}.tmp.npy").replace(folder / f"{stem}.npy")
-        (folder / f"{stem}.tmp.json").replace(folder / f"{stem}.json")
+        _write_cache(folder, stem, cache)
     if not keys:
         return np.zeros((0, embedder.dim), np.float32)
     return np.stack([cache[k] for k in keys]).astype(np.float32)
+
+
+def _read_cache(folder: Path, stem: str) -> dict[str, Vectors]:
+    """Text key -> vector from ``folder``'s cache of one embedder (``stem``); empty when there is none."""
+    if not (folder / f"{stem}.json").is_file():
+        return {}
+    stored = json.loads((folder / f"{stem}.json").read_text(encoding="utf-8"))
+    matrix = np.load(folder / f"{stem}.npy")
+    if len(stored) != len(matrix):  # a crash came between the two renames: start afresh
+        return {}
+    return {key: matrix[row] for row, key in enumerate(stored)}
+
+
+def _write_cache(folder: Path, stem: str, cache: dict[str, Vectors]) -> None:
+    """Replace ``folder``'s cache of one embedder (``stem``) with ``cache``, each file atomically."""
+    folder.mkdir(parents=True, exist_ok=True)
+    names = list(cache)
+    np.save(folder / f"{stem}.tmp.npy", np.stack([cache[k] for k in names]).astype(np.float32))
+    (folder / f"{stem}.tmp.json").write_text(json.dumps(names), encoding="utf-8")
+    (folder / f"{stem}.tmp.npy").replace(folder / f"{stem}.npy")
+    (folder / f"{stem}.tmp.json").replace(folder / f"{stem}.json")

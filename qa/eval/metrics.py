@@ -180,39 +180,46 @@ def reply_metrics(outcomes: Sequence[Outcome], answerer: str) -> dict[str, Any]:
 def summarise(outcomes: Sequence[Outcome], retrievers: Sequence[str], ks: Sequence[int]) -> dict[str, Any]:
     """The report: metrics per retriever, level and language ("all" first), answers, abstention."""
     langs = ["all", *sorted({o.question.lang for o in outcomes})]
-
-    def subset(lang: str) -> list[Outcome]:
-        return [o for o in outcomes if lang == "all" or o.question.lang == lang]
-
+    subsets = {lang: [o for o in outcomes if lang == "all" or o.question.lang == lang] for lang in langs}
     report: dict[str, Any] = {"questions": len(outcomes), "ks": list(ks), "retrievers": {}}
     names = [*([BASELINE] if any(BASELINE in o.ranked for o in outcomes) else []), *retrievers]
     for name in names:
-        levels: dict[str, dict[str, dict[str, float]]] = {"document": {}, "passage": {}}
-        for lang in langs:
-            answerable = [o for o in subset(lang) if o.question.answerable]
-            levels["document"][lang] = mean_metrics(
-                ranking_metrics(
-                    [d in o.question.relevant for d in o.ranked[name].docs], len(o.question.relevant), ks
-                )
-                for o in answerable
-            )
-            with_evidence = [o for o in answerable if o.question.evidence]
-            levels["passage"][lang] = mean_metrics(
-                ranking_metrics(o.ranked[name].passage_hits, o.ranked[name].passages_relevant, ks)
-                for o in with_evidence
-            )
-        report["retrievers"][name] = levels
-    report["answers"] = {}
+        report["retrievers"][name] = _levels(subsets, name, ks)
     answerers = sorted({a for o in outcomes for a in o.replies}, key=lambda a: (a != BASELINE, a))
-    for lang in langs:
-        answerable = [o for o in subset(lang) if o.question.answerable]
-        holding = sum(answer_contains(o) for o in answerable)
-        report["answers"][lang] = {
-            "answer_contains": round(holding / len(answerable), 4) if answerable else 0.0,
-            "abstention": abstention(subset(lang)),
-            "by_answerer": {a: reply_metrics(subset(lang), a) for a in answerers},
-        }
+    report["answers"] = {lang: _answers(subset, answerers) for lang, subset in subsets.items()}
     return report
+
+
+def _answers(subset: list[Outcome], answerers: list[str]) -> dict[str, Any]:
+    """Answer metrics of one language's outcomes: answer-contains, abstention, and per answerer."""
+    answerable = [o for o in subset if o.question.answerable]
+    holding = sum(answer_contains(o) for o in answerable)
+    return {
+        "answer_contains": round(holding / len(answerable), 4) if answerable else 0.0,
+        "abstention": abstention(subset),
+        "by_answerer": {a: reply_metrics(subset, a) for a in answerers},
+    }
+
+
+def _levels(
+    subsets: dict[str, list[Outcome]], name: str, ks: Sequence[int]
+) -> dict[str, dict[str, dict[str, float]]]:
+    """Retriever ``name``'s document- and passage-level metrics per language."""
+    levels: dict[str, dict[str, dict[str, float]]] = {"document": {}, "passage": {}}
+    for lang, subset in subsets.items():
+        answerable = [o for o in subset if o.question.answerable]
+        levels["document"][lang] = mean_metrics(
+            ranking_metrics(
+                [d in o.question.relevant for d in o.ranked[name].docs], len(o.question.relevant), ks
+            )
+            for o in answerable
+        )
+        with_evidence = [o for o in answerable if o.question.evidence]
+        levels["passage"][lang] = mean_metrics(
+            ranking_metrics(o.ranked[name].passage_hits, o.ranked[name].passages_relevant, ks)
+            for o in with_evidence
+        )
+    return levels
 
 
 def failures(outcomes: Sequence[Outcome], retriever: str, k: int = 3) -> list[dict[str, Any]]:

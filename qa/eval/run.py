@@ -73,24 +73,32 @@ def evaluate_engine(
             without = retriever.rank(question.text, exclude=question.relevant)
             mine.left_out_answerable = engine.ask(question.text, ranking=without).answerable
         if baseline is not None:
-            began = time.perf_counter()
-            query = engine.embedder.embed_query(question.text)
-            found = baseline.search(query, DEPTH)
-            seconds = time.perf_counter() - began
-            with_evidence = sum(evidence in s.text for s in baseline.spans) if evidence else 0
-            outcome.ranked[BASELINE] = _ranked(
-                [(s.doc_id, s.text, score) for s, score in found], evidence, with_evidence
-            )
-            top = found[0][0].text if found else ""
-            outcome.replies[BASELINE] = Attempt(top, bool(found), top, seconds)
-            if leave_out and question.answerable:
-                # plain dense always returns its nearest paragraph: it never says "not found"
-                outcome.replies[BASELINE].left_out_answerable = bool(
-                    baseline.search(query, 1, exclude=question.relevant)
-                )
+            _ask_baseline(engine, baseline, question, outcome, leave_out)
         outcomes.append(outcome)
         tick()
     return outcomes
+
+
+def _ask_baseline(
+    engine: Engine, baseline: PlainDense, question: Question, outcome: Outcome, leave_out: bool
+) -> None:
+    """Rank and answer ``question`` with the plain-dense baseline into ``outcome``."""
+    evidence = question.evidence
+    began = time.perf_counter()
+    query = engine.embedder.embed_query(question.text)
+    found = baseline.search(query, DEPTH)
+    seconds = time.perf_counter() - began
+    with_evidence = sum(evidence in s.text for s in baseline.spans) if evidence else 0
+    outcome.ranked[BASELINE] = _ranked(
+        [(s.doc_id, s.text, score) for s, score in found], evidence, with_evidence
+    )
+    top = found[0][0].text if found else ""
+    outcome.replies[BASELINE] = Attempt(top, bool(found), top, seconds)
+    if leave_out and question.answerable:
+        # plain dense always returns its nearest paragraph: it never says "not found"
+        outcome.replies[BASELINE].left_out_answerable = bool(
+            baseline.search(query, 1, exclude=question.relevant)
+        )
 
 
 @dataclass(frozen=True)

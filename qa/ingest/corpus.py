@@ -104,29 +104,13 @@ def read_corpus(
         path = Path(entry.path)
         if not entry.is_file():
             continue
-        kind = suffix(entry.name).lower()
-        if kind not in SUFFIXES:
-            what = f"{kind} files" if kind else "files without a suffix"
-            skipped.append(Skipped(path, f"unsupported type ({what} are not read)", unsupported=True))
-            continue
-        if entry.is_symlink() and not path.resolve().is_relative_to(root):
-            skipped.append(Skipped(path, f"it links outside {folder}"))
-            continue
-        relative = Path(rel)
-        doc_id = document_id(relative)
-        if doc_id in seen:
-            skipped.append(Skipped(path, f"its id {doc_id!r} is taken by {seen[doc_id].name}: rename one"))
+        doc_id = document_id(Path(rel))
+        refused = _refused(entry, folder, root, doc_id, seen.get(doc_id))
+        if refused is not None:
+            skipped.append(refused)
             continue
         try:
-            size = entry.stat().st_size
-            if size > max_bytes:
-                skipped.append(
-                    Skipped(
-                        path, f"too large ({size / 2**20:.1f} MB; the limit is {max_bytes / 2**20:.0f} MB)"
-                    )
-                )
-                continue
-            data = _read_bytes(path)
+            data = _read_within(entry, max_bytes)
             sha256 = hashlib.sha256(data).hexdigest()
             if known is not None and known(rel, sha256):
                 unread.append(SourceFile(path, sha256))
@@ -145,6 +129,32 @@ def read_corpus(
         kinds = ", ".join(f"*{suffix}" for suffix in SUFFIXES)
         raise EmptyCorpusError(f"no articles ({kinds}) in {folder}" + (f" (skipped {why})" if why else ""))
     return Corpus(files, documents, skipped, unread, folder)
+
+
+def _refused(
+    entry: os.DirEntry[str], folder: Path, root: Path, doc_id: str, taken_by: Path | None
+) -> Skipped | None:
+    """Why the file ``entry`` is not read at all (its type, a link leaving ``folder``, its id taken by an
+    earlier file), or None."""
+    path = Path(entry.path)
+    kind = suffix(entry.name).lower()
+    if kind not in SUFFIXES:
+        what = f"{kind} files" if kind else "files without a suffix"
+        return Skipped(path, f"unsupported type ({what} are not read)", unsupported=True)
+    if entry.is_symlink() and not path.resolve().is_relative_to(root):
+        return Skipped(path, f"it links outside {folder}")
+    if taken_by is not None:
+        return Skipped(path, f"its id {doc_id!r} is taken by {taken_by.name}: rename one")
+    return None
+
+
+def _read_within(entry: os.DirEntry[str], max_bytes: int) -> bytes:
+    """The file's bytes; :class:`UnreadableFileError` when it is over ``max_bytes`` or cannot be read."""
+    size = entry.stat().st_size
+    if size > max_bytes:
+        reason = f"too large ({size / 2**20:.1f} MB; the limit is {max_bytes / 2**20:.0f} MB)"
+        raise UnreadableFileError(Path(entry.path), reason)
+    return _read_bytes(Path(entry.path))
 
 
 def walk(folder: Path, prefix: str = "") -> Iterator[tuple[str, os.DirEntry[str]]]:
