@@ -7,16 +7,15 @@ import pytest
 from qa.answer.evidence import (
     NOT_FOUND_EN,
     NOT_FOUND_VI,
-    Kind,
     _span,
     answer_json,
     evidence_in,
-    question_kind,
 )
 from qa.config import Settings
 from qa.embed import FakeEmbedder
 from qa.engine import Engine
 from qa.errors import QuestionError
+from qa.lang.patterns import QuestionKind, question_kind
 
 from .conftest import write_corpus
 
@@ -24,39 +23,39 @@ from .conftest import write_corpus
 @pytest.mark.parametrize(
     ("question", "kind"),
     [
-        ("Who chaired the 2018 review meeting?", Kind.WHO),
-        ("Ai chủ trì hội nghị?", Kind.WHO),
-        ("ai chu tri hoi nghi", Kind.WHO),
-        ("When was the plan issued?", Kind.WHEN),
-        ("Hội nghị diễn ra ngày nào?", Kind.WHEN),
-        ("How many positions were cut?", Kind.HOW_MANY),
-        ("tinh giản bao nhiêu biên chế", Kind.HOW_MANY),
-        ("Which article covers the conference?", Kind.WHICH_ARTICLE),
-        ("In what year did the war end?", Kind.WHEN),
-        ("Where was Super Bowl 50 played?", Kind.WHERE),
-        ("Trận đấu diễn ra ở đâu?", Kind.WHERE),
-        ("What does Conclusion 40 concern?", Kind.OTHER),
-        ("Chứng chỉ giảng dạy thường kéo dài bao lâu?", Kind.HOW_MANY),  # a duration
-        ("Chung chi giang day thuong keo dai bao lau?", Kind.HOW_MANY),
+        ("Who chaired the 2018 review meeting?", QuestionKind.WHO),
+        ("Ai chủ trì hội nghị?", QuestionKind.WHO),
+        ("ai chu tri hoi nghi", QuestionKind.WHO),
+        ("When was the plan issued?", QuestionKind.WHEN),
+        ("Hội nghị diễn ra ngày nào?", QuestionKind.WHEN),
+        ("How many positions were cut?", QuestionKind.HOW_MANY),
+        ("tinh giản bao nhiêu biên chế", QuestionKind.HOW_MANY),
+        ("Which article covers the conference?", QuestionKind.WHICH_ARTICLE),
+        ("In what year did the war end?", QuestionKind.WHEN),
+        ("Where was Super Bowl 50 played?", QuestionKind.WHERE),
+        ("Trận đấu diễn ra ở đâu?", QuestionKind.WHERE),
+        ("What does Conclusion 40 concern?", QuestionKind.OTHER),
+        ("Chứng chỉ giảng dạy thường kéo dài bao lâu?", QuestionKind.HOW_MANY),  # a duration
+        ("Chung chi giang day thuong keo dai bao lau?", QuestionKind.HOW_MANY),
     ],
 )
-def test_question_kind(question: str, kind: Kind) -> None:
+def test_question_kind(question: str, kind: QuestionKind) -> None:
     assert question_kind(question) is kind
 
 
 @pytest.mark.parametrize(
     ("kind", "sentence", "span"),
     [
-        (Kind.HOW_MANY, "Đội thủ của Panthers chỉ thua 308 điểm, đứng thứ sáu.", "308 điểm"),
-        (Kind.HOW_MANY, "Thành phố có mười một quận.", "mười một quận"),
-        (Kind.WHEN, "Nhà thờ được xây xong vào năm 1889 sau nhiều năm.", "năm 1889"),
-        (Kind.WHEN, "Chiến tranh kết thúc năm 1945.", "năm 1945"),
-        (Kind.WHERE, "Trận đấu được tổ chức tại Santa Clara, California.", "Santa Clara"),
-        (Kind.WHO, "Trận đấu ở Santa Clara có sự góp mặt của Peyton Manning.", "Peyton Manning"),
-        (Kind.WHO, "Đồng chí Trương Thị Mai chủ trì hội nghị.", "Trương Thị Mai"),
+        (QuestionKind.HOW_MANY, "Đội thủ của Panthers chỉ thua 308 điểm, đứng thứ sáu.", "308 điểm"),
+        (QuestionKind.HOW_MANY, "Thành phố có mười một quận.", "mười một quận"),
+        (QuestionKind.WHEN, "Nhà thờ được xây xong vào năm 1889 sau nhiều năm.", "năm 1889"),
+        (QuestionKind.WHEN, "Chiến tranh kết thúc năm 1945.", "năm 1945"),
+        (QuestionKind.WHERE, "Trận đấu được tổ chức tại Santa Clara, California.", "Santa Clara"),
+        (QuestionKind.WHO, "Trận đấu ở Santa Clara có sự góp mặt của Peyton Manning.", "Peyton Manning"),
+        (QuestionKind.WHO, "Đồng chí Trương Thị Mai chủ trì hội nghị.", "Trương Thị Mai"),
     ],
 )
-def test_the_span_is_what_the_question_asks_for(kind: Kind, sentence: str, span: str) -> None:
+def test_the_span_is_what_the_question_asks_for(kind: QuestionKind, sentence: str, span: str) -> None:
     found = _span(kind, sentence, "?")
     assert found is not None and sentence[found[0] : found[1]] == span
 

@@ -6,6 +6,7 @@ their numbers are in the README.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import tarfile
 from pathlib import Path
@@ -123,10 +124,10 @@ def test_vietnamese_questions_get_short_answers_and_sentences_that_say_what_they
     engine, rows = xquad
     vietnamese = [r for r in rows if r["lang"] != "en"]  # with and without diacritics
     held, short, whole = {}, {}, {}
-    for bonus in (0.0, qa.answer.evidence.BIGRAM_BONUS):
-        monkeypatch.setattr(qa.answer.evidence, "BIGRAM_BONUS", bonus)
+    for bonus in (0.0, qa.answer.evidence.WEIGHTS.bigram):
+        weights = dataclasses.replace(qa.answer.evidence.WEIGHTS, bigram=bonus)
         answers = [
-            qa.answer.evidence.answer_question(engine.retriever, r["q"], 3, min_confidence=0)
+            qa.answer.evidence.answer_question(engine.retriever, r["q"], 3, min_confidence=0, weights=weights)
             for r in vietnamese
         ]
         pairs = list(zip(vietnamese, answers, strict=True))
@@ -135,7 +136,7 @@ def test_vietnamese_questions_get_short_answers_and_sentences_that_say_what_they
         whole[bonus] = sum(token_f1(a.answer, r["answers"]) for r, a in pairs)
     # when written: 158 -> 160 of these 210 answer sentences hold the answer with the word-pair bonus; the
     # marked spans score token F1 .458 on average, the whole sentences .087
-    bonus = qa.answer.evidence.BIGRAM_BONUS
+    bonus = qa.answer.evidence.WEIGHTS.bigram
     assert held[bonus] >= held[0.0]
     assert short[bonus] / len(vietnamese) >= 0.38
     assert short[bonus] >= 3 * whole[bonus]

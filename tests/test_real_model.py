@@ -236,7 +236,7 @@ def test_fresh_questions_about_the_seeds_get_the_right_span(
 def test_the_chats_example_questions_are_answered_from_the_article_they_ask_about(
     real_engine: Engine,
 ) -> None:
-    from qa.answer.evidence import person_names
+    from qa.lang.patterns import person_names
     from qa.lang.text import fold
     from qa.server.pages import loaded
 

@@ -2,8 +2,9 @@ from __future__ import annotations
 
 import pytest
 
-from qa.answer.evidence import _span, question_kind
+from qa.answer.evidence import _span
 from qa.answer.spans import aligned_span
+from qa.lang.patterns import question_kind
 
 SHELBROOKE = (
     "Nghị sĩ Alec Shelbrooke đã đề xuất thanh toán các khoản trợ cấp và tín dụng thuế bằng "

@@ -195,35 +195,11 @@ def _typed_runs(
 def _capitalised_runs(words: list[_Word]) -> list[tuple[int, int]]:
     """Runs of capitalised words in one clause that the question does not hold ("Josh Norman"), with the
     lower-case syllables of their compound words ("Nghị viện Châu Âu", "Ủy ban")."""
-
-    def joins(i: int) -> bool:  # words[i] may carry on a run
-        word = words[i]
-        return not word.asked and word.clause == words[i - 1].clause
-
-    def syllable(i: int) -> bool:  # a lower-case Vietnamese content syllable
-        word = words[i]
-        return not word.capital and word.folded not in _FUNCTION and is_vietnamese_syllable(word.folded)
-
     runs = []
     i = 0
     while i < len(words):
         if words[i].capital and not words[i].asked:
-            last = i
-            while last + 1 < len(words) and joins(last + 1):
-                if words[last + 1].capital:
-                    last += 1
-                elif (
-                    last + 2 < len(words)
-                    and syllable(last + 1)
-                    and words[last + 2].capital
-                    and joins(last + 2)
-                ):
-                    last += 2  # "Nghị viện Châu Âu": a compound's second syllable between capitals
-                else:
-                    break
-            single = last == i and is_vietnamese_syllable(words[i].folded)
-            if single and i > 0 and last + 1 < len(words) and joins(last + 1) and syllable(last + 1):
-                last += 1  # "Ủy ban" inside a sentence (its first word is capitalised anyway)
+            last = _run_end(words, i)
             # one capitalised Vietnamese syllable alone opens a sentence ("Đồng chí") or a title ("Ban Bí
             # thư", "Bộ Chính trị"); a Vietnamese name has two syllables or more, a foreign one ("Newton") is
             # no Vietnamese syllable
@@ -233,6 +209,39 @@ def _capitalised_runs(words: list[_Word]) -> list[tuple[int, int]]:
         else:
             i += 1
     return runs
+
+
+def _joins(words: list[_Word], i: int) -> bool:
+    """Whether ``words[i]`` may carry on a run: unasked, in the clause of the word before it."""
+    word = words[i]
+    return not word.asked and word.clause == words[i - 1].clause
+
+
+def _syllable(words: list[_Word], i: int) -> bool:
+    """Whether ``words[i]`` is a lower-case Vietnamese content syllable."""
+    word = words[i]
+    return not word.capital and word.folded not in _FUNCTION and is_vietnamese_syllable(word.folded)
+
+
+def _run_end(words: list[_Word], i: int) -> int:
+    """The last word of the capitalised run that starts at ``words[i]``."""
+    last = i
+    while last + 1 < len(words) and _joins(words, last + 1):
+        if words[last + 1].capital:
+            last += 1
+        elif (
+            last + 2 < len(words)
+            and _syllable(words, last + 1)
+            and words[last + 2].capital
+            and _joins(words, last + 2)
+        ):
+            last += 2  # "Nghị viện Châu Âu": a compound's second syllable between capitals
+        else:
+            break
+    single = last == i and is_vietnamese_syllable(words[i].folded)
+    if single and i > 0 and last + 1 < len(words) and _joins(words, last + 1) and _syllable(words, last + 1):
+        last += 1  # "Ủy ban" inside a sentence (its first word is capitalised anyway)
+    return last
 
 
 def _unasked_runs(words: list[_Word]) -> list[tuple[int, int]]:

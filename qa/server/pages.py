@@ -10,9 +10,10 @@ from collections import Counter
 from dataclasses import dataclass
 from urllib.parse import quote, urlencode, urlsplit
 
-from ..answer.evidence import evidence_in, person_names
+from ..answer.evidence import evidence_in
 from ..answer.generate import Reply
 from ..index.model import Index
+from ..lang.patterns import person_names
 from ..lang.text import fold, question_language, without_diacritics
 from ..types import Answer, Document, Source
 

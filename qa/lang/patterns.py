@@ -1,0 +1,168 @@
+"""Entity patterns (Vietnamese full names, dates, numbers with their units, places) and question kinds:
+what a question asks for, which decides the answer span to mark. Pure regular expressions over NFC text."""
+
+from __future__ import annotations
+
+import re
+from enum import Enum
+
+from .text import fold
+from .units import counts
+
+SURNAMES = (
+    "Nguyễn",
+    "Trần",
+    "Lê",
+    "Phạm",
+    "Hoàng",
+    "Huỳnh",
+    "Phan",
+    "Vũ",
+    "Võ",
+    "Đặng",
+    "Bùi",
+    "Đỗ",
+    "Hồ",
+    "Ngô",
+    "Dương",
+    "Lý",
+    "Trương",
+    "Đào",
+    "Đoàn",
+    "Vương",
+    "Trịnh",
+    "Đinh",
+    "Lâm",
+    "Phùng",
+    "Mai",
+    "Tô",
+    "Tạ",
+    "Hà",
+    "Lương",
+    "Cao",
+    "Châu",
+    "Thái",
+    "Lưu",
+    "Quách",
+    "Triệu",
+    "Hứa",
+    "Kiều",
+    "Chu",
+    "Tăng",
+    "Khổng",
+    "Văn",
+    "Thân",
+)
+_LATIN = [chr(c) for c in range(0x41, 0x1EFA)]  # Basic Latin .. Latin Extended Additional (Vietnamese)
+UPPER = "".join(c for c in _LATIN if c.isupper() and c.isalpha())
+LOWER = "".join(c for c in _LATIN if c.islower() and c.isalpha())
+UPPER_SYLLABLE = f"[{UPPER}][{LOWER}]*"
+# Full names have three or four syllables; two-syllable runs are mostly places ("Hà Nội", "Hoàng Mai").
+NAME = re.compile(rf"\b(?:{'|'.join(SURNAMES)})(?:\s+{UPPER_SYLLABLE}){{2,3}}\b")
+_YEAR = r"\b(?:1[0-9]{3}|20[0-9]{2})\b"
+DATE = re.compile(
+    r"\b(?:ngày\s+)?\d{1,2}[/-]\d{1,2}(?:[/-]\d{2,4})?\b|\b(?:ngày\s+\d{1,2}\s+)?(?:tháng\s+\d{1,2}"
+    r"(?:[/-]\d{4}|\s+năm\s+\d{4})?|năm\s+\d{4})\b|\bthế kỷ\s+[\dIVXLC]+\b|" + _YEAR,
+    re.IGNORECASE,
+)
+NUMBER_WORDS = (
+    "một|hai|ba|bốn|tư|năm|sáu|bảy|tám|chín|mười|mươi|mốt|lăm|trăm|nghìn|ngàn|triệu|tỷ|tỉ|linh|lẻ|rưỡi"
+)
+# digits, or Vietnamese numbers written as words ("mười một"), then up to two lower-case words (the unit);
+# "năm" before digits is the year ("năm 1991"), not five
+NUMBER = re.compile(
+    rf"(?:\b\d+(?:[.,]\d+)*(?:/\d+)?\b|\b(?:{NUMBER_WORDS})(?:\s+(?:{NUMBER_WORDS}))*\b(?!\s+\d))"
+    rf"(?:\s*%|(?:\s+[{LOWER}]+){{0,2}})",
+    re.IGNORECASE,
+)
+LEADING_NUMBER = re.compile(r"^[^\s%]+")  # "91%" leaves "%", its unit
+PLACE = re.compile(rf"\b(?:ở|tại|trong|từ|đến)\s+({UPPER_SYLLABLE}(?:\s+{UPPER_SYLLABLE}){{0,3}})\b")
+
+
+class QuestionKind(Enum):
+    """What a question asks for, which decides the span to mark."""
+
+    WHO = "who"
+    WHERE = "where"
+    WHEN = "when"
+    HOW_MANY = "how_many"
+    WHICH_ARTICLE = "which_article"
+    OTHER = "other"
+
+
+_KIND_PATTERNS = (
+    (
+        QuestionKind.WHICH_ARTICLE,
+        r"\bwhich (article|story|report|news|piece)\b|\bbai (bao|viet) nao\b|\btin nao\b",
+    ),
+    (
+        QuestionKind.HOW_MANY,
+        r"\bhow (many|much)\b|\bpercent(age)?\b|\bbao nhieu\b|\bso luong\b|\bmay (nguoi|don vi|tap the)\b",
+    ),
+    (
+        QuestionKind.WHEN,
+        r"\bwhen\b|\b(what|which) (date|day|year|month|century|decade)\b|\bin what year\b|\bkhi nao\b"
+        r"|\bbao gio\b|\b(ngay|thang|nam|the ky|thoi gian) nao\b|\bluc nao\b|\bnam bao nhieu\b",
+    ),
+    (
+        QuestionKind.HOW_MANY,
+        r"\bhow (many|much|long|large|big|old|far)\b|\bbao nhieu\b|\bso luong\b|\bmay\b|\bbao lau\b",
+    ),
+    (QuestionKind.WHERE, r"\bwhere\b|\bo dau\b|\btai dau\b|\bnoi nao\b|\bo (thanh pho|nuoc|tinh) nao\b"),
+    (QuestionKind.WHO, r"\bwho(m|se)?\b|\bai\b|\bnguoi nao\b|\bdong chi nao\b|\b(doi|to chuc|cong ty) nao\b"),
+)
+
+
+# "what team", "which Panthers player", "the name of": an English question asking for a name
+ENGLISH_NAMED = re.compile(
+    r"\b(?:what|which)\s+(?:\w+\s+)?(?:team|country|city|company|player|person|organi[sz]ation|group"
+    r"|university|college|school|state|nation|river|region|continent|band|network|channel|satellite|church"
+    r"|party|king|emperor|president|leader|actor|actress|artist|scientist|author|writer|museum|stadium"
+    r"|court|agency|institution|league|station|island|county|province|language|religion|award|brand)s?\b"
+    r"|\bname of\b",
+    re.IGNORECASE,
+)
+
+
+# what a question of each kind asks for, strictly: a sentence holding one gets the typed bonus
+# (qa/answer/evidence.py)
+TYPED: dict[QuestionKind, re.Pattern[str]] = {
+    QuestionKind.WHO: NAME,
+    QuestionKind.WHERE: PLACE,
+    QuestionKind.WHEN: DATE,
+    QuestionKind.HOW_MANY: NUMBER,
+}
+
+
+def person_names(text: str) -> list[str]:
+    """Vietnamese full names in ``text`` (a known surname and two or three capitalised syllables on one
+    line; "Hà Nội ..." is the city)."""
+    return [m.group(0) for m in person_name_matches(text)]
+
+
+def person_name_matches(text: str) -> list[re.Match[str]]:
+    return [m for m in NAME.finditer(text) if "\n" not in m.group(0) and not m.group(0).startswith("Hà Nội")]
+
+
+# "Who is Hoang Trung Hai?", "Hoàng Trung Hải là ai?": the question names the person and asks what they
+# are, so no other name is the answer
+_IDENTITY = re.compile(
+    rf"^\s*(?:[Ww]ho\s+(?:is|was)\s+{UPPER_SYLLABLE}(?:\s+{UPPER_SYLLABLE}){{1,3}}"
+    rf"|{UPPER_SYLLABLE}(?:\s+{UPPER_SYLLABLE}){{1,3}}\s+là\s+ai)\s*\??\s*$",
+)
+
+
+def question_kind(question: str) -> QuestionKind:
+    """Classify an English or Vietnamese (with or without diacritics) question."""
+    if _IDENTITY.match(question):
+        return QuestionKind.OTHER
+    folded = fold(question)
+    for kind, pattern in _KIND_PATTERNS:
+        if re.search(pattern, folded):
+            return kind
+    return QuestionKind.OTHER
+
+
+def counted(number: str, units: tuple[str, ...]) -> bool:
+    """Whether a number match ("1.549 biên chế") counts one of ``units``."""
+    return counts(LEADING_NUMBER.sub("", number, count=1), units)
