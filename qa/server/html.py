@@ -4,7 +4,7 @@ and the API documentation page (``/docs``)."""
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
@@ -18,7 +18,7 @@ from ..engine import Engine
 from ..errors import QuestionError
 from ..ingest.loaders import SUFFIXES
 from .ask import AskRequest
-from .pages import Loaded, document_segments, loaded, safe_url, turn
+from .pages import Loaded, Turn, document_segments, loaded, safe_url, turn
 
 
 def router(
@@ -28,7 +28,7 @@ def router(
     router = APIRouter()
 
     def page(request: Request, name: str, status: int = 200, **context: Any) -> HTMLResponse:
-        about = loaded_of(request)
+        about = _loaded_of(request)
         extra = {
             "examples": about.examples if about else (),
             "loaded": about,
@@ -36,17 +36,6 @@ def router(
             "accept": ",".join(SUFFIXES),
         }
         return templates.TemplateResponse(request, name, {**extra, **context}, status_code=status)
-
-    def loaded_of(request: Request) -> Loaded | None:
-        """What is loaded and example questions about it, computed once per index."""
-        engine: Engine | None = request.app.state.engine
-        if engine is None:
-            return None
-        cached: tuple[str, Loaded] | None = getattr(request.app.state, "loaded", None)
-        if cached is None or cached[0] != engine.index.version:
-            cached = (engine.index.version, loaded(engine.index))
-            request.app.state.loaded = cached
-        return cached[1]
 
     @router.get("/", response_class=HTMLResponse, include_in_schema=False)
     def chat(request: Request, q: Annotated[str | None, Query(max_length=10_000)] = None) -> HTMLResponse:
@@ -85,24 +74,8 @@ def router(
         def render(name: str, **context: Any) -> str:
             return templates.get_template(name).render(context)
 
-        def events() -> Iterator[dict[str, str]]:
-            yield {"event": "sources", "data": json.dumps(render("_turn.html", turn=first, streaming=True))}
-            streamed = False
-            while True:
-                try:
-                    piece = next(pieces)
-                except StopIteration as done:
-                    reply: Reply = done.value
-                    break
-                streamed = True
-                yield {"event": "delta", "data": json.dumps(piece, ensure_ascii=False)}
-            if not streamed:  # extractive: the sentence itself comes in pieces
-                for piece in PIECE.findall(reply.text):
-                    yield {"event": "delta", "data": json.dumps(piece, ensure_ascii=False)}
-            final = turn(reply.answer, engine.index, reply)
-            yield {"event": "done", "data": json.dumps(render("_turn.html", turn=final))}
-
-        return EventSourceResponse(events(), ping=None)
+        events = _turn_events(engine, first, pieces, render)
+        return EventSourceResponse(events, ping=None)
 
     @router.get("/doc/{doc_id:path}", response_class=HTMLResponse, include_in_schema=False)
     def document(
@@ -126,3 +99,37 @@ def router(
         return templates.TemplateResponse(request, "docs.html", {})
 
     return router
+
+
+def _loaded_of(request: Request) -> Loaded | None:
+    """What is loaded and example questions about it, computed once per index."""
+    engine: Engine | None = request.app.state.engine
+    if engine is None:
+        return None
+    cached: tuple[str, Loaded] | None = getattr(request.app.state, "loaded", None)
+    if cached is None or cached[0] != engine.index.version:
+        cached = (engine.index.version, loaded(engine.index))
+        request.app.state.loaded = cached
+    return cached[1]
+
+
+def _turn_events(
+    engine: Engine, first: Turn, pieces: Generator[str, None, Reply], render: Callable[..., str]
+) -> Iterator[dict[str, str]]:
+    """A streamed turn's events: its sources (``first``, the turn without its answer), then the answer's
+    pieces, then the final turn."""
+    yield {"event": "sources", "data": json.dumps(render("_turn.html", turn=first, streaming=True))}
+    streamed = False
+    while True:
+        try:
+            piece = next(pieces)
+        except StopIteration as done:
+            reply: Reply = done.value
+            break
+        streamed = True
+        yield {"event": "delta", "data": json.dumps(piece, ensure_ascii=False)}
+    if not streamed:  # extractive: the sentence itself comes in pieces
+        for piece in PIECE.findall(reply.text):
+            yield {"event": "delta", "data": json.dumps(piece, ensure_ascii=False)}
+    final = turn(reply.answer, engine.index, reply)
+    yield {"event": "done", "data": json.dumps(render("_turn.html", turn=final))}
