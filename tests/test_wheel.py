@@ -26,7 +26,10 @@ def test_the_installed_wheel_serves(tmp_path: Path) -> None:
     (wheel,) = dist.glob("vnqa-*.whl")
     with zipfile.ZipFile(wheel) as archive:
         names = set(archive.namelist())
-    assert {"qa/web/templates/chat.html", "qa/web/static/style.css", "qa/background.txt"} <= names
+    assert {"qa/web/templates/chat.html", "qa/web/static/style.css", "qa/index/background.txt"} <= names
+    # every module of the source tree, in every room, is in the wheel (setuptools drops unlisted packages)
+    modules = {str(p.relative_to(ROOT)) for p in (ROOT / "qa").rglob("*.py")}
+    assert modules <= names, sorted(modules - names)
     site = tmp_path / "site"
     subprocess.run([*pip, "install", "--no-deps", "--target", str(site), str(wheel)], check=True)
 
