@@ -10,7 +10,7 @@ import textwrap
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -23,6 +23,9 @@ from .index.build import build_index
 from .ingest.loaders import SUFFIXES
 from .store.registry import backend
 from .types import Answer
+
+if TYPE_CHECKING:
+    from .eval.run import Evaluation
 
 # Plain help (no Rich markup): "[env QA_SEEDS_DIR; default: seeds]" must print as written.
 app = typer.Typer(
@@ -278,7 +281,7 @@ def _cutoffs(k: str) -> list[int]:
     return ks
 
 
-def _print_evaluation(done: Any, retriever: str, ks: list[int], seconds: float) -> None:
+def _print_evaluation(done: Evaluation, retriever: str, ks: list[int], seconds: float) -> None:
     """The evaluation's tables and its questions with a problem, as ``qa eval`` prints them."""
     from .eval import report as rep
 

@@ -84,20 +84,8 @@ def older_vectors(index_dir: Path, embedder_id: str) -> dict[str, Vectors]:
         return {}  # nothing usable: embed everything
 
 
-def _check_counts(
-    path: Path,
-    counts: dict[str, int],
-    documents: list[Document],
-    chunk_parts: tuple[Chunks, faiss.Index, dict[str, Bm25]],
-    sentences: Spans,
-) -> None:
-    """Raise :class:`IndexCorruptError` unless every file holds as many rows as the manifest counts."""
-    chunks, chunk_vectors, lexical_models = chunk_parts
-    found = {
-        "documents": [len(documents), len({d.doc_id for d in documents})],
-        "chunks": [len(chunks), chunk_vectors.ntotal, *(model.size for model in lexical_models.values())],
-        "sentences": [len(sentences)],
-    }
+def _check_counts(path: Path, counts: dict[str, int], found: dict[str, list[int]]) -> None:
+    """Raise :class:`IndexCorruptError` unless every count ``found`` (per kind) is the manifest's."""
     if any(n != counts[kind] for kind, ns in found.items() for n in ns):
         raise IndexCorruptError(f"the index in {path} has inconsistent counts: run `qa index --force`")
 
@@ -166,9 +154,13 @@ def load_index(index_dir: Path, embedder: Embedder | None = None) -> Index:
         raise IndexCorruptError(
             f"the index in {path} cannot be read ({exc}): run `qa index --force`"
         ) from None
-    _check_counts(path, manifest["counts"], documents, (chunks, chunk_vectors, lexical_models), sentences)
-    if background_vectors.ntotal != len(background) or sentence_vectors.ntotal != len(sentences):
-        raise IndexCorruptError(f"the index in {path} has inconsistent counts: run `qa index --force`")
+    found = {
+        "documents": [len(documents), len({d.doc_id for d in documents})],
+        "chunks": [len(chunks), chunk_vectors.ntotal, *(model.size for model in lexical_models.values())],
+        "sentences": [len(sentences), sentence_vectors.ntotal],
+        "background": [background_vectors.ntotal],
+    }
+    _check_counts(path, {**manifest["counts"], "background": len(background)}, found)
     return Index(
         path=path,
         manifest=manifest,

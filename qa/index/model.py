@@ -41,12 +41,12 @@ class Index(Stored):
     """A loaded index: documents by id, chunks and sentences, and the store that searches them (the
     fields of :class:`~qa.store.tables.Stored`), with the segment of changes laid over it if any."""
 
-    # with a segment of changes laid over a build (qa/segments.py): that build, the segment, and the
+    # with a segment of changes laid over a build (qa/index/segments.py): that build, the segment, and the
     # build's chunk rows the segment hides (articles deleted or changed since)
     base: Index | None = None
     segment: Segment | None = None
     hidden: Rows = field(default_factory=lambda: np.zeros(0, np.int64))  # ascending
-    # what readers derive from this index once and keep with it (see qa.pages.loaded)
+    # what readers derive from this index once and keep with it (see qa.server.pages.loaded)
     memo: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     @classmethod
