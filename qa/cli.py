@@ -212,8 +212,24 @@ def eval_(
         typer.Option("--leave-out", help="Also ask each question without its own article ('not found')."),
     ] = False,
     baseline: Annotated[
-        bool, typer.Option(" /--no-baseline", help="Skip the plain-dense baseline row.")
+        bool, typer.Option("--baseline/--no-baseline", help="The plain-dense baseline row.")
     ] = True,
+    reader: Annotated[
+        bool | None,
+        typer.Option(
+            "--reader/--no-reader",
+            help="Answer with the learned reader (a 'rules' row beside it) or the rules alone "
+            "[default: QA_READER, on].",
+        ),
+    ] = None,
+    reader_folds: Annotated[
+        Path | None,
+        typer.Option(
+            "--reader-folds",
+            help="A reader training folder (qa reader train): each question is read by the fold model "
+            "that never saw its article, so numbers on the training set are out-of-fold.",
+        ),
+    ] = None,
     as_json: JsonOpt = False,
     run_file: Annotated[
         Path | None, typer.Option("--run-file", help="Write a TREC run (one per retriever with 'all').")
@@ -234,7 +250,7 @@ def eval_(
     from .eval.dialogues import is_dialogue_file
     from .eval.run import Evaluation, run_eval
 
-    settings = _settings(seeds, index, model, store=store)
+    settings = _settings(seeds, index, model, store=store, reader=reader)
     names: list[str] = list(ev.RETRIEVERS) if retriever == ev.ALL else [retriever]
     if not set(names) <= set(ev.RETRIEVERS):
         typer.echo(f"error: unknown retriever {retriever!r}: use dense, lexical, hybrid or all", err=True)
@@ -249,7 +265,9 @@ def eval_(
         done: Evaluation = run_eval(
             settings,
             path,
-            Evaluation.Options(names, ks, distractors, distractors_n, seed, leave_out, baseline),
+            Evaluation.Options(
+                names, ks, distractors, distractors_n, seed, leave_out, baseline, reader_folds
+            ),
             bars=not as_json and sys.stderr.isatty(),
         )
     if run_file is not None:
@@ -266,7 +284,7 @@ def eval_(
         payload = {**done.report, "failures": done.failures}
         typer.echo(json.dumps(payload, ensure_ascii=False, indent=2, sort_keys=True))
         return
-    _print_evaluation(done, names[-1], ks, time.perf_counter() - began)
+    typer.echo(rep.evaluation_text(done, names[-1], ks, time.perf_counter() - began))
 
 
 def _cutoffs(k: str) -> list[int]:
@@ -281,28 +299,9 @@ def _cutoffs(k: str) -> list[int]:
     return ks
 
 
-def _print_evaluation(done: Evaluation, retriever: str, ks: list[int], seconds: float) -> None:
-    """The evaluation's tables and its questions with a problem, as ``qa eval`` prints them."""
-    from .eval import report as rep
-
-    counts, failed, n = done.report["corpus"], done.failures, len(done.questions)
-    typer.echo(f"{n} questions over {counts['documents']} articles ({counts['chunks']} chunks)\n")
-    typer.echo(rep.summary_table(done.report))
-    typer.echo("\nEvery cut-off (psg = a passage holding the evidence sentence):\n")
-    typer.echo(rep.table(done.report, ks))
-    typer.echo(f"\n{len(failed)} questions with a problem ({retriever} retriever):")
-    for f in failed[:50]:
-        typer.echo(f"- {f['id']} [{f['lang']}] {f['question']}")
-        typer.echo(f"    {'; '.join(f['problems'])}; expected {f['expected']}, got {f['retrieved']}")
-        typer.echo(f"    answer: {textwrap.shorten(f['answer'], 140, placeholder=' …')}")
-    if len(failed) > 50:
-        typer.echo(f"  ... and {len(failed) - 50} more (all of them in --json)")
-    typer.echo(f"\n{n} questions in {seconds:.1f} s")
-
-
 def _eval_dialogues(settings: Settings, path: Path, as_json: bool) -> None:
     """``qa eval DIALOGUES.jsonl``: turn accuracy alone and in the conversation, on the served articles."""
-    from .eval.dialogues import dialogue_table, evaluate_dialogues, read_dialogues
+    from .eval.dialogues import dialogue_text, evaluate_dialogues, read_dialogues
 
     began = time.perf_counter()
     with _user_errors():
@@ -312,16 +311,7 @@ def _eval_dialogues(settings: Settings, path: Path, as_json: bool) -> None:
     if as_json:
         typer.echo(json.dumps(report, ensure_ascii=False, indent=2, sort_keys=True))
         return
-    typer.echo(f"{report['dialogues']} dialogues, {report['turns']} turns over {settings.seeds_dir}\n")
-    typer.echo(dialogue_table(report))
-    wrong = [r for r in report["rows"] if not r["in_context"]]
-    typer.echo(f"\n{len(wrong)} turns wrong in context:")
-    for row in wrong:
-        typer.echo(f"- {row['id']} [{row['lang']}] {row['question']}")
-        typer.echo(
-            f"    expected {row['expected']}, got {row['got']}: {textwrap.shorten(row['answer'], 120)}"
-        )
-    typer.echo(f"\n{report['turns']} turns in {time.perf_counter() - began:.1f} s")
+    typer.echo(dialogue_text(report, settings.seeds_dir, time.perf_counter() - began))
 
 
 @model_app.command("prepare")

@@ -122,6 +122,14 @@ class Settings(BaseSettings):
         description="Probability under which the answer is 'not found' (default: the per-language "
         "thresholds fitted on xquad-vi-dev, see qa/confidence.py).",
     )
+    reader: bool = Field(
+        True,
+        description="Let the learned reader (qa/answer/reader.py, weights shipped in the package) pick the "
+        "evidence sentence and the short answer; off: the hand-set rules do.",
+    )
+    reader_weights: Path | None = Field(
+        None, description="Reader weights to use instead of the packaged ones (a reader.safetensors file)."
+    )
     max_question_chars: int = Field(1000, ge=1, description="Longest question accepted, in characters.")
 
     host: str = "127.0.0.1"

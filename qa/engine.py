@@ -14,6 +14,8 @@ from typing import Any
 
 from .answer.evidence import answer_question
 from .answer.generate import Generator, OpenAIGenerator, Reply, generate, generate_stream
+from .answer.reader import load_reader
+from .answer.reading import Reads
 from .config import Retriever, Settings
 from .embed import Embedder, load_embedder
 from .errors import IndexMismatchError, IndexNotBuiltError, QuestionError, StoreError
@@ -45,6 +47,7 @@ class Engine:
     index: Index
     retriever: HybridRetriever
     generator: Generator | None = None
+    reader: Reads | None = None
 
     @classmethod
     def open(
@@ -79,7 +82,8 @@ class Engine:
                 f"{settings.chunk_size} and {settings.chunk_overlap}: run `qa index` to rebuild it"
             )
         generator = generator or _generator_of(settings)
-        return cls(settings, embedder, index, _retriever(settings, index, embedder), generator)
+        reader = load_reader(settings.reader_weights) if settings.reader else None
+        return cls(settings, embedder, index, _retriever(settings, index, embedder), generator, reader)
 
     def serving(self, index: Index) -> Engine:
         """This engine with ``index`` in place of its own (same model, settings and LLM)."""
@@ -104,11 +108,19 @@ class Engine:
         alone = standalone(checked, history)
         if not alone.follow_up:
             reuse = ranking if checked == question else None
-            return answer_question(self.retriever, checked, k, reuse, self.settings.min_confidence)
+            return answer_question(
+                self.retriever, checked, k, reuse, self.settings.min_confidence, reader=self.reader
+            )
         ranking = self.retriever.rank(alone.question, also=alone.prefer)  # the earlier articles compete
         ranked = self.retriever.prefer(ranking, alone.prefer, PREFER_BONUS)
         return answer_question(
-            self.retriever, alone.question, k, ranked, self.settings.min_confidence, asked=checked
+            self.retriever,
+            alone.question,
+            k,
+            ranked,
+            self.settings.min_confidence,
+            asked=checked,
+            reader=self.reader,
         )
 
     def reply(self, question: str, top_k: int | None = None, history: Sequence[Turn] = ()) -> Reply:

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -11,6 +13,8 @@ from qa.answer.evidence import (
     answer_json,
     evidence_in,
 )
+from qa.answer.reader import Reading
+from qa.answer.reading import MIN_MARGIN
 from qa.config import Settings
 from qa.embed import FakeEmbedder
 from qa.engine import Engine
@@ -168,3 +172,36 @@ def test_an_english_question_for_a_named_thing_gets_the_name(tmp_path: Path) -> 
     answer = Engine.open(settings, FakeEmbedder()).ask("Which team won the final against Carolina Panthers?")
     assert answer.short_answer is not None and answer.short_answer.text == "Denver Broncos"
     assert answer.lead == "Name: Denver Broncos"
+
+
+class _Reader:
+    """A reader that finds ``answer`` wherever it stands, with ``margin``, and "no answer" elsewhere."""
+
+    def __init__(self, answer: str, margin: float) -> None:
+        self.answer, self.margin = answer, margin
+        self.read_sentences: list[str] = []
+
+    def read(self, question: str, sentences: Sequence[str]) -> list[Reading]:
+        self.read_sentences += sentences
+        out = []
+        for sentence in sentences:
+            at = sentence.find(self.answer)
+            found = at >= 0
+            out.append(Reading(at, at + len(self.answer), self.margin if found else -9.0, 0.0))
+        return out
+
+
+def test_the_reader_picks_the_sentence_and_the_span(engine: Engine) -> None:
+    reader = _Reader("Hà Nội", 5.0)  # the rules would mark the chair, Trương Thị Mai
+    answer = replace(engine, reader=reader).ask("Ai chủ trì hội nghị trực tuyến toàn quốc?")
+    assert reader.read_sentences and answer.answerable
+    assert answer.short_answer is not None and answer.short_answer.text == "Hà Nội"
+    assert answer.answer == "Hội nghị được tổ chức tại **Hà Nội**."
+    assert answer.evidence is not None and answer.evidence.text == "Hội nghị được tổ chức tại Hà Nội."
+
+
+def test_the_readers_no_answer_is_not_found(engine: Engine) -> None:
+    question = "Ai chủ trì hội nghị trực tuyến toàn quốc?"
+    assert engine.ask(question).answerable
+    answer = replace(engine, reader=_Reader("Trương Thị Mai", MIN_MARGIN - 0.5)).ask(question)
+    assert not answer.answerable and answer.answer == NOT_FOUND_VI

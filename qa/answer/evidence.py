@@ -29,6 +29,7 @@ from ..search.hybrid import HybridRetriever, Ranking
 from ..types import Answer, Hit, Source, Span
 from .confidence import confidence
 from .lead import english_lead
+from .reading import MIN_MARGIN, Read, Reads, read_best
 from .spans import aligned_span
 
 NOT_FOUND_EN = "Not found in the articles."
@@ -76,6 +77,7 @@ def answer_question(
     min_confidence: float | None = None,
     asked: str | None = None,
     weights: EvidenceWeights = WEIGHTS,
+    reader: Reads | None = None,
 ) -> Answer:
     """Retrieve, pick evidence and build the :class:`Answer` (sources best first, at most ``top_k``).
 
@@ -85,32 +87,33 @@ def answer_question(
     ``confidence`` is the calibrated probability that the articles answer the question
     (:mod:`qa.confidence`); under ``min_confidence`` (default: its language's threshold) the answer is
     "not found in the articles" with no sources.
+
+    With a ``reader`` (:mod:`qa.answer.reading`) the evidence sentence and the short answer are the
+    reader's pick among the rules' best candidates, and a best margin under ``MIN_MARGIN`` is "not found"
+    too; without one, the rules pick (``weights``) and line up the span (:mod:`qa.answer.spans`).
     """
     ranking = ranking if ranking is not None else retriever.rank(question)
     hits = retriever.hits(ranking, max(top_k, EVIDENCE_CHUNKS))
-    best_hit = hits[0] if hits else None
-    probability, enough = confidence(retriever.index, ranking, best_hit, question, min_confidence)
+    probability, enough = confidence(
+        retriever.index, ranking, hits[0] if hits else None, question, min_confidence
+    )
     own = asked or question
     kind = question_kind(own)
-    english = question_language(own) == "en"
     # a follow-up's own words pick the sentence; its conversation only found the passages
-    best = _best_sentence(retriever, ranking, hits[:EVIDENCE_CHUNKS], own, kind, weights)
-    if best is None or not enough:
+    candidates = _candidates(retriever, ranking, hits[:EVIDENCE_CHUNKS], own, kind, weights)
+    read = _read(reader, retriever, question, kind, candidates)
+    if not candidates or not enough or (read is not None and read.reading.margin < MIN_MARGIN):
         return Answer(
             question=own,
             # in the question's language: Vietnamese typed without diacritics gets Vietnamese too
-            answer=NOT_FOUND_EN if english else NOT_FOUND_VI,
+            answer=NOT_FOUND_EN if question_language(own) == "en" else NOT_FOUND_VI,
             answerable=False,
             sources=(),
             confidence=round(probability, 4),
         )
-    sentence = retriever.index.sentences[best.row]
-    if english and kind is QuestionKind.OTHER and ENGLISH_NAMED.search(own):
-        kind = QuestionKind.WHO  # "What team ...?", "Which player ...?" ask for a name ("Name: Broncos")
-    text, short = _marked(retriever, sentence, kind, question)
-    lead = None
-    if short is not None and kind is not QuestionKind.WHICH_ARTICLE and english:
-        lead = english_lead(kind.value, own, short.text)
+    sentence = retriever.index.sentences[candidates[read.index if read else 0].row]
+    kind = _marking_kind(kind, own)
+    text, short = _marked(retriever, sentence, kind, question, read)
     return Answer(
         question=own,
         answer=text,
@@ -119,48 +122,77 @@ def answer_question(
         evidence=sentence,
         confidence=round(probability, 4),
         short_answer=short,
-        lead=lead,
+        lead=_lead(kind, own, short),
     )
 
 
+def _read(
+    reader: Reads | None,
+    retriever: HybridRetriever,
+    question: str,
+    kind: QuestionKind,
+    candidates: list[_Candidate],
+) -> Read | None:
+    """The reader's pick among the candidates (None without a reader, or for "which article")."""
+    if reader is None or not candidates or kind is QuestionKind.WHICH_ARTICLE:
+        return None
+    return read_best(reader, question, [retriever.index.sentences[c.row].text for c in candidates])
+
+
+def _marking_kind(kind: QuestionKind, question: str) -> QuestionKind:
+    """What to mark: "What team ...?", "Which player ...?" in English ask for a name ("Name: Broncos")."""
+    if question_language(question) == "en" and kind is QuestionKind.OTHER and ENGLISH_NAMED.search(question):
+        return QuestionKind.WHO
+    return kind
+
+
+def _lead(kind: QuestionKind, question: str, short: Span | None) -> str | None:
+    """The short answer in English form for an English question ("On 7 August 2023"), if any."""
+    if short is None or kind is QuestionKind.WHICH_ARTICLE or question_language(question) != "en":
+        return None
+    return english_lead(kind.value, question, short.text)
+
+
 def _marked(
-    retriever: HybridRetriever, sentence: Span, kind: QuestionKind, question: str
+    retriever: HybridRetriever, sentence: Span, kind: QuestionKind, question: str, read: Read | None = None
 ) -> tuple[str, Span | None]:
     """The evidence sentence with its answer span in ``**`` (the article's title for "which article"),
-    and that span in the article."""
+    and that span in the article: the reader's span when it read the sentence, else the rules'."""
     document = retriever.index.documents[sentence.doc_id]
     if kind is QuestionKind.WHICH_ARTICLE:
         at = document.text.find(document.title)
         title = Span(document.doc_id, at, at + len(document.title), document.title) if at >= 0 else None
         return f"**{document.title}**: {sentence.text}", title
-    span = _span(kind, sentence.text, question)
+    if read is not None:
+        found = read.reading.start, read.reading.end
+        span = found if 0 <= found[0] < found[1] <= len(sentence.text) else None
+    else:
+        span = _span(kind, sentence.text, question)
     if span is None:
         return sentence.text, None
     start, end = sentence.start + span[0], sentence.start + span[1]
     return _mark(sentence.text, span), Span(document.doc_id, start, end, document.text[start:end])
 
 
-def _best_sentence(
+def _candidates(
     retriever: HybridRetriever,
     ranking: Ranking,
     hits: list[Hit],
     question: str,
     kind: QuestionKind,
     weights: EvidenceWeights = WEIGHTS,
-) -> _Candidate | None:
-    """The evidence sentence among those of ``hits``: highest cosine plus the bonuses of ``weights``."""
+) -> list[_Candidate]:
+    """The sentences of ``hits``, best evidence first: highest cosine plus the bonuses of ``weights``."""
     passage_score: dict[int, float] = {}
     for hit in hits:
         for row in retriever.index.chunk_sentences[hit.chunk.chunk_id]:
             passage_score[row] = max(passage_score.get(row, 0.0), hit.score)
-    if not passage_score:
-        return None
     scorer = _Scorer(question, kind, ranking, weights)
     candidates = [
         _Candidate(row, scorer.score(ranking.sentence(row), retriever.index.sentences[row].text, passage))
         for row, passage in passage_score.items()
     ]
-    return max(candidates, key=lambda c: (c.score, -c.row))
+    return sorted(candidates, key=lambda c: (-c.score, c.row))
 
 
 class _Scorer:

@@ -12,6 +12,7 @@ the earlier turns as the client would send them (question, answer, cited article
 from __future__ import annotations
 
 import json
+import textwrap
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -149,3 +150,20 @@ def _accuracy(rows: list[dict[str, Any]]) -> dict[str, Any]:
     n = len(rows)
     keys = ("alone", "in_context", "article_alone", "article_in_context")
     return {"n": n, **{k: round(sum(r[k] for r in rows) / n, 4) if n else 0.0 for k in keys}}
+
+
+def dialogue_text(report: dict[str, Any], folder: Path, seconds: float) -> str:
+    """``qa eval DIALOGUES.jsonl``'s printout: the table and the turns wrong in context."""
+    lines = [
+        f"{report['dialogues']} dialogues, {report['turns']} turns over {folder}\n",
+        dialogue_table(report),
+    ]
+    wrong = [r for r in report["rows"] if not r["in_context"]]
+    lines.append(f"\n{len(wrong)} turns wrong in context:")
+    for row in wrong:
+        lines.append(f"- {row['id']} [{row['lang']}] {row['question']}")
+        lines.append(
+            f"    expected {row['expected']}, got {row['got']}: {textwrap.shorten(row['answer'], 120)}"
+        )
+    lines.append(f"\n{report['turns']} turns in {seconds:.1f} s")
+    return "\n".join(lines)

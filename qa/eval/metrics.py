@@ -34,6 +34,7 @@ from .questionsets import (
 RETRIEVERS: tuple[Retriever, ...] = ("dense", "lexical", "hybrid")
 
 BASELINE = "baseline"
+RULES = "rules"  # vnqa with the reader off: the hand-set rules pick the answer
 
 ALL = "all"
 

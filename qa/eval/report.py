@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .metrics import Outcome
+
+if TYPE_CHECKING:
+    from .run import Evaluation
 from .questionsets import (
     Question,
 )
@@ -75,4 +79,23 @@ def table(report: dict[str, Any], ks: Sequence[int]) -> str:
             psg = levels["passage"].get(lang, {})
             cells = [f"{doc.get(c, 0):.3f}" for c in doc_cols] + [f"{psg.get(c, 0):.3f}" for c in pas_cols]
             lines.append(f"| {name} | {lang} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def evaluation_text(done: Evaluation, retriever: str, ks: Sequence[int], seconds: float) -> str:
+    """The evaluation's tables and its questions with a problem, as ``qa eval`` prints them."""
+    counts, failed, n = done.report["corpus"], done.failures, len(done.questions)
+    lines = [f"{n} questions over {counts['documents']} articles ({counts['chunks']} chunks)\n"]
+    lines += [
+        summary_table(done.report),
+        "\nEvery cut-off (psg = a passage holding the evidence sentence):\n",
+    ]
+    lines += [table(done.report, ks), f"\n{len(failed)} questions with a problem ({retriever} retriever):"]
+    for f in failed[:50]:
+        lines.append(f"- {f['id']} [{f['lang']}] {f['question']}")
+        lines.append(f"    {'; '.join(f['problems'])}; expected {f['expected']}, got {f['retrieved']}")
+        lines.append(f"    answer: {textwrap.shorten(f['answer'], 140, placeholder=' …')}")
+    if len(failed) > 50:
+        lines.append(f"  ... and {len(failed) - 50} more (all of them in --json)")
+    lines.append(f"\n{n} questions in {seconds:.1f} s")
     return "\n".join(lines)

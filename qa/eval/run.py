@@ -5,18 +5,21 @@ from __future__ import annotations
 import sys
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from tqdm import tqdm
 
+from ..answer.reading import FoldReaders, Reads
 from ..config import Settings
 from ..embed import load_embedder
 from ..engine import Engine
 from ..index import build_index
+from ..search.hybrid import Ranking
+from ..types import Answer
 from .baseline import PlainDense
-from .metrics import BASELINE, DEPTH, Attempt, Outcome, Ranked, failures, short_answer, summarise
+from .metrics import BASELINE, DEPTH, RULES, Attempt, Outcome, Ranked, failures, short_answer, summarise
 from .questionsets import (
     Question,
     eval_cache_dir,
@@ -45,10 +48,13 @@ def evaluate_engine(
     tick: Callable[[], object] = lambda: None,
     baseline: PlainDense | None = None,
     leave_out: bool = False,
+    readers: Callable[[Question], Reads | None] | None = None,
 ) -> list[Outcome]:
     """Ask every question of ``questions`` through ``engine`` (and ``baseline``, when given), ranking
     each once for both the retrieval metrics and the answer; with ``leave_out`` every answerable question
-    is asked once more without its own articles. ``tick`` is called after each question."""
+    is asked once more without its own articles. ``readers`` picks the reader of each question (the fold
+    model that never saw its article); with a reader the rules answer too, as the "rules" row. ``tick``
+    is called after each question."""
     retriever = engine.retriever
     depth = min(DEPTH, len(engine.index.chunks))
     texts = [c.text for c in engine.index.chunks]
@@ -59,24 +65,39 @@ def evaluate_engine(
         relevant = sum(evidence in text for text in texts) if evidence else 0
         began = time.perf_counter()
         ranking = retriever.rank(question.text)
-        reply = engine.ask(question.text, ranking=ranking)
+        reader = readers(question) if readers is not None else engine.reader
+        reading = replace(engine, reader=reader)
+        reply = reading.ask(question.text, ranking=ranking)
         seconds = time.perf_counter() - began
         for name in retrievers:
             hits = retriever.hits(ranking, depth, name)  # type: ignore[arg-type]
             rows = [(h.chunk.doc_id, h.chunk.text, h.score) for h in hits]
             outcome.ranked[name] = _ranked(rows, evidence, relevant)
         outcome.answer, outcome.answerable = reply.answer, reply.answerable
-        short = reply.short_answer.text if reply.short_answer else short_answer(reply.answer)
-        mine = Attempt(reply.answer, reply.answerable, short, seconds)
-        outcome.replies["vnqa"] = mine
-        if leave_out and question.answerable:
-            without = retriever.rank(question.text, exclude=question.relevant)
-            mine.left_out_answerable = engine.ask(question.text, ranking=without).answerable
+        outcome.replies["vnqa"] = _attempt(reading, question, ranking, reply, seconds, leave_out)
+        if reader is not None:
+            rules = replace(engine, reader=None)
+            began = time.perf_counter()
+            plain = rules.ask(question.text, ranking=ranking)
+            seconds = time.perf_counter() - began  # the ranking's time is counted once, above
+            outcome.replies[RULES] = _attempt(rules, question, ranking, plain, seconds, leave_out)
         if baseline is not None:
             _ask_baseline(engine, baseline, question, outcome, leave_out)
         outcomes.append(outcome)
         tick()
     return outcomes
+
+
+def _attempt(
+    engine: Engine, question: Question, ranking: Ranking, reply: Answer, seconds: float, leave_out: bool
+) -> Attempt:
+    """The :class:`Attempt` of ``reply``; with ``leave_out``, asked once more without its articles."""
+    short = reply.short_answer.text if reply.short_answer else short_answer(reply.answer)
+    attempt = Attempt(reply.answer, reply.answerable, short, seconds)
+    if leave_out and question.answerable:
+        without = engine.retriever.rank(question.text, exclude=question.relevant)
+        attempt.left_out_answerable = engine.ask(question.text, ranking=without).answerable
+    return attempt
 
 
 def _ask_baseline(
@@ -117,6 +138,7 @@ class Evaluation:
         seed: int = 0
         leave_out: bool = False
         baseline: bool = True
+        reader_folds: Path | None = None  # a reader training run: each question read out-of-fold
 
     questions: list[Question]
     outcomes: list[Outcome]
@@ -141,6 +163,11 @@ def run_eval(settings: Settings, path: Path, options: Evaluation.Options, bars: 
         vectors = eval_cache_dir(prepared) / "vectors"
         with tqdm(desc="baseline paragraphs", unit="text", disable=not bars) as bar:
             plain = PlainDense.build(documents, embedder, vectors, bar.update)
+    readers = None
+    if options.reader_folds is not None:
+        from ..embed.convert import prepare_e5
+
+        readers = FoldReaders(options.reader_folds, prepare_e5()).for_question
     with tqdm(total=len(records), desc="questions", unit="q", disable=not bars) as bar:
         outcomes = evaluate_engine(
             engine,
@@ -149,6 +176,7 @@ def run_eval(settings: Settings, path: Path, options: Evaluation.Options, bars: 
             lambda: bar.update(1),
             baseline=plain,
             leave_out=options.leave_out,
+            readers=readers,
         )
     report = summarise(outcomes, options.retrievers, options.ks)
     report["corpus"] = {"articles": str(prepared.seeds_dir), **engine.index.counts()}
