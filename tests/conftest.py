@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import shutil
 import socket
 import threading
@@ -46,6 +47,24 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     if slow:
         config.hook.pytest_deselected(items=slow)
         items[:] = keep
+
+
+# In CI (CI=true) these may not be skipped: a skip there means Chromium or llama.cpp went missing.
+NEVER_SKIPPED_IN_CI = ("browser", "llm")
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    """With CI=true, a skipped browser or LLM test is reported failed, with the skip's reason."""
+    report = yield
+    if (
+        os.environ.get("CI") == "true"
+        and report.skipped
+        and any(item.get_closest_marker(m) for m in NEVER_SKIPPED_IN_CI)
+    ):
+        report.outcome = "failed"
+        report.longrepr = f"skipped in CI, which must run it: {report.longrepr}"
+    return report
 
 
 ARTICLES = {
@@ -109,8 +128,6 @@ def _no_network() -> Iterator[None]:
 def _isolated_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
     """No QA_* variable leaks in, no model hub is reachable, and relative paths and caches land in
     tmp_path."""
-    import os
-
     for name in list(os.environ):
         if name.startswith("QA_"):
             monkeypatch.delenv(name)
