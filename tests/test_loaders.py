@@ -12,7 +12,7 @@ from qa.config import Settings
 from qa.embed import FakeEmbedder
 from qa.engine import Engine
 from qa.errors import UnreadableFileError
-from qa.ingest.corpus import read_corpus, type_counts
+from qa.ingest.corpus import MAX_TITLE_CHARS, parse_document, read_corpus, type_counts
 from qa.ingest.loaders import load_docx, load_html, load_markdown, load_pdf
 
 from . import formats
@@ -193,3 +193,22 @@ def test_viewer_opens_an_article_in_a_subfolder_by_its_path_id(tmp_path: Path) -
         assert viewer.status_code == 200 and "Bài ở thư mục b" in viewer.text
         assert client.get("/doc/b/%2e%2e/a/news", headers={"Accept": "text/html"}).status_code == 404
         assert client.get("/doc/b", headers={"Accept": "text/html"}).status_code == 404
+
+
+def test_front_matter_aliases_are_refused_not_expanded() -> None:
+    # 391 bytes of this shape expand to a 7.2-million-character title; a small one shows the refusal
+    levels = ['a: &a ["x", "x", "x", "x", "x", "x", "x", "x", "x"]']
+    levels += [
+        f"{c}: &{c} [*{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}]"
+        for p, c in zip("abcd", "bcde", strict=True)
+    ]
+    text = "---\n" + "\n".join(levels) + "\ntitle: *e\n---\n\nBody text of the article.\n"
+    with pytest.raises(UnreadableFileError, match="aliases"):
+        parse_document("bomb.md", text.encode())
+
+
+def test_a_one_line_file_has_a_bounded_title() -> None:
+    line = "Một câu rất dài không có dấu xuống dòng " * 30_000  # 1.2 MB on one line
+    document = parse_document("long.txt", line.encode())
+    assert len(document.title) <= MAX_TITLE_CHARS and document.title.endswith("…")
+    assert document.text == line.strip()  # the text itself is whole

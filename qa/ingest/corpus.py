@@ -203,6 +203,10 @@ def type_counts(corpus: Corpus) -> dict[str, int]:
     return dict(sorted(counts.items()))
 
 
+MAX_TITLE_CHARS = 300  # a longer title (a file's first line, front matter) is cut
+MAX_META_CHARS = 2000  # URL and author
+
+
 def load_documents(folder: Path) -> list[Document]:
     """The usable articles under ``folder`` as :class:`Document`, sorted by path (see :func:`read_corpus`)."""
     return read_corpus(folder).documents
@@ -230,16 +234,30 @@ def _document(path: Path, data: bytes, doc_id: str) -> Document:
     lines = [line.strip() for line in text.split("\n") if line.strip()]
     if not lines:
         raise UnreadableFileError(path, "no article text after removing page furniture")
-    url = _URL.search(text)
     return Document(
         doc_id=doc_id,
-        title=nfc(article.title) if article.title else lines[0],
+        # the title goes into every passage of the article: a one-line file's whole text must not
+        title=_capped(nfc(article.title) if article.title else lines[0], MAX_TITLE_CHARS),
         text=text,
-        url=article.url or (url.group(1).rstrip(".,;") if url else None),
+        url=_capped(article.url, MAX_META_CHARS) if article.url else _url_in(text),
         date=article.date or _find_date(lines[1 : 1 + _DATE_LINES]),
         path=str(path),
-        author=nfc(article.author) if article.author else None,
+        author=_capped(nfc(article.author), MAX_META_CHARS) if article.author else None,
     )
+
+
+def _url_in(text: str) -> str | None:
+    """The article's source URL from its text ("Nguồn: URL"), if it names one."""
+    found = _URL.search(text)
+    return _capped(found.group(1).rstrip(".,;"), MAX_META_CHARS) if found else None
+
+
+def _capped(text: str, limit: int) -> str:
+    """``text`` cut to ``limit`` characters at a word boundary, with "…" when it was cut."""
+    if len(text) <= limit:
+        return text
+    cut = text[: limit - 1]
+    return (cut.rsplit(" ", 1)[0] if " " in cut[limit // 2 :] else cut) + "…"
 
 
 def clean(text: str) -> str:

@@ -66,7 +66,11 @@ def load_markdown(path: Path, data: bytes) -> Article:
 
     raw = decode(path, data)
     try:
-        post = frontmatter.loads(raw)
+        post = frontmatter.loads(raw, handler=_plain_handler())
+    except _AliasError:
+        raise UnreadableFileError(
+            path, "its front matter uses YAML aliases, which vnqa does not expand"
+        ) from None
     except Exception as exc:  # yaml raises many types; any of them means the front matter is broken
         why = f"its front matter is not valid YAML ({type(exc).__name__})"
         raise UnreadableFileError(path, why) from None
@@ -91,6 +95,36 @@ def load_markdown(path: Path, data: bytes) -> Article:
         url=_text(meta.get("url") or meta.get("source") or meta.get("canonical_url") or meta.get("link")),
         author=_text(meta.get("author")),
     )
+
+
+class _AliasError(ValueError):
+    """A YAML alias (``*name``) in front matter."""
+
+
+def _plain_loader() -> type[Any]:
+    """PyYAML's safe loader refusing aliases: expanding them lets a few hundred bytes of front matter
+    become gigabytes (a "billion laughs"), and article metadata never needs them."""
+    import yaml
+
+    class Loader(yaml.SafeLoader):
+        def compose_node(self, parent: Any, index: Any) -> Any:
+            if self.check_event(yaml.AliasEvent):
+                raise _AliasError("YAML alias")
+            return super().compose_node(parent, index)
+
+    return Loader
+
+
+def _plain_handler() -> Any:
+    from frontmatter.default_handlers import YAMLHandler
+
+    class Handler(YAMLHandler):
+        def load(self, fm: str, **kwargs: object) -> Any:
+            import yaml
+
+            return yaml.load(fm, Loader=_plain_loader())
+
+    return Handler()
 
 
 def load_html(path: Path, data: bytes) -> Article:
