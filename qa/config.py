@@ -134,6 +134,12 @@ class Settings(BaseSettings):
 
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=1, le=65535)
+    allowed_hosts: list[str] = Field(
+        ["127.0.0.1", "localhost", "::1"],
+        description="Host names requests may be addressed to (the Host header; others get 421): loopback "
+        "by default, so no other web site can reach the server through DNS rebinding. Behind a reverse "
+        "proxy, add the name it serves, e.g. QA_ALLOWED_HOSTS='[\"qa.example.org\"]'; '*' allows any.",
+    )
     max_body_bytes: int = Field(65_536, ge=1024, description="Largest request body accepted (413 beyond).")
     max_concurrency: int = Field(
         default_factory=lambda: os.cpu_count() or 1,

@@ -25,7 +25,7 @@ from .index.files import CURRENT, FORMAT_CHANGES, FORMAT_VERSION, check_embedder
 from .index.load import load_index as load_build
 from .index.model import Index
 from .index.segments import load as load_index
-from .search.conversation import Turn, standalone
+from .search.conversation import Turn, bounded, standalone
 from .search.hybrid import HybridRetriever, Ranking, lexical_weights
 from .store.registry import backend
 from .types import Answer, Hit
@@ -105,7 +105,7 @@ class Engine:
         k = top_k if top_k is not None else self.settings.top_k
         if not 1 <= k <= 20:
             raise QuestionError(f"top_k must be between 1 and 20, not {k}")
-        alone = standalone(checked, history)
+        alone = standalone(checked, bounded(history, self.settings.max_question_chars))
         if not alone.follow_up:
             reuse = ranking if checked == question else None
             return answer_question(

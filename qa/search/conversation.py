@@ -71,6 +71,32 @@ class Standalone:
     prefer: tuple[str, ...] = ()
 
 
+HISTORY_TURNS = 4  # a follow-up is read in at most this many earlier turns (follow-ups chain)
+_ANSWER_CHARS = 4000
+_SHORT_CHARS = 300
+_CITED_DOCS = 20
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def bounded(history: Sequence[Turn], max_chars: int) -> list[Turn]:
+    """The last :data:`HISTORY_TURNS` turns of ``history``, each cut to size (questions to ``max_chars``)
+    and with lone surrogates replaced: the work a conversation costs stays that of a few questions, and
+    a client's history cannot bring text the question itself could not."""
+
+    def cut(text: str, limit: int) -> str:
+        return _SURROGATE.sub("\ufffd", text[:limit].replace("\x00", " "))
+
+    return [
+        Turn(
+            cut(turn.question, max_chars),
+            cut(turn.answer, _ANSWER_CHARS),
+            tuple(cut(d, 200) for d in turn.doc_ids[:_CITED_DOCS]),
+            cut(turn.short_answer, _SHORT_CHARS) if turn.short_answer else None,
+        )
+        for turn in history[-HISTORY_TURNS:]
+    ]
+
+
 def standalone(question: str, history: Sequence[Turn]) -> Standalone:
     """``question`` made standalone from ``history`` (oldest first); unchanged when it is not a follow-up."""
     if not history or not is_follow_up(question):

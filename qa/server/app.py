@@ -26,7 +26,7 @@ from importlib import resources
 from pathlib import Path
 
 from fastapi import FastAPI, Request
-from fastapi.responses import Response
+from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
@@ -38,7 +38,7 @@ from . import problems
 from .ask import router as ask_router
 from .documents import router as documents_router
 from .html import router as html_router
-from .limits import BodyLimit, Gate, Load
+from .limits import BodyLimit, Gate, HostCheck, Load, allowed_hosts
 from .openai_api import router as openai_router
 from .pages import loaded
 from .problems import engine_of_request
@@ -49,6 +49,7 @@ log = logging.getLogger(__name__)
 
 WEB = Path(str(resources.files("qa").joinpath("web")))  # package data, so an installed wheel serves
 SWAGGER = Path(str(resources.files("fastapi_offline") / "static"))  # Swagger UI 5 files (MIT package)
+
 SECURITY_HEADERS = {
     "Content-Security-Policy": (
         "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; "
@@ -125,11 +126,17 @@ def create_app(settings: Settings, embedder: Embedder | None = None) -> FastAPI:
     app.mount("/static", StaticFiles(directory=WEB / "static"), name="static")
     app.mount("/swagger", StaticFiles(directory=SWAGGER), name="swagger")
 
+    app.add_middleware(HostCheck, allowed=allowed_hosts(settings))
+
     @app.middleware("http")
     async def security_headers(
         request: Request, call_next: Callable[[Request], Awaitable[Response]]
     ) -> Response:
-        response = await call_next(request)
+        try:
+            response = await call_next(request)
+        except Exception:  # a fault of ours: logged whole, answered as a problem with the headers below
+            log.exception("%s %s failed", request.method, request.url.path)
+            response = JSONResponse({"detail": "vnqa failed on this request (the server log says why)"}, 500)
         for name, value in SECURITY_HEADERS.items():
             response.headers.setdefault(name, value)
         return response

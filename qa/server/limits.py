@@ -1,4 +1,7 @@
-"""ASGI guards in front of the app: request-body size limit and an overload gate.
+"""ASGI guards in front of the app: the Host allow-list, request-body size limit and an overload gate.
+
+* :class:`HostCheck` answers 421 to a request addressed to a host name not on the allow-list: a web
+  page that rebinds its own name to 127.0.0.1 reaches the port, but its requests still name its host.
 
 * :class:`BodyLimit` answers 413 as soon as a body is known to be too large: at once from
   ``Content-Length``, or while a chunked body streams in; the rest is never read, so memory does not
@@ -14,6 +17,8 @@ import json
 from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass
 from typing import Any
+
+from ..config import Settings
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -34,6 +39,46 @@ async def send_json(send: Send, status: int, detail: str, headers: dict[str, str
     ]
     await send({"type": "http.response.start", "status": status, "headers": raw})
     await send({"type": "http.response.body", "body": body})
+
+
+def allowed_hosts(settings: Settings) -> frozenset[str]:
+    """The host names of ``settings.allowed_hosts``, with the one the server listens on when it is a name
+    or an address rather than every interface."""
+    hosts = {h.strip().lower().strip("[]") for h in settings.allowed_hosts}
+    if settings.host not in ("0.0.0.0", "::", ""):
+        hosts.add(settings.host.lower().strip("[]"))
+    return frozenset(hosts)
+
+
+def host_name(header: str) -> str:
+    """The host name of a Host header: without the port, lower case, IPv6 without brackets."""
+    header = header.strip().lower()
+    if header.startswith("["):
+        return header[1 : header.find("]")] if "]" in header else header
+    return header.rsplit(":", 1)[0] if header.count(":") == 1 else header
+
+
+class HostCheck:
+    """Refuse requests whose Host header names a host outside ``allowed`` (``*`` allows any) with 421."""
+
+    def __init__(self, app: ASGIApp, allowed: frozenset[str]) -> None:
+        self.app = app
+        self.allowed = allowed
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] in ("http", "websocket") and "*" not in self.allowed:
+            host = dict(scope.get("headers") or []).get(b"host", b"").decode("latin-1")
+            if host_name(host) not in self.allowed:
+                detail = (
+                    f"this server does not answer for the host {host!r}: add it to QA_ALLOWED_HOSTS "
+                    "when a reverse proxy serves it under that name"
+                )
+                if scope["type"] == "http":
+                    await send_json(send, 421, detail)
+                else:
+                    await send({"type": "websocket.close", "code": 1008})
+                return
+        await self.app(scope, receive, send)
 
 
 class BodyLimit:

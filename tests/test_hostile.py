@@ -1,0 +1,113 @@
+"""Hostile input and bad luck: each case once took the server down, lost an acknowledged article or
+answered with something unchecked. ``python bench/hostile.py`` runs them all (marker ``hostile``) and
+prints a table."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from qa.config import Settings
+from qa.embed import FakeEmbedder
+from qa.engine import Engine
+from qa.search.conversation import HISTORY_TURNS, Turn
+from qa.server.app import create_app
+
+pytestmark = pytest.mark.hostile
+
+QUESTION = "Ai chủ trì hội nghị trực tuyến toàn quốc?"
+
+
+class Recording(FakeEmbedder):
+    """The fake embedder, keeping every query it was asked to embed."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.queries: list[str] = []
+
+    def embed_query(self, text: str) -> Any:
+        self.queries.append(text)
+        return super().embed_query(text)
+
+
+def _client(settings: Settings, embedder: FakeEmbedder | None = None, **changes: Any) -> TestClient:
+    return TestClient(create_app(settings.model_copy(update=changes), embedder or FakeEmbedder()))
+
+
+def test_a_request_naming_another_host_is_refused_before_anything_happens(settings: Settings) -> None:
+    """DNS rebinding: a page of attacker.example resolved to 127.0.0.1 sends its own Host and Origin."""
+    hostile = {"Host": "attacker.example:8000", "Origin": "http://attacker.example:8000"}
+    with _client(settings, allow_uploads=True) as client:
+        documents = client.get("/api/documents").json()["documents"]
+        doc_id = documents[0]["doc_id"]
+        for method, path in [
+            ("DELETE", f"/api/documents/{doc_id}"),
+            ("GET", "/api/documents"),
+            ("POST", "/api/ask"),
+        ]:
+            reply = client.request(method, path, headers=hostile, json={"question": QUESTION})
+            assert reply.status_code == 421, (method, path)
+            assert "attacker.example" in reply.json()["detail"]
+            assert reply.headers["content-security-policy"].startswith("default-src 'self'")
+        assert client.get("/api/documents").json()["documents"] == documents  # nothing was deleted
+        assert client.get("/api/health", headers={"Host": "127.0.0.1:8000"}).status_code == 200
+        assert client.get("/api/health", headers={"Host": "[::1]:8000"}).status_code == 200
+
+
+def test_a_reverse_proxys_name_is_allowed_when_configured(settings: Settings) -> None:
+    with _client(settings, allowed_hosts=["qa.example.org"]) as client:
+        assert client.get("/api/health", headers={"Host": "qa.example.org"}).status_code == 200
+        assert client.get("/api/health", headers={"Host": "testserver"}).status_code == 421
+
+
+def test_a_long_conversation_costs_what_a_few_questions_cost(settings: Settings) -> None:
+    """20 follow-up turns of 990 characters once made one question cost 24 s: only the last few count."""
+    embedder = Recording()
+    engine = Engine.open(settings, embedder)
+    turns = [
+        Turn(f"{i} còn hội nghị đó thì sao " + "x" * 960, "Đáp " * 200, ("a_conference",)) for i in range(20)
+    ]
+    embedder.queries.clear()
+    engine.ask("Còn ông ấy thì sao?", history=turns)
+    longest = max(len(q) for q in embedder.queries)
+    assert longest <= (HISTORY_TURNS + 1) * (settings.max_question_chars + 3)
+    assert "19 còn" in embedder.queries[0] and "15 còn" not in embedder.queries[0]
+
+
+@pytest.mark.parametrize(
+    "messages",
+    [
+        [{"role": "user", "content": "\ud800 hội nghị"}, {"role": "assistant", "content": "x"}],
+        [{"role": "user", "content": "Hội nghị " * 4000}, {"role": "assistant", "content": "y" * 30_000}],
+    ],
+    ids=["lone-surrogate", "30000-characters"],
+)
+def test_openai_history_is_checked_like_a_question(
+    settings: Settings, messages: list[dict[str, str]]
+) -> None:
+    with _client(settings, max_body_bytes=200_000) as client:
+        body = {"messages": [*messages, {"role": "user", "content": "Còn ông ấy thì sao?"}]}
+        # as a client sends it: JSON's \\ud800 escape (a str holding it cannot be encoded)
+        raw = json.dumps(body).encode()
+        reply = client.post("/v1/chat/completions", content=raw, headers={"content-type": "application/json"})
+        assert reply.status_code in (200, 422), reply.text
+        assert reply.headers["content-type"].startswith("application/json")
+
+
+def test_a_fault_of_ours_is_a_json_problem_with_the_security_headers(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(self: Engine, question: str, *args: object, **kwargs: object) -> Sequence[object]:
+        raise RuntimeError("a bug")
+
+    with _client(settings) as client:
+        monkeypatch.setattr(Engine, "ask", broken)
+        reply = client.post("/api/ask", json={"question": QUESTION})
+        assert reply.status_code == 500
+        assert reply.json() == {"detail": "vnqa failed on this request (the server log says why)"}
+        assert reply.headers["x-frame-options"] == "DENY"
+        assert "a bug" not in reply.text
