@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Generator as Generator_
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -244,6 +245,9 @@ def _generator_of(settings: Settings) -> Generator | None:
     return OpenAIGenerator(settings.llm_url, settings.llm_model, settings.llm_api_key, settings.llm_timeout)
 
 
+_INVISIBLE = re.compile("[\u00ad\u200b-\u200d\u2060\ufeff]")
+
+
 def check_question(question: str, max_chars: int) -> str:
     """The question stripped of surrounding whitespace; raises :class:`QuestionError` if unusable."""
     if "\x00" in question:
@@ -252,7 +256,7 @@ def check_question(question: str, max_chars: int) -> str:
         question.encode("utf-8")
     except UnicodeEncodeError:
         raise QuestionError("the question is not valid Unicode text (lone surrogate)") from None
-    question = question.strip()
+    question = _INVISIBLE.sub("", question).strip()  # zero-width characters split words
     if not question:
         raise QuestionError("the question is empty")
     if len(question) > max_chars:

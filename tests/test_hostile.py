@@ -111,3 +111,45 @@ def test_a_fault_of_ours_is_a_json_problem_with_the_security_headers(
         assert reply.json() == {"detail": "vnqa failed on this request (the server log says why)"}
         assert reply.headers["x-frame-options"] == "DENY"
         assert "a bug" not in reply.text
+
+
+def _upload(client: TestClient, name: str, text: str, **data: str) -> Any:
+    return client.post("/api/documents", files=[("files", (name, text.encode(), "text/plain"))], data=data)
+
+
+def test_an_upload_whose_article_id_is_taken_is_refused_naming_the_owner(settings: Settings) -> None:
+    """``a_conference.md`` beside ``a_conference.txt`` once took its id and the seed article vanished."""
+    with _client(settings, allow_uploads=True) as client:
+        before = client.get("/api/documents").json()["documents"]
+        for data in ({}, {"replace": "true"}):
+            reply = _upload(client, "a_conference.md", "Tin khác\n\nMột bài khác hẳn về thời tiết.", **data)
+            assert reply.status_code == 409, reply.text
+            assert "a_conference.txt" in reply.json()["detail"]
+        assert not (settings.seeds_dir / "a_conference.md").exists()
+        assert client.get("/api/documents").json()["documents"] == before
+
+
+def test_parallel_uploads_of_one_new_name_create_it_once(settings: Settings) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    with _client(settings, allow_uploads=True) as client:
+        with ThreadPoolExecutor(5) as pool:
+            replies = list(
+                pool.map(lambda i: _upload(client, "moi.txt", f"Bài mới\n\nNội dung số {i}."), range(5))
+            )
+        codes = sorted(r.status_code for r in replies)
+        assert codes == [202, 409, 409, 409, 409]
+        assert [p.name for p in settings.seeds_dir.glob("moi*")] == ["moi.txt"]
+
+
+@pytest.mark.parametrize("name", ["bao\u202etxt.md", "tin\u200bmoi.txt"], ids=["rtl-override", "zero-width"])
+def test_invisible_characters_in_upload_names_are_refused(settings: Settings, name: str) -> None:
+    with _client(settings, allow_uploads=True) as client:
+        reply = _upload(client, name, "Tin\n\nNội dung.")
+        assert reply.status_code == 422 and "invisible" in reply.json()["detail"]
+
+
+def test_zero_width_characters_inside_words_do_not_change_the_answer(engine: Engine) -> None:
+    plain = engine.ask(QUESTION)
+    hidden = engine.ask("Ai chủ\u200b trì hội\u200c nghị trực\u2060 tuyến toàn\ufeff quốc?")
+    assert plain.answerable and hidden.answer == plain.answer and hidden.confidence == plain.confidence

@@ -9,9 +9,11 @@ place, so a crash leaves the old file or the new one, never half of one.
 
 from __future__ import annotations
 
+import glob
 import os
 import re
 import tempfile
+import threading
 import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +21,7 @@ from pathlib import Path
 from ..errors import ArticleExistsError, ArticleNotFoundError, UnreadableFileError, UploadError
 from ..types import Document
 from .corpus import document_id, parse_document
+from .loaders import SUFFIXES
 
 MAX_NAME_BYTES = 200
 _RESERVED_CHARS = re.compile(r'[<>:"|?*\\/\x00-\x1f\x7f]')
@@ -46,6 +49,9 @@ def check_name(name: str) -> str:
         raise UploadError("the file has no name")
     if _RESERVED_CHARS.search(name):
         raise UploadError(f'the file name {name!r} contains a reserved character (<>:"|?* or a control)')
+    if any(unicodedata.category(c) == "Cf" for c in name):
+        # right-to-left override, zero-width characters: a name that reads as another
+        raise UploadError(f"the file name {name!r} contains an invisible formatting character")
     if name.startswith("."):
         raise UploadError(f"the file name {name!r} starts with a dot (hidden files are not articles)")
     if _RESERVED_NAMES.match(name):
@@ -61,38 +67,67 @@ def save_articles(folder: Path, files: list[tuple[str, bytes]], *, replace: bool
     Nothing is written unless all pass. Raises :class:`UploadError`: 422 for a bad name or content (or
     one name twice), 409 when a name exists in the folder and not ``replace``.
     """
-    checked: list[tuple[str, bytes, Document, bool]] = []
+    checked: list[tuple[str, bytes, Document]] = []
     for raw, data in files:
         name = check_name(raw)
         try:
             document = parse_document(name, data)
         except UnreadableFileError as exc:
             raise UploadError(f"{name}: {exc.reason}") from None
-        if any(name == other for other, *_ in checked):
-            raise UploadError(f"{name} is in the upload twice")
-        existed = (folder / name).exists()
-        if existed and not replace:
-            raise ArticleExistsError(
-                f"an article named {name!r} is already in the folder; replace it to update it"
-            )
-        checked.append((name, data, document, existed))
+        if any(document.doc_id == other.doc_id for *_, other in checked):
+            raise UploadError(f"{name}: the upload holds two files of the article id {document.doc_id!r}")
+        checked.append((name, data, document))
     folder.mkdir(parents=True, exist_ok=True)
-    for name, data, *_ in checked:
-        _write_atomically(folder, name, data)
-    return [Saved(name, document, existed) for name, _, document, existed in checked]
+    with _SAVING:  # checks and writes of one server, in turn; the exclusive link holds across processes
+        existed = [_check_free(folder, name, document.doc_id, replace) for name, _, document in checked]
+        for (name, data, _), there in zip(checked, existed, strict=True):
+            _write_atomically(folder, name, data, replace=there)
+    return [Saved(name, document, there) for (name, _, document), there in zip(checked, existed, strict=True)]
 
 
-def _write_atomically(folder: Path, name: str, data: bytes) -> None:
+_SAVING = threading.Lock()
+
+
+def _check_free(folder: Path, name: str, doc_id: str, replace: bool) -> bool:
+    """Whether ``name`` is in ``folder`` already (to be replaced); raises :class:`ArticleExistsError`
+    naming the file that holds the article id when it is another file, or this one without ``replace``."""
+    owners = sorted(
+        p.name for p in folder.glob(glob.escape(Path(name).stem) + ".*") if p.stem == Path(name).stem
+    )
+    owners = [o for o in owners if o.lower().endswith(SUFFIXES)]
+    other = next((o for o in owners if o != name), None)
+    if other is not None:
+        raise ArticleExistsError(
+            f"the article id {doc_id!r} is taken by {other!r} in the folder: remove that file first, or "
+            "give this one another name"
+        )
+    if name in owners and not replace:
+        raise ArticleExistsError(
+            f"an article named {name!r} is already in the folder; replace it to update it"
+        )
+    return name in owners
+
+
+def _write_atomically(folder: Path, name: str, data: bytes, *, replace: bool) -> None:
+    """Write ``data`` to a hidden temporary file, flushed, then move it to ``name``: over the old file
+    when ``replace``, else by a hard link that fails if the name was taken meanwhile (create-exclusive)."""
     handle, temp = tempfile.mkstemp(prefix=".upload-", suffix=".part", dir=folder)
     try:
         with os.fdopen(handle, "wb") as out:
             out.write(data)
             out.flush()
             os.fsync(out.fileno())
-        os.replace(temp, folder / name)
-    except BaseException:
+        if replace:
+            os.replace(temp, folder / name)
+        else:
+            try:
+                os.link(temp, folder / name)
+            except FileExistsError:
+                raise ArticleExistsError(
+                    f"an article named {name!r} was added to the folder meanwhile; replace it to update it"
+                ) from None
+    finally:
         Path(temp).unlink(missing_ok=True)
-        raise
 
 
 def remove_article(folder: Path, document: Document) -> Path:
