@@ -8,14 +8,18 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
+import httpx
 import pytest
 from fastapi.testclient import TestClient
 
+from qa.answer import generate
+from qa.answer.generate import OpenAIGenerator, check_citations
 from qa.config import Settings
 from qa.embed import FakeEmbedder
 from qa.engine import Engine
 from qa.search.conversation import HISTORY_TURNS, Turn
 from qa.server.app import create_app
+from qa.types import Source
 
 pytestmark = pytest.mark.hostile
 
@@ -153,3 +157,60 @@ def test_zero_width_characters_inside_words_do_not_change_the_answer(engine: Eng
     plain = engine.ask(QUESTION)
     hidden = engine.ask("Ai chủ\u200b trì hội\u200c nghị trực\u2060 tuyến toàn\ufeff quốc?")
     assert plain.answerable and hidden.answer == plain.answer and hidden.confidence == plain.confidence
+
+
+def _sse(*chunks: str) -> httpx.MockTransport:
+    body = "".join(f"data: {c}\n\n" for c in chunks).encode()
+    return httpx.MockTransport(
+        lambda request: httpx.Response(200, content=body, headers={"content-type": "text/event-stream"})
+    )
+
+
+def _reply_through(settings: Settings, generator: OpenAIGenerator) -> Any:
+    engine = Engine.open(settings, FakeEmbedder(), generator=generator)
+    return engine.reply(QUESTION)
+
+
+@pytest.mark.parametrize(
+    "chunk",
+    [
+        "[1,2,3]",
+        '{"choices":"abc"}',
+        '{"choices":[{"delta":{"content":5}}]}',
+        '{"choices":[null]}',
+        '{"choices":[{"delta":"abc"}]}',
+        "not json",
+        "7",
+    ],
+)
+def test_an_llm_chunk_of_the_wrong_shape_gives_the_extractive_answer(settings: Settings, chunk: str) -> None:
+    reply = _reply_through(settings, OpenAIGenerator("http://llm.invalid/v1", transport=_sse(chunk)))
+    assert not reply.generated and reply.text == reply.answer.answer and "chunk" in (reply.note or "")
+
+
+def test_an_llm_slower_than_its_timeout_in_all_is_cut_off(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One word a second once held a request 20 s with a 3 s timeout (it was per read)."""
+    clock = iter(range(10_000))  # every look at the clock is one second later
+    monkeypatch.setattr(generate.time, "monotonic", lambda: float(next(clock)))
+    words = [json.dumps({"choices": [{"delta": {"content": f"từ{i} "}}]}) for i in range(20)]
+    reply = _reply_through(
+        settings, OpenAIGenerator("http://llm.invalid/v1", timeout=3, transport=_sse(*words))
+    )
+    assert not reply.generated and "within 3 s" in (reply.note or "")
+
+
+def test_an_endless_llm_reply_is_cut_off(settings: Settings) -> None:
+    piece = json.dumps({"choices": [{"delta": {"content": "Bà Trương Thị Mai chủ trì [1]. " * 100}}]})
+    reply = _reply_through(
+        settings, OpenAIGenerator("http://llm.invalid/v1", transport=_sse(*[piece] * 1000))
+    )
+    assert not reply.generated and str(generate.MAX_REPLY_CHARS) in (reply.note or "")
+
+
+def test_a_citation_after_the_full_stop_still_checks_the_numbers() -> None:
+    source = Source("a", "Tiêu đề", None, None, "Hội nghị có 120 đại biểu tham dự.", 1.0, 0, 33)
+    assert "98765" in (check_citations("Hội nghị có 98765 đại biểu tham dự. [1]", [source]) or "")
+    assert "98765" in (check_citations("Có 98765 đại biểu. Bà Mai chủ trì [1].", [source]) or "")
+    assert check_citations("Hội nghị có 120 đại biểu tham dự. [1]", [source]) is None

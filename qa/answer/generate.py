@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from collections.abc import Generator as Generator_
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -30,6 +31,8 @@ _CITATION = re.compile(r"\[(\d+)\]")
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 PASSAGE_CHARS = 1200  # each passage is cut to this many characters in the prompt
+MAX_REPLY_CHARS = 4000  # a longer reply is not an answer of one to three sentences: the extractive one stands
+_TRAILING_CITATIONS = re.compile(r"([.!?])((?:\s*\[\d+\])+)")
 
 
 class Generator(Protocol):
@@ -49,8 +52,12 @@ class OpenAIGenerator:
     transport: httpx.BaseTransport | None = None  # tests pass httpx.MockTransport
 
     def stream(self, messages: Sequence[dict[str, str]]) -> Iterator[str]:
+        """The reply's pieces; :class:`GenerationError` when the server fails, sends something that is not
+        a chat completion chunk, takes longer than ``timeout`` in all or sends over ``MAX_REPLY_CHARS``."""
         headers = {"Authorization": f"Bearer {self.api_key}"} if self.api_key else {}
         body = {"model": self.model, "messages": list(messages), "stream": True, "temperature": 0}
+        deadline = time.monotonic() + self.timeout  # for the whole reply, not each read
+        size = 0
         try:
             with (
                 httpx.Client(
@@ -64,11 +71,15 @@ class OpenAIGenerator:
                 for event in events.iter_sse():
                     if event.data.strip() == "[DONE]":
                         return
-                    choices = json.loads(event.data).get("choices") or [{}]
-                    piece = (choices[0].get("delta") or {}).get("content")
+                    piece, finished = chunk_content(event.data)
+                    size += len(piece)
+                    if size > MAX_REPLY_CHARS:
+                        raise GenerationError(f"the LLM's answer ran over {MAX_REPLY_CHARS} characters")
+                    if time.monotonic() > deadline:
+                        raise httpx.ReadTimeout("the whole reply took too long")
                     if piece:
                         yield piece
-                    if choices[0].get("finish_reason"):
+                    if finished:
                         return
             raise GenerationError("the LLM stopped before the end of its answer")
         except httpx.TimeoutException:
@@ -77,6 +88,25 @@ class OpenAIGenerator:
             raise GenerationError(
                 f"the LLM could not be reached or broke off ({type(exc).__name__})"
             ) from None
+
+
+def chunk_content(data: str) -> tuple[str, bool]:
+    """A streamed chat completion chunk's text and whether it finishes the reply; raises
+    :class:`GenerationError` for anything not shaped like one."""
+    try:
+        chunk = json.loads(data)
+    except ValueError:
+        raise GenerationError("the LLM sent a chunk that is not JSON") from None
+    choices = chunk.get("choices") if isinstance(chunk, dict) else None
+    if not isinstance(choices, list) or not all(isinstance(c, dict) for c in choices):
+        raise GenerationError("the LLM sent a chunk that is not a chat completion chunk")
+    if not choices:
+        return "", False
+    delta = choices[0].get("delta") or {}
+    content = delta.get("content") if isinstance(delta, dict) else None
+    if not isinstance(delta, dict) or not isinstance(content, str | None):
+        raise GenerationError("the LLM sent a chunk whose text is not text")
+    return content or "", bool(choices[0].get("finish_reason"))
 
 
 @dataclass
@@ -144,13 +174,17 @@ def check_citations(text: str, sources: Sequence[Source]) -> str | None:
         return "the generated answer cites no passage"
     if any(not 1 <= n <= len(sources) for n in cited):
         return "the generated answer cites a passage that was not given"
+    # "... 98765 đại biểu. [1]": a citation after the full stop belongs to the sentence before it
+    text = _TRAILING_CITATIONS.sub(lambda m: f"{m.group(2)}{m.group(1)}", text)
     for sentence in _SENTENCE_END.split(text):
         numbers = sentence_numbers(sentence)
-        for n in {int(c) for c in _CITATION.findall(sentence)}:
-            passage = fold(sources[n - 1].text)
-            missing = [x for x in numbers if x not in passage]
-            if missing:
-                return f"the generated answer states {missing[0]}, which passage [{n}] does not hold"
+        own = {int(c) for c in _CITATION.findall(sentence)}
+        # a sentence citing nothing must hold to some passage the answer cites
+        passages = [fold(sources[n - 1].text) for n in sorted(own or set(cited))]
+        for number in numbers:
+            if not any(number in passage for passage in passages):
+                where = f"passage [{min(own)}]" if len(own) == 1 else "any passage it cites"
+                return f"the generated answer states {number}, which {where} does not hold"
     return None
 
 
