@@ -214,3 +214,32 @@ def test_a_citation_after_the_full_stop_still_checks_the_numbers() -> None:
     assert "98765" in (check_citations("Hội nghị có 98765 đại biểu tham dự. [1]", [source]) or "")
     assert "98765" in (check_citations("Có 98765 đại biểu. Bà Mai chủ trì [1].", [source]) or "")
     assert check_citations("Hội nghị có 120 đại biểu tham dự. [1]", [source]) is None
+
+
+def test_stream_must_be_a_json_boolean(settings: Settings) -> None:
+    with _client(settings) as client:
+        body = {"messages": [{"role": "user", "content": QUESTION}], "stream": "yes"}
+        reply = client.post("/v1/chat/completions", json=body)
+        assert reply.status_code == 422 and "stream" in reply.json()["detail"]
+
+
+def test_a_body_shorter_than_its_content_length_is_answered_408() -> None:
+    import asyncio
+
+    from qa.server.limits import BodyLimit
+
+    sent: list[dict[str, Any]] = []
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:  # never reached
+        raise AssertionError("the app ran")
+
+    async def never() -> dict[str, Any]:
+        await asyncio.Event().wait()  # the rest of the body never comes
+        return {}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    scope = {"type": "http", "path": "/api/ask", "headers": [(b"content-length", b"100")]}
+    asyncio.run(BodyLimit(app, 1000, timeout=0)(scope, never, send))
+    assert sent[0]["status"] == 408 and b"did not arrive" in sent[1]["body"]

@@ -88,10 +88,13 @@ class BodyLimit:
     one is refused before any route sees it, whether its size was announced or it arrived chunked.
     """
 
-    def __init__(self, app: ASGIApp, max_bytes: int, paths: dict[str, int] | None = None) -> None:
+    def __init__(
+        self, app: ASGIApp, max_bytes: int, paths: dict[str, int] | None = None, timeout: float = 30.0
+    ) -> None:
         self.app = app
         self.default = max_bytes
         self.paths = paths or {}
+        self.timeout = timeout  # seconds to wait for each piece of a body before answering 408
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -112,7 +115,11 @@ class BodyLimit:
         chunks: list[bytes] = []
         size = 0
         while True:
-            message = await receive()
+            try:
+                message = await asyncio.wait_for(receive(), self.timeout)
+            except TimeoutError:  # a body shorter than its Content-Length, or a client gone quiet
+                await send_json(send, 408, f"the request body did not arrive within {self.timeout:g} s")
+                return
             if message["type"] != "http.request":  # the client went away
                 return
             chunk = message.get("body", b"")

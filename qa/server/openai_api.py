@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator
 from typing import Any, Literal
 
 from fastapi import APIRouter, Request
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictBool
 from sse_starlette import EventSourceResponse
 
 from ..answer.generate import PIECE, Reply, reply_json
@@ -46,7 +46,7 @@ class ChatRequest(BaseModel):
 
     model: str = MODEL
     messages: list[Message] = Field(min_length=1, max_length=100)
-    stream: bool = False
+    stream: StrictBool = False  # "yes" is not true
     top_k: int = Field(5, ge=1, le=20, description="vnqa extension: how many sources to return.")
 
 
