@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -243,3 +244,17 @@ def test_a_body_shorter_than_its_content_length_is_answered_408() -> None:
     scope = {"type": "http", "path": "/api/ask", "headers": [(b"content-length", b"100")]}
     asyncio.run(BodyLimit(app, 1000, timeout=0)(scope, never, send))
     assert sent[0]["status"] == 408 and b"did not arrive" in sent[1]["body"]
+
+
+def test_a_flipped_bit_in_a_journal_record_drops_that_record(tmp_path: Path) -> None:
+    """One flipped exponent bit was once published as an infinite-norm vector with valid checksums."""
+    import numpy as np
+
+    from qa.index.journal import KEY_BYTES, Journal, text_key
+
+    journal = Journal(tmp_path, "fake-hash@4", 4)
+    journal.append(["một", "hai"], np.eye(4, dtype=np.float32)[:2])
+    data = bytearray(journal.path.read_bytes())
+    data[KEY_BYTES + 3] ^= 0x40  # the first vector's first float: 1.0 becomes 2**128 (inf)
+    journal.path.write_bytes(bytes(data))
+    assert set(journal.read()) == {text_key("hai")}  # "một" is embedded again by the next build

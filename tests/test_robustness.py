@@ -77,7 +77,7 @@ def test_oversized_bodies_on_a_real_socket_are_refused_without_growing_memory(se
         before = _rss_mb()
         for chunked in (False, True):
             with socket.create_connection(("127.0.0.1", int(url.rsplit(":", 1)[1]))) as sock:
-                head = "POST /api/ask HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                head = "POST /api/ask HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
                 head += (
                     "Transfer-Encoding: chunked\r\n\r\n" if chunked else f"Content-Length: {10 * MB}\r\n\r\n"
                 )

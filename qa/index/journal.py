@@ -5,14 +5,16 @@ the index folder and fsynced before the next batch starts, so a build killed at 
 power cut) loses at most the batch it was embedding: the next build reads the journal and embeds only what
 is missing. Once a build is published its vectors live in the index and the journal is emptied.
 
-The file holds fixed-size records: the SHA-256 of the text, then its vector as little-endian float32. A
-record torn by a crash is shorter than the others and is dropped when the journal is read.
+The file holds fixed-size records: the SHA-256 of the text, its vector as little-endian float32, then the
+CRC-32 of the two. A record torn by a crash is shorter than the others, and one whose bits changed on disk
+fails its CRC: either is dropped when the journal is read (and its text embedded again).
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
+import zlib
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -22,6 +24,11 @@ from ..embed import Vectors
 
 FOLDER = ".journal"
 KEY_BYTES = 32
+CRC_BYTES = 4
+
+
+def _record(body: bytes) -> bytes:
+    return body + zlib.crc32(body).to_bytes(CRC_BYTES, "little")
 
 
 def text_key(text: str) -> bytes:
@@ -33,9 +40,9 @@ class Journal:
 
     def __init__(self, index_dir: Path, embedder_id: str, dim: int) -> None:
         stem = hashlib.sha256(embedder_id.encode()).hexdigest()[:16]
-        self.path = index_dir / FOLDER / f"{stem}-{dim}.vectors"
+        self.path = index_dir / FOLDER / f"{stem}-{dim}.v2.vectors"
         self.dim = dim
-        self._record = KEY_BYTES + 4 * dim
+        self._record = KEY_BYTES + 4 * dim + CRC_BYTES
 
     def read(self) -> dict[bytes, Vectors]:
         """Key -> vector of every whole record (none when there is no journal)."""
@@ -45,14 +52,20 @@ class Journal:
             return {}
         whole = len(data) - len(data) % self._record
         records = np.frombuffer(data[:whole], dtype=np.uint8).reshape(-1, self._record)
-        vectors = records[:, KEY_BYTES:].copy().view("<f4").astype(np.float32)
+        sound = [
+            i
+            for i, record in enumerate(records)
+            if zlib.crc32(record[:-CRC_BYTES].tobytes()) == int.from_bytes(record[-CRC_BYTES:], "little")
+        ]
+        records = records[sound]
+        vectors = records[:, KEY_BYTES:-CRC_BYTES].copy().view("<f4").astype(np.float32)
         return {bytes(key): vector for key, vector in zip(records[:, :KEY_BYTES], vectors, strict=True)}
 
     def append(self, texts: Sequence[str], vectors: Vectors) -> None:
         """Add a batch and make it durable before returning."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
         rows = np.ascontiguousarray(vectors, dtype="<f4").reshape(len(texts), self.dim)
-        payload = b"".join(text_key(t) + row.tobytes() for t, row in zip(texts, rows, strict=True))
+        payload = b"".join(_record(text_key(t) + row.tobytes()) for t, row in zip(texts, rows, strict=True))
         with open(self.path, "ab") as fh:
             if fh.tell() % self._record:  # a torn record from a crash: cut it off before appending
                 fh.truncate(fh.tell() - fh.tell() % self._record)
