@@ -195,6 +195,7 @@ def test_viewer_opens_an_article_in_a_subfolder_by_its_path_id(tmp_path: Path) -
         assert client.get("/doc/b", headers={"Accept": "text/html"}).status_code == 404
 
 
+@pytest.mark.hostile
 def test_front_matter_aliases_are_refused_not_expanded() -> None:
     # 391 bytes of this shape expand to a 7.2-million-character title; a small one shows the refusal
     levels = ['a: &a ["x", "x", "x", "x", "x", "x", "x", "x", "x"]']
@@ -207,6 +208,7 @@ def test_front_matter_aliases_are_refused_not_expanded() -> None:
         parse_document("bomb.md", text.encode())
 
 
+@pytest.mark.hostile
 def test_a_one_line_file_has_a_bounded_title() -> None:
     line = "Một câu rất dài không có dấu xuống dòng " * 30_000  # 1.2 MB on one line
     document = parse_document("long.txt", line.encode())
