@@ -14,7 +14,7 @@ from qa.answer.evidence import (
     evidence_in,
 )
 from qa.answer.reader import Reading
-from qa.answer.reading import MIN_MARGIN
+from qa.answer.reading import THRESHOLDS
 from qa.config import Settings
 from qa.embed import FakeEmbedder
 from qa.engine import Engine
@@ -203,5 +203,5 @@ def test_the_reader_picks_the_sentence_and_the_span(engine: Engine) -> None:
 def test_the_readers_no_answer_is_not_found(engine: Engine) -> None:
     question = "Ai chủ trì hội nghị trực tuyến toàn quốc?"
     assert engine.ask(question).answerable
-    answer = replace(engine, reader=_Reader("Trương Thị Mai", MIN_MARGIN - 0.5)).ask(question)
+    answer = replace(engine, reader=_Reader("Trương Thị Mai", THRESHOLDS["vi"][1] - 0.5)).ask(question)
     assert not answer.answerable and answer.answer == NOT_FOUND_VI

@@ -12,6 +12,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from ..embed import e5_id
 from ..lang.bilingual import english_tokens, translations
 from ..lang.patterns import (
     DATE,
@@ -29,7 +30,7 @@ from ..search.hybrid import HybridRetriever, Ranking
 from ..types import Answer, Hit, Source, Span
 from .confidence import confidence
 from .lead import english_lead
-from .reading import MIN_MARGIN, Read, Reads, read_best
+from .reading import THRESHOLDS, Read, Reads, read_best
 from .spans import aligned_span
 
 NOT_FOUND_EN = "Not found in the articles."
@@ -78,6 +79,7 @@ def answer_question(
     asked: str | None = None,
     weights: EvidenceWeights = WEIGHTS,
     reader: Reads | None = None,
+    min_margin: float | None = None,
 ) -> Answer:
     """Retrieve, pick evidence and build the :class:`Answer` (sources best first, at most ``top_k``).
 
@@ -89,11 +91,15 @@ def answer_question(
     "not found in the articles" with no sources.
 
     With a ``reader`` (:mod:`qa.answer.reading`) the evidence sentence and the short answer are the
-    reader's pick among the rules' best candidates, and a best margin under ``MIN_MARGIN`` is "not found"
-    too; without one, the rules pick (``weights``) and line up the span (:mod:`qa.answer.spans`).
+    reader's pick among the rules' best candidates, and a best margin under ``min_margin`` is "not found"
+    too (the two thresholds default to the language's :data:`~qa.answer.reading.THRESHOLDS`); without one,
+    the rules pick (``weights``) and line up the span (:mod:`qa.answer.spans`).
     """
     ranking = ranking if ranking is not None else retriever.rank(question)
     hits = retriever.hits(ranking, max(top_k, EVIDENCE_CHUNKS))
+    if reader is not None:  # the reader's thresholds: its margin shares the "not found" decision
+        fitted = retriever.index.embedder_id == e5_id()  # else the probability is not the fitted one
+        min_confidence, min_margin = _reader_thresholds(ranking.language, min_confidence, min_margin, fitted)
     probability, enough = confidence(
         retriever.index, ranking, hits[0] if hits else None, question, min_confidence
     )
@@ -102,7 +108,7 @@ def answer_question(
     # a follow-up's own words pick the sentence; its conversation only found the passages
     candidates = _candidates(retriever, ranking, hits[:EVIDENCE_CHUNKS], own, kind, weights)
     read = _read(reader, retriever, question, kind, candidates)
-    if not candidates or not enough or (read is not None and read.reading.margin < MIN_MARGIN):
+    if not candidates or not enough or (read is not None and read.reading.margin < (min_margin or 0.0)):
         return Answer(
             question=own,
             # in the question's language: Vietnamese typed without diacritics gets Vietnamese too
@@ -123,6 +129,18 @@ def answer_question(
         confidence=round(probability, 4),
         short_answer=short,
         lead=_lead(kind, own, short),
+    )
+
+
+def _reader_thresholds(
+    language: str, min_confidence: float | None, min_margin: float | None, fitted: bool
+) -> tuple[float | None, float]:
+    """The probability and margin thresholds with a reader: those given, else the language's (the
+    probability's only for the packaged model's index, whose probabilities were fitted)."""
+    probability, margin = THRESHOLDS[language]
+    return (
+        probability if min_confidence is None and fitted else min_confidence,
+        margin if min_margin is None else min_margin,
     )
 
 

@@ -18,9 +18,14 @@ from typing import Protocol
 from .reader import WEIGHTS, Reader, Reading
 
 READ_SENTENCES = 12  # the rules' best candidates the reader reads (bounds its cost per question)
-# The best margin (span over "no answer", in logits) under which the articles are taken not to answer:
-# fitted by bench/reader_abstention.py on xquad-vi-dev out-of-fold (see the README).
-MIN_MARGIN = -2.0
+# Per way of writing, the probability of qa/answer/confidence.py and the reader's best margin (span over
+# "no answer", in logits) under either of which the articles are taken not to answer: chosen by
+# bench/reader_abstention.py on xquad-vi-dev out-of-fold (see the README).
+THRESHOLDS: dict[str, tuple[float, float]] = {
+    "en": (0.1361, -2.0),
+    "vi": (0.38, -2.0),
+    "vi-folded": (0.2301, -2.0),
+}
 
 
 class Reads(Protocol):
