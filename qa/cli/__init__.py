@@ -2,30 +2,38 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
 import sys
 import textwrap
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from .answer.evidence import answer_json
-from .config import Settings, StoreName, get_settings, installed_version
-from .embed import load_embedder
-from .engine import Engine
-from .errors import QAError
-from .index.build import build_index
-from .ingest.loaders import SUFFIXES
-from .store.registry import backend
-from .types import Answer
+from ..answer.evidence import answer_json
+from ..config import Settings, installed_version
+from ..embed import load_embedder
+from ..engine import Engine
+from ..index.build import build_index
+from ..ingest.loaders import SUFFIXES
+from ..store.registry import backend
+from ..types import Answer
+from .common import (
+    IndexOpt,
+    JsonOpt,
+    ModelOpt,
+    SeedsOpt,
+    StoreOpt,
+    _about,
+    _settings,
+    _user_errors,
+)
+from .tools import model_app, reader_app
 
 if TYPE_CHECKING:
-    from .eval.run import Evaluation
+    from ..eval.run import Evaluation
 
 # Plain help (no Rich markup): "[env QA_SEEDS_DIR; default: seeds]" must print as written.
 app = typer.Typer(
@@ -35,20 +43,6 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
 )
-
-
-def _about(field: str, text: str | None = None) -> str:
-    """Help for an option that overrides a setting: its description, variable and default."""
-    info = Settings.model_fields[field]
-    default = "none" if info.default is None else info.default
-    return f"{text or info.description} [env QA_{field.upper()}; default: {default}]"
-
-
-SeedsOpt = Annotated[Path | None, typer.Option("--seeds", help=_about("seeds_dir"))]
-IndexOpt = Annotated[Path | None, typer.Option("--index", help=_about("index_dir"))]
-ModelOpt = Annotated[str | None, typer.Option("--model", help=_about("model"))]
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON (UTF-8) instead of text.")]
-StoreOpt = Annotated[StoreName | None, typer.Option("--store", help=_about("store"))]
 
 
 def _version(value: bool) -> None:
@@ -67,24 +61,8 @@ def _main(
     """Ask questions about a folder of news articles, offline."""
 
 
-model_app = typer.Typer(help="Manage the embedding model.", no_args_is_help=True, rich_markup_mode=None)
 app.add_typer(model_app, name="model")
-
-
-def _settings(seeds: Path | None, index: Path | None, model: str | None, **more: Any) -> Settings:
-    """Environment settings with the command-line flags that were given laid over them."""
-    update = {"seeds_dir": seeds, "index_dir": index, "model": model, **more}
-    return get_settings().model_copy(update={k: v for k, v in update.items() if v is not None})
-
-
-@contextlib.contextmanager
-def _user_errors() -> Iterator[None]:
-    """Turn a :class:`QAError` into one line on stderr and exit status 1 (never a traceback)."""
-    try:
-        yield
-    except QAError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(1) from None
+app.add_typer(reader_app, name="reader")
 
 
 @app.command()
@@ -245,10 +223,10 @@ def eval_(
     A question set that brings its own articles (a corpus/ folder, a BEIR corpus) is indexed in the
     evaluation cache, with the distractors if asked; a rerun reuses that index and every vector.
     """
-    from .eval import metrics as ev
-    from .eval import report as rep
-    from .eval.dialogues import is_dialogue_file
-    from .eval.run import Evaluation, run_eval
+    from ..eval import metrics as ev
+    from ..eval import report as rep
+    from ..eval.dialogues import is_dialogue_file
+    from ..eval.run import Evaluation, run_eval
 
     settings = _settings(seeds, index, model, store=store, reader=reader)
     names: list[str] = list(ev.RETRIEVERS) if retriever == ev.ALL else [retriever]
@@ -301,7 +279,7 @@ def _cutoffs(k: str) -> list[int]:
 
 def _eval_dialogues(settings: Settings, path: Path, as_json: bool) -> None:
     """``qa eval DIALOGUES.jsonl``: turn accuracy alone and in the conversation, on the served articles."""
-    from .eval.dialogues import dialogue_text, evaluate_dialogues, read_dialogues
+    from ..eval.dialogues import dialogue_text, evaluate_dialogues, read_dialogues
 
     began = time.perf_counter()
     with _user_errors():
@@ -312,20 +290,6 @@ def _eval_dialogues(settings: Settings, path: Path, as_json: bool) -> None:
         typer.echo(json.dumps(report, ensure_ascii=False, indent=2, sort_keys=True))
         return
     typer.echo(dialogue_text(report, settings.seeds_dir, time.perf_counter() - began))
-
-
-@model_app.command("prepare")
-def model_prepare(
-    cache: Annotated[Path | None, typer.Option("--cache", help=_about("model_cache"))] = None,
-) -> None:
-    """Convert the packaged multilingual-e5-small for sentence-transformers (done once, then reused)."""
-    from .embed.convert import prepare_e5
-
-    settings = _settings(None, None, None, model_cache=cache)
-    began = time.perf_counter()
-    with _user_errors():
-        folder = prepare_e5(settings.model_cache)
-    typer.echo(f"{folder} ({time.perf_counter() - began:.1f} s)")
 
 
 @app.command()
@@ -351,7 +315,7 @@ def serve(
     """
     import uvicorn
 
-    from .server.app import create_app
+    from ..server.app import create_app
 
     updates: dict[str, Any] = {"host": host, "port": port, "store": store}
     if allow_uploads:
