@@ -23,6 +23,8 @@ The server maps each to its HTTP status (qa/server/problems.py); no error carrie
 
 from __future__ import annotations
 
+import errno
+
 
 class QAError(Exception):
     """Base class: a problem the user can act on, described in one line."""
@@ -59,6 +61,15 @@ class IndexMismatchError(IndexUnusableError):
 
 class IndexCorruptError(IndexUnusableError):
     """An index file is missing, truncated or fails its checksum."""
+
+
+class IndexWriteError(QAError):
+    """The index could not be written (a full disk, no permission); what was half written is removed."""
+
+    def __init__(self, path: object, exc: OSError) -> None:
+        why = exc.strerror or type(exc).__name__
+        hint = ": free some space and index again" if exc.errno in (errno.ENOSPC, errno.EDQUOT) else ""
+        super().__init__(f"cannot write the index in {path}: {why}{hint}")
 
 
 class StoreError(IndexUnusableError):

@@ -22,6 +22,8 @@ from qa.search.conversation import HISTORY_TURNS, Turn
 from qa.server.app import create_app
 from qa.types import Source
 
+from .conftest import HANG
+
 pytestmark = pytest.mark.hostile
 
 QUESTION = "Ai chủ trì hội nghị trực tuyến toàn quốc?"
@@ -258,3 +260,60 @@ def test_a_flipped_bit_in_a_journal_record_drops_that_record(tmp_path: Path) -> 
     data[KEY_BYTES + 3] ^= 0x40  # the first vector's first float: 1.0 becomes 2**128 (inf)
     journal.path.write_bytes(bytes(data))
     assert set(journal.read()) == {text_key("hai")}  # "một" is embedded again by the next build
+
+
+def test_a_full_disk_is_one_line_and_leaves_no_half_written_build(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import errno
+
+    from typer.testing import CliRunner
+
+    from qa.cli import app
+    from qa.index import files
+
+    def full(path: Path, data: bytes) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(files, "write_synced", full)
+    result = CliRunner().invoke(
+        app,
+        ["index", "--seeds", str(settings.seeds_dir), "--index", str(settings.index_dir), "--model", "fake"],
+    )
+    assert result.exit_code == 1
+    why = "No space left on device: free some space and index again"
+    assert result.output.strip().splitlines() == [
+        f"error: cannot write the index in {settings.index_dir}: {why}"
+    ]
+    assert not [p for p in settings.index_dir.iterdir() if p.name.startswith(".tmp-")]
+
+
+def test_a_failed_update_is_tried_again_and_the_folder_is_compared_at_start(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Changes made while the server was down were not indexed at start; a failed update was never retried."""
+    import errno
+
+    from qa.index import files
+    from qa.server import updates
+
+    Engine.open(settings, FakeEmbedder())  # built, then the server "goes down"
+    (settings.seeds_dir / "moi.txt").write_text(
+        "Tin mới\n\nĐường sắt Nhổn - ga Hà Nội khai trương.", encoding="utf-8"
+    )
+    real = files.write_synced
+    failures = iter([True])  # the first write fails: the disk is full, then space is freed
+
+    def flaky(path: Path, data: bytes) -> None:
+        if next(failures, False):
+            raise OSError(errno.ENOSPC, "No space left on device")
+        real(path, data)
+
+    monkeypatch.setattr(files, "write_synced", flaky)
+    monkeypatch.setattr(updates, "RETRY_SECONDS", 0.01)
+    with _client(settings, watch_interval=3600) as client:
+        updater = client.app.state.updater  # type: ignore[attr-defined]
+        first = updater.wait(1, HANG)
+        assert first.error is not None and "No space left" in first.error
+        assert updater.wait(2, HANG).error is None
+        assert "moi" in client.app.state.engine.index.documents  # type: ignore[attr-defined]

@@ -39,7 +39,7 @@ import faiss
 import orjson
 
 from ..embed import Embedder
-from ..errors import IndexCorruptError, IndexMismatchError
+from ..errors import IndexCorruptError, IndexMismatchError, IndexWriteError
 from ..lang.text import syllable_bigrams, syllables, words
 from ..store import bm25 as lexical
 
@@ -110,6 +110,16 @@ def publish_folder(
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
     name = f"{kind}-{stamp}-{secrets.token_hex(3)}"
     tmp = index_dir / f".tmp-{name}"
+    try:
+        return _write_folder(index_dir, name, tmp, link, manifest, payload)
+    except OSError as exc:  # a full disk: nothing half written stays, the link is as it was
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise IndexWriteError(index_dir, exc) from None
+
+
+def _write_folder(
+    index_dir: Path, name: str, tmp: Path, link: str, manifest: dict[str, Any], payload: dict[str, bytes]
+) -> Path:
     tmp.mkdir()
     manifest = {
         **manifest,

@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from ..embed import Vectors
+from ..errors import IndexWriteError
 
 FOLDER = ".journal"
 KEY_BYTES = 32
@@ -62,16 +63,20 @@ class Journal:
         return {bytes(key): vector for key, vector in zip(records[:, :KEY_BYTES], vectors, strict=True)}
 
     def append(self, texts: Sequence[str], vectors: Vectors) -> None:
-        """Add a batch and make it durable before returning."""
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        """Add a batch and make it durable before returning; :class:`IndexWriteError` when the disk is full
+        (a torn record it leaves is cut off by the next append)."""
         rows = np.ascontiguousarray(vectors, dtype="<f4").reshape(len(texts), self.dim)
         payload = b"".join(_record(text_key(t) + row.tobytes()) for t, row in zip(texts, rows, strict=True))
-        with open(self.path, "ab") as fh:
-            if fh.tell() % self._record:  # a torn record from a crash: cut it off before appending
-                fh.truncate(fh.tell() - fh.tell() % self._record)
-            fh.write(payload)
-            fh.flush()
-            os.fsync(fh.fileno())
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            with open(self.path, "ab") as fh:
+                if fh.tell() % self._record:  # a torn record from a crash: cut it off before appending
+                    fh.truncate(fh.tell() - fh.tell() % self._record)
+                fh.write(payload)
+                fh.flush()
+                os.fsync(fh.fileno())
+        except OSError as exc:
+            raise IndexWriteError(self.path.parent.parent, exc) from None
 
     def clear(self) -> None:
         """Forget every record (their vectors are in a published index now)."""

@@ -87,6 +87,8 @@ def create_app(settings: Settings, embedder: Embedder | None = None) -> FastAPI:
             loaded(engine.index)  # in the updater's thread, not in the first page request after it
 
         app.state.updater = Updater(settings, current_embedder, publish, lambda: app.state.engine)
+        if watch is not None:  # what changed while the server was down, or an index it could not load
+            app.state.updater.request()
         watcher = asyncio.create_task(watch_index(app, settings))
         folder = asyncio.create_task(watch_folder(app, settings, watch)) if watch is not None else None
         yield

@@ -53,6 +53,9 @@ class UpdateStatus:
         return {**asdict(self), "skipped": list(self.skipped)}
 
 
+RETRY_SECONDS = 60.0  # a failed update is tried again after this long (or at the next change)
+
+
 class Updater:
     """Rebuilds the index of ``settings`` in a daemon thread whenever :meth:`request` is called."""
 
@@ -105,10 +108,13 @@ class Updater:
             self._changed.notify_all()
 
     def _run(self) -> None:
+        failed = False
         while True:
             with self._changed:
                 while not self._wanted and not self._closed:
-                    self._changed.wait()
+                    # after a failure (a full disk, a database away) the update is tried again later
+                    if not self._changed.wait(RETRY_SECONDS if failed else None) and failed:
+                        self._wanted = True
                 if self._closed:
                     return
                 self._wanted = False
@@ -126,6 +132,7 @@ class Updater:
             except Exception as exc:  # a bug must not kill the thread that keeps the index current
                 error = f"{type(exc).__name__}: {exc}"
                 log.exception("index update failed, the previous index keeps serving")
+            failed = error is not None
             with self._changed:
                 self._status = UpdateStatus("idle", self._started, self._wanted, error=error, skipped=skipped)
                 self._changed.notify_all()
@@ -143,7 +150,8 @@ class Updater:
                 skipped = index.segment.skipped if index.segment is not None else ()
                 return tuple({"path": str(s.path), "reason": s.reason} for s in skipped)
         embedder = self._embedder()
-        report = build_index(self._settings, embedder, on_progress=self._progress)
+        # no engine: none was built, or the one there could not be loaded (a checksum failed): build anew
+        report = build_index(self._settings, embedder, on_progress=self._progress, force=True)
         self._publish(Engine.open(self._settings, embedder, build_missing=False))
         log.info("index built: %d articles, %d chunks", report.documents, report.chunks)
         return tuple({"path": str(s.path), "reason": s.reason} for s in report.skipped)
