@@ -135,6 +135,21 @@ def test_the_api_and_v1_show_the_llm_answer_or_the_fallback(settings: Settings) 
         )
         assert second.status_code == 200
         content = second.json()["choices"][0]["message"]["content"]
-        assert "**Trương Thị Mai**" in content and second.json()["vnqa"]["note"].startswith(
-            "the LLM broke off"
+        assert "Trương Thị Mai" in content and "**" not in content  # plain text unless Markdown is asked
+        assert second.json()["vnqa"]["note"].startswith("the LLM broke off")
+
+
+def test_v1_replies_cite_inline_with_one_source_line_per_article(settings: Settings) -> None:
+    with TestClient(create_app(settings, FakeEmbedder())) as client:
+        body = {"messages": [{"role": "user", "content": QUESTION}], "top_k": 5}
+        content = client.post("/v1/chat/completions", json=body).json()["choices"][0]["message"]["content"]
+        answer, sources = content.split("\n\nSources:\n")
+        assert answer.endswith("[1]") and "**" not in answer
+        lines = sources.splitlines()
+        assert lines[0] == (
+            "[1] Hội nghị trực tuyến toàn quốc về công tác tổ chức, 2018-02-09, "
+            "http://example.vn/hoi-nghi.html (a_conference)"
         )
+        assert len(lines) == len({line.rsplit("(", 1)[1] for line in lines})  # one line per article
+        marked = client.post("/v1/chat/completions", json=body | {"markdown": True}).json()
+        assert "**Trương Thị Mai**" in marked["choices"][0]["message"]["content"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 
 import pytest
@@ -92,3 +93,15 @@ def test_an_english_question_leads_with_the_answer_in_english_form(client: objec
         ],
     )
     assert dated.choices[0].message.content.startswith("On 7 August 2023")
+
+
+def test_the_official_client_reads_inline_citations_and_one_source_per_article(client: object) -> None:
+    reply = client.chat.completions.create(  # type: ignore[attr-defined]
+        model="vnqa", messages=[{"role": "user", "content": "Ai chủ trì hội nghị trực tuyến toàn quốc?"}]
+    )
+    answer, sources = reply.choices[0].message.content.split("\n\nSources:\n")
+    assert re.search(r"\[\d\]$", answer) and "**" not in answer
+    ids = [line.rsplit("(", 1)[1].rstrip(")") for line in sources.splitlines()]
+    assert ids[0] == CONFERENCE and len(ids) == len(set(ids))
+    extra = reply.model_extra or {}
+    assert len(extra["sources"]) == 5  # the passages themselves stay in the extra field

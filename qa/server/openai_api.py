@@ -2,17 +2,19 @@
 ``GET /v1/models``, so the official clients and chat front-ends can use vnqa as a model.
 
 The last user message is the question and the earlier messages its conversation. The reply's content
-is the answer followed by its numbered sources (``[1] title (doc_id)``), which is also how a follow-up
-finds the articles of earlier turns when a client sends them back; the sources travel as data in the
-extra ``sources`` field (and the whole answer in ``vnqa``).
+is the answer with inline ``[n]`` citations followed by one numbered source per article (``[1] title,
+date, URL (doc_id)``), which is also how a follow-up finds the articles of earlier turns when a client
+sends them back; the passages travel as data in the extra ``sources`` field (and the whole answer in
+``vnqa``).
 """
 
 from __future__ import annotations
 
 import json
+import re
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any, Literal
 
 from fastapi import APIRouter, Request
@@ -23,6 +25,7 @@ from ..answer.generate import PIECE, Reply, reply_json
 from ..engine import Engine
 from ..errors import QuestionError
 from ..search.conversation import from_messages
+from ..types import Source
 
 MODEL = "vnqa"
 
@@ -48,17 +51,42 @@ class ChatRequest(BaseModel):
     messages: list[Message] = Field(min_length=1, max_length=100)
     stream: StrictBool = False  # "yes" is not true
     top_k: int = Field(5, ge=1, le=20, description="vnqa extension: how many sources to return.")
+    markdown: StrictBool = Field(
+        False, description="vnqa extension: mark the answer span in the reply with Markdown's **."
+    )
 
 
-def content_of(reply: Reply) -> str:
-    """The reply text: the answer, then its sources numbered as cited, ``[n] title (doc_id)``."""
+def content_of(reply: Reply, markdown: bool = False) -> str:
+    """The reply as a chat model writes it: the answer with inline ``[n]`` citations, then one source line
+    per article, ``[n] title, date, URL (doc_id)`` (the id lets a follow-up find the article again).
+    The answer span is in ``**`` only for a client that asked for Markdown."""
     answer = reply.answer
-    text = f"{answer.lead}\n\n{reply.text}" if answer.lead and not reply.generated else reply.text
-    if not answer.sources:
+    articles = list(dict.fromkeys(s.doc_id for s in answer.sources))
+    number = {doc_id: n for n, doc_id in enumerate(articles, 1)}
+    if reply.generated:  # the LLM cites passages: [n] of a passage becomes its article's number
+        text = _CITED.sub(lambda m: _renumber(m, answer.sources, number), reply.text)
+    else:
+        text = reply.text if markdown else reply.text.replace("**", "")
+        cited = number.get(answer.evidence.doc_id) if answer.evidence is not None else None
+        text = f"{text} [{cited}]" if cited else text
+        text = f"{answer.lead}\n\n{text}" if answer.lead else text
+    if not articles:
         return text
     lines = [text, "", "Sources:"]
-    lines += [f"[{n}] {s.title} ({s.doc_id})" for n, s in enumerate(answer.sources, 1)]
+    first = {s.doc_id: s for s in reversed(answer.sources)}
+    for doc_id in articles:
+        source = first[doc_id]
+        about = ", ".join([source.title, source.date or "no date", *([source.url] if source.url else [])])
+        lines.append(f"[{number[doc_id]}] {about} ({doc_id})")
     return "\n".join(lines)
+
+
+_CITED = re.compile(r"\[(\d+)\]")
+
+
+def _renumber(match: re.Match[str], sources: Sequence[Source], number: dict[str, int]) -> str:
+    n = int(match.group(1))
+    return f"[{number[sources[n - 1].doc_id]}]" if 1 <= n <= len(sources) else match.group(0)
 
 
 def router(engine_of: Callable[[Request], Engine]) -> APIRouter:
@@ -81,7 +109,7 @@ def router(engine_of: Callable[[Request], Engine]) -> APIRouter:
             raise QuestionError("the conversation has no user message to answer")
         reply = engine_of(request).reply(question, body.top_k, history=history)
         reply_id, created = f"chatcmpl-{uuid.uuid4().hex[:24]}", int(time.time())
-        content = content_of(reply)
+        content = content_of(reply, body.markdown)
         shown = reply_json(reply)
         extra = {"sources": shown["sources"], "vnqa": shown}
         if not body.stream:
