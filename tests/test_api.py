@@ -233,3 +233,19 @@ def test_hostile_article_renders_as_text(tmp_path: Path) -> None:
         assert "<script>alert" not in page and "<img src=x" not in page
         assert "&lt;img src=x onerror=alert(1)&gt;" in page or "&lt;img src=x onerror=alert(9)&gt;" in page
         assert 'href="javascript:' not in page and "<img" not in page
+
+
+def test_history_takes_back_the_short_answer_the_api_returned(client: TestClient) -> None:
+    first = client.post("/api/ask", json={"question": "Ai chủ trì hội nghị trực tuyến toàn quốc?"}).json()
+    turn = {
+        "question": first["question"],
+        "answer": first["answer"],
+        "doc_ids": [s["doc_id"] for s in first["sources"]],
+        "short_answer": first["short_answer"],  # the object, as it came
+    }
+    follow = client.post("/api/ask", json={"question": "Bà ấy là ai?", "history": [turn]})
+    assert follow.status_code == 200, follow.text
+    as_text = client.post(
+        "/api/ask", json={"question": "Bà ấy là ai?", "history": [turn | {"short_answer": "Trương Thị Mai"}]}
+    )
+    assert as_text.json()["answer"] == follow.json()["answer"]

@@ -173,7 +173,9 @@ def test_qa_index_counts_types_and_lists_what_it_did_not_index(tmp_path: Path) -
     )
     assert result.exit_code == 0, result.output
     assert "Indexed 6 articles (1 docx, 1 html, 1 md, 1 pdf, 2 txt)" in result.output
-    assert "Not indexed: 3 file(s), 1 of an unsupported type" in result.output
+    assert "Not indexed: 3 file(s): 1 of an unsupported type" in result.output
+    assert "are read), 2 unusable\n" in result.output
+    assert "scan.pdf: the PDF has no text layer" in result.output
     assert "photo.png: unsupported type (.png files are not read)" in result.output
 
 

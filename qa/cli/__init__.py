@@ -103,11 +103,12 @@ def index(
         )
     if report.skipped:
         unsupported = [s for s in report.skipped if s.unsupported]
+        unusable = len(report.skipped) - len(unsupported)
         typer.echo(
-            f"Not indexed: {len(report.skipped)} file(s), {len(unsupported)} of an unsupported type "
-            f"({', '.join(SUFFIXES)} are read); unusable ones are warned about above"
+            f"Not indexed: {len(report.skipped)} file(s): {len(unsupported)} of an unsupported type "
+            f"({', '.join(SUFFIXES)} are read), {unusable} unusable"
         )
-        for item in unsupported:
+        for item in report.skipped:
             typer.echo(f"  {item.path}: {item.reason}")
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field
@@ -18,6 +18,14 @@ from ..search.conversation import Turn
 from .documents import Indexing, Problem, indexing_json
 
 
+class ShortAnswerIn(BaseModel):
+    """A short answer sent back as ``/api/ask`` returned it: only its text is read."""
+
+    model_config = ConfigDict(extra="ignore", strict=True)
+
+    text: str = Field(max_length=1000)
+
+
 class TurnIn(BaseModel):
     """An earlier turn, as the client got it: its question, answer, cited articles and short answer."""
 
@@ -26,7 +34,12 @@ class TurnIn(BaseModel):
     question: str = Field(max_length=1000)
     answer: str = Field("", max_length=20_000)
     doc_ids: list[str] = Field(default_factory=list, max_length=20, description="Cited, best first.")
-    short_answer: str | None = Field(None, max_length=1000)
+    short_answer: Annotated[str, Field(max_length=1000)] | ShortAnswerIn | None = Field(
+        None, description="The short answer as /api/ask returned it (the object, or its text)."
+    )
+
+    def short_text(self) -> str | None:
+        return self.short_answer.text if isinstance(self.short_answer, ShortAnswerIn) else self.short_answer
 
 
 class AskRequest(BaseModel):
@@ -46,7 +59,7 @@ class AskRequest(BaseModel):
     )
 
     def turns(self) -> list[Turn]:
-        return [Turn(t.question, t.answer, tuple(t.doc_ids), t.short_answer) for t in self.history]
+        return [Turn(t.question, t.answer, tuple(t.doc_ids), t.short_text()) for t in self.history]
 
 
 class SourceOut(BaseModel):
