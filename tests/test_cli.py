@@ -7,6 +7,8 @@ import pytest
 from typer.testing import CliRunner
 
 from qa.cli import app
+from qa.config import Settings
+from qa.embed import FakeEmbedder
 from qa.index.files import CURRENT, MANIFEST
 
 runner = CliRunner()
@@ -136,3 +138,29 @@ def test_missing_articles_folder_is_one_line_and_leaves_nothing(tmp_path: Path) 
     args = ["ask", "hội nghị", "--seeds", str(elsewhere / "seeds"), "--index", str(elsewhere / "index")]
     _one_line_error(runner.invoke(app, [*args, "--model", "fake"]), "articles folder not found")
     assert list(elsewhere.iterdir()) == []
+
+
+def test_qa_ask_answers_through_a_running_server_of_the_same_index(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from qa.engine import Engine
+    from qa.server.app import create_app
+
+    from .conftest import serve_in_thread
+
+    with serve_in_thread(create_app(settings, FakeEmbedder())) as url:
+        port = url.rsplit(":", 1)[1]
+
+        def no_loading(*args: object, **kwargs: object) -> Engine:
+            raise AssertionError("qa ask loaded the index itself")
+
+        monkeypatch.setattr(Engine, "open", no_loading)
+        args = ["ask", "Ai chủ trì hội nghị trực tuyến toàn quốc?", "--json"]
+        args += ["--seeds", str(settings.seeds_dir), "--index", str(settings.index_dir), "--model", "fake"]
+        result = CliRunner().invoke(app, args, env={"QA_PORT": port})
+        assert result.exit_code == 0, result.output
+        assert json.loads(result.output)["short_answer"]["text"] == "Trương Thị Mai"
+        other = CliRunner().invoke(
+            app, [*args[:3], "--index", str(settings.index_dir.parent / "other")], env={"QA_PORT": port}
+        )
+        assert other.exit_code == 1 and "loaded the index itself" in str(other.exception)

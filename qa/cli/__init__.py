@@ -19,7 +19,6 @@ from ..engine import Engine
 from ..index.build import build_index
 from ..ingest.loaders import SUFFIXES
 from ..store.registry import backend
-from ..types import Answer
 from .common import (
     IndexOpt,
     JsonOpt,
@@ -30,6 +29,7 @@ from .common import (
     _settings,
     _user_errors,
 )
+from .remote import served_answer
 from .tools import model_app, reader_app
 
 if TYPE_CHECKING:
@@ -127,13 +127,18 @@ def ask(
     model: ModelOpt = None,
     store: StoreOpt = None,
 ) -> None:
-    """Answer a question from the articles, citing the passages (builds the index if missing)."""
+    """Answer a question from the articles, citing the passages (builds the index if missing).
+
+    When a ``qa serve`` of the same index runs on the configured host and port, it answers (fast: nothing
+    to load); otherwise the question is answered in this process."""
     settings = _settings(seeds, index, model, store=store)
     with _user_errors():
-        engine = Engine.open(settings, progress=sys.stderr.isatty())
-        answer = engine.ask(question, top_k)
+        answer = served_answer(settings, question, top_k)
+        if answer is None:
+            engine = Engine.open(settings, progress=sys.stderr.isatty())
+            answer = answer_json(engine.ask(question, top_k))
     if as_json:
-        typer.echo(json.dumps(answer_json(answer), ensure_ascii=False, indent=2))
+        typer.echo(json.dumps(answer, ensure_ascii=False, indent=2))
     else:
         typer.echo(_format_answer(answer))
 
@@ -326,15 +331,16 @@ def serve(
     uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="info")
 
 
-def _format_answer(answer: Answer) -> str:
-    lines = ([answer.lead] if answer.lead else []) + [answer.answer, ""]
-    if answer.sources:
-        lines.append(f"Confidence {answer.confidence:.0%}. Sources:")
-    for n, source in enumerate(answer.sources, 1):
-        lines.append(f"[{n}] {source.title}")
-        where = f"{source.doc_id}, characters {source.start}-{source.end}"
-        lines.append(f"    {where}" + (f", {source.url}" if source.url else ""))
-        passage = textwrap.shorten(source.text, 300, placeholder=" …")
+def _format_answer(answer: dict[str, Any]) -> str:
+    """An answer of ``qa ask --json``'s shape as text."""
+    lines = ([answer["lead"]] if answer["lead"] else []) + [answer["answer"], ""]
+    if answer["sources"]:
+        lines.append(f"Confidence {answer['confidence']:.0%}. Sources:")
+    for n, source in enumerate(answer["sources"], 1):
+        lines.append(f"[{n}] {source['title']}")
+        where = f"{source['doc_id']}, characters {source['start']}-{source['end']}"
+        lines.append(f"    {where}" + (f", {source['url']}" if source["url"] else ""))
+        passage = textwrap.shorten(source["text"], 300, placeholder=" …")
         lines.extend(textwrap.wrap(passage, 100, initial_indent="    ", subsequent_indent="    "))
     return "\n".join(lines)
 
