@@ -132,7 +132,7 @@ def test_ask_in_the_browser_and_open_the_source(browser: object, live_url: str) 
 def test_example_questions_and_vietnamese_rendering(browser: object, live_url: str) -> None:
     page = _new_page(browser)
     page.goto(live_url + "/")
-    assert "5 articles loaded" in page.locator("#loaded").inner_text()
+    assert "5 articles, 1 dated 2018" in page.locator("#loaded").inner_text()
     turn = _answered(page, page.locator(".example", has_text="Who is Hoang Trung Hai?").click)
     assert "Hoàng Trung Hải" in turn.locator(".bubble.answer").inner_text()
     assert "001_76149756d6973ddd" in page.locator("article.turn .card .card-meta").first.inner_text()

@@ -178,6 +178,6 @@ def test_the_chat_page_stream_sends_sources_first_then_the_answer_then_the_turn(
     events = [line.split(": ", 1)[1] for line in lines if line.startswith("event")]
     data = [json.loads(line.split(": ", 1)[1]) for line in lines if line.startswith("data")]
     assert events[0] == "sources" and events[-1] == "done" and set(events[1:-1]) == {"delta"}
-    assert 'class="card"' in data[0] and '<p class="stream"' in data[0] and "streaming-turn" in data[0]
+    assert 'class="card' in data[0] and '<p class="stream' in data[0] and "streaming-turn" in data[0]
     assert "Trương Thị Mai" in "".join(data[1:-1])
     assert "<strong>Trương Thị Mai</strong>" in data[-1] and "streaming-turn" not in data[-1]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Generator, Iterator
+from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
@@ -91,7 +92,8 @@ def router(
         if doc is None:
             return page(request, "error.html", 404, message=f"No article with id {doc_id!r}.")
         segments = document_segments(doc, start, end, es, ee)
-        return page(request, "doc.html", doc=doc, url=safe_url(doc.url), segments=segments)
+        file = Path(doc.path).name
+        return page(request, "doc.html", doc=doc, url=safe_url(doc.url), segments=segments, file=file)
 
     @router.get("/docs", response_class=HTMLResponse, include_in_schema=False)
     def docs(request: Request) -> HTMLResponse:

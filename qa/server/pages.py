@@ -6,6 +6,7 @@ markup, so article text, file names and questions can never become HTML.
 
 from __future__ import annotations
 
+import textwrap
 from collections import Counter
 from dataclasses import dataclass
 from urllib.parse import quote, urlencode, urlsplit
@@ -14,10 +15,12 @@ from ..answer.evidence import evidence_in
 from ..answer.generate import Reply
 from ..index.model import Index
 from ..lang.patterns import person_names
-from ..lang.text import fold, question_language, without_diacritics
+from ..lang.text import fold, question_language, sentence_spans, without_diacritics
 from ..types import Answer, Document, Source
 
 EXAMPLE_PEOPLE = 2  # example questions ask about the people named in the most articles
+SNIPPET_CHARS = 240  # an article's passage on its card, when the answer's sentence is not in it
+CONTEXT_CHARS = 160  # the sentence before and after the answer's, on its card
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,7 +35,8 @@ class Segment:
 
 @dataclass(frozen=True, slots=True)
 class Card:
-    """A source as shown under an answer."""
+    """An article cited under an answer: its best sentence with a line of context (the evidence, when the
+    answer comes from it), and its other cited passages behind "more"."""
 
     rank: int
     title: str
@@ -42,6 +46,8 @@ class Card:
     viewer: str
     score: float
     segments: tuple[Segment, ...]
+    more: tuple[tuple[str, str], ...] = ()  # (passage text, viewer link) of the article's other passages
+    evidence: bool = False  # the answer's sentence is in this article
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +76,7 @@ class Loaded:
     articles: int
     years: str  # "2017–2023", "" when no article is dated
     examples: tuple[str, ...]
+    dated: int = 0  # articles with a date
 
 
 def loaded(index: Index) -> Loaded:
@@ -90,7 +97,7 @@ def loaded(index: Index) -> Loaded:
     newest = dated[-1] if dated else (documents[0] if documents else None)
     if newest is not None:
         examples.append(f"Bài “{newest.title}” nói gì?")
-    return Loaded(len(documents), span, tuple(examples))
+    return Loaded(len(documents), span, tuple(examples), len(dated))
 
 
 def _name_counts(index: Index) -> Counter[str]:
@@ -144,7 +151,7 @@ def turn(answer: Answer, index: Index, reply: Reply | None = None) -> Turn:
         question=answer.question,
         answerable=answer.answerable,
         answer=reply_segments(answer, index),
-        cards=tuple(_card(n, s, answer, index) for n, s in enumerate(answer.sources, 1)),
+        cards=tuple(_card(n, group, answer, index) for n, group in enumerate(_by_article(answer.sources), 1)),
         confidence=answer.confidence,
         lang="en" if question_language(answer.question) == "en" else "vi",
         doc_ids=" ".join(dict.fromkeys(s.doc_id for s in answer.sources)),
@@ -156,35 +163,66 @@ def turn(answer: Answer, index: Index, reply: Reply | None = None) -> Turn:
     )
 
 
-def _card(rank: int, source: Source, answer: Answer, index: Index) -> Card:
-    local = evidence_in(source, answer.evidence)
-    if local is None:
-        segments: tuple[Segment, ...] = (Segment(source.text),)
+def _by_article(sources: tuple[Source, ...]) -> list[list[Source]]:
+    """The sources grouped by article, articles in the order of their best passage."""
+    groups: dict[str, list[Source]] = {}
+    for source in sources:
+        groups.setdefault(source.doc_id, []).append(source)
+    return list(groups.values())
+
+
+def _card(rank: int, sources: list[Source], answer: Answer, index: Index) -> Card:
+    """The card of one article from its cited passages (best first)."""
+    held = next((s for s in sources if evidence_in(s, answer.evidence) is not None), None)
+    best = held or sources[0]
+    document = index.documents[best.doc_id]
+    if held is not None and answer.evidence is not None:
+        segments = _in_context(document.text, answer.evidence.start, answer.evidence.end)
     else:
-        start, end = local
-        segments = tuple(
-            s
-            for s in (
-                Segment(source.text[:start]),
-                Segment(source.text[start:end], "evidence"),
-                Segment(source.text[end:]),
-            )
-            if s.text
-        )
+        segments = (Segment(textwrap.shorten(best.text, SNIPPET_CHARS, placeholder=" …")),)
+    return Card(
+        rank=rank,
+        title=best.title,
+        date=document.date,
+        url=safe_url(best.url),
+        doc_id=best.doc_id,
+        viewer=_viewer(best, answer),
+        score=best.score,
+        segments=segments,
+        more=tuple((s.text, _viewer(s, answer)) for s in sources if s is not best),
+        evidence=held is not None,
+    )
+
+
+def _in_context(text: str, start: int, end: int) -> tuple[Segment, ...]:
+    """The sentence ``text[start:end]`` marked, with the sentence before and after it (each cut short)."""
+    spans = list(sentence_spans(text))
+    at = next((i for i, (a, b) in enumerate(spans) if a <= start < b), None)
+    before = text[spans[at - 1][0] : spans[at - 1][1]] if at else ""
+    after = text[spans[at + 1][0] : spans[at + 1][1]] if at is not None and at + 1 < len(spans) else ""
+    pieces = (
+        Segment(_tail(before, CONTEXT_CHARS) + " " if before else ""),
+        Segment(text[start:end], "evidence"),
+        Segment(" " + textwrap.shorten(after, CONTEXT_CHARS, placeholder=" …") if after else ""),
+    )
+    return tuple(p for p in pieces if p.text)
+
+
+def _tail(text: str, limit: int) -> str:
+    """The end of ``text``, at most ``limit`` characters, cut at a word."""
+    if len(text) <= limit:
+        return text
+    cut = text[-limit:]
+    return "… " + cut.split(" ", 1)[-1]
+
+
+def _viewer(source: Source, answer: Answer) -> str:
+    """The viewer's link to ``source``'s passage (with the evidence marked when it holds it)."""
+    local = evidence_in(source, answer.evidence)
     query = {"start": source.start, "end": source.end}
     if local is not None:
         query.update(es=source.start + local[0], ee=source.start + local[1])
-    document = index.documents[source.doc_id]
-    return Card(
-        rank=rank,
-        title=source.title,
-        date=document.date,
-        url=safe_url(source.url),
-        doc_id=source.doc_id,
-        viewer=f"/doc/{quote(source.doc_id)}?{urlencode(query)}#hl",
-        score=source.score,
-        segments=segments,
-    )
+    return f"/doc/{quote(source.doc_id)}?{urlencode(query)}#hl"
 
 
 def document_segments(

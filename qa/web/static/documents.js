@@ -86,22 +86,35 @@
     });
   }
 
+  // Removal asks first, then says what happened (the page stays, with its link back to the chat).
   const remove = document.getElementById("remove");
-  if (remove) {
-    remove.addEventListener("click", async function () {
-      remove.disabled = true;
+  const confirmRemove = document.getElementById("confirm-remove");
+  if (remove && confirmRemove) {
+    const yes = document.getElementById("remove-yes");
+    const no = document.getElementById("remove-no");
+    remove.addEventListener("click", function () {
+      remove.hidden = true;
+      confirmRemove.hidden = false;
+      no.focus();
+    });
+    no.addEventListener("click", function () {
+      confirmRemove.hidden = true;
+      remove.hidden = false;
+      say("Kept.", "done");
+    });
+    yes.addEventListener("click", async function () {
+      yes.disabled = no.disabled = true;
       const id = remove.dataset.docId;
       const path = id.split("/").map(encodeURIComponent).join("/");
       const response = await fetch("/api/documents/" + path, { method: "DELETE" });
       if (!response.ok) {
         say("Not removed: " + (await problem(response)), "failed");
-        remove.disabled = false;
+        yes.disabled = no.disabled = false;
         return;
       }
+      confirmRemove.hidden = true;
       const reply = await response.json();
-      if (await follow(reply.ticket, "Removed. It is no longer cited.")) {
-        window.location.assign("/");
-      }
+      await follow(reply.ticket, "Removed " + remove.dataset.file + " from the folder: it is no longer cited.");
     });
   }
 })();
