@@ -249,3 +249,31 @@ def test_history_takes_back_the_short_answer_the_api_returned(client: TestClient
         "/api/ask", json={"question": "Bà ấy là ai?", "history": [turn | {"short_answer": "Trương Thị Mai"}]}
     )
     assert as_text.json()["answer"] == follow.json()["answer"]
+
+
+def test_an_empty_folder_says_how_to_add_articles_and_never_shows_its_path_to_others(tmp_path: Path) -> None:
+    folder = tmp_path / "empty"
+    folder.mkdir()
+    settings = Settings(
+        seeds_dir=folder,
+        index_dir=tmp_path / "index",
+        model="fake",
+        allow_uploads=True,
+        allowed_hosts=["127.0.0.1", "qa.example.org"],
+    )
+    with TestClient(create_app(settings, FakeEmbedder())) as client:
+        local = client.get("/", headers={**HTML, "Host": "127.0.0.1:8000"}).text
+        assert "No articles yet · Chưa có bài báo nào" in local and str(folder.resolve()) in local
+        assert (
+            "drop them in the box below" in local
+            and 'class="examples" aria-label="Example questions" hidden' in local
+        )
+        remote = client.get("/", headers={**HTML, "Host": "qa.example.org"}).text
+        assert "No articles yet" in remote and str(folder) not in remote
+        listed = client.get("/api/documents", headers={"Host": "qa.example.org"})
+        assert (
+            listed.status_code == 200 and listed.json()["documents"] == []
+        )  # the first upload's progress shows
+        asked = client.post("/api/ask", json={"question": "Ai chủ trì?"}, headers={"Host": "qa.example.org"})
+        assert asked.status_code == 503 and "chưa có bài báo nào" in asked.json()["detail"]
+        assert str(folder) not in asked.text

@@ -33,7 +33,7 @@ from fastapi.templating import Jinja2Templates
 from ..config import Settings
 from ..embed import Embedder, load_embedder
 from ..engine import Engine, release_store
-from ..errors import QAError
+from ..errors import EmptyCorpusError, QAError
 from . import problems
 from .ask import router as ask_router
 from .documents import router as documents_router
@@ -50,6 +50,7 @@ log = logging.getLogger(__name__)
 WEB = Path(str(resources.files("qa").joinpath("web")))  # package data, so an installed wheel serves
 SWAGGER = Path(str(resources.files("fastapi_offline") / "static"))  # Swagger UI 5 files (MIT package)
 
+EMPTY = "there are no articles yet: add some first · chưa có bài báo nào: hãy thêm bài trước"
 SECURITY_HEADERS = {
     "Content-Security-Policy": (
         "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; "
@@ -68,11 +69,16 @@ def create_app(settings: Settings, embedder: Embedder | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.engine = None
         app.state.problem = None
+        app.state.empty = False  # no articles yet: the page says how to add some
         # the folder is looked at before the first build reads it, so no change in between is missed
         watch = await asyncio.to_thread(FolderWatch, settings.seeds_dir) if settings.watch_interval else None
         try:
             app.state.engine = await asyncio.to_thread(Engine.open, settings, embedder)
             log.info("serving %s", app.state.engine.index.version)
+        except EmptyCorpusError as exc:
+            log.warning("no articles to serve yet: %s", exc)
+            app.state.empty = True
+            app.state.problem = EMPTY  # the folder's path is for the log, not for a remote user
         except QAError as exc:
             log.error("cannot serve answers: %s", exc)
             app.state.problem = str(exc)
@@ -82,7 +88,7 @@ def create_app(settings: Settings, embedder: Embedder | None = None) -> FastAPI:
             return engine.embedder if engine is not None else embedder or load_embedder(settings)
 
         def publish(engine: Engine) -> None:
-            app.state.engine, app.state.problem = engine, None
+            app.state.engine, app.state.problem, app.state.empty = engine, None, False
             log.info("now serving %s", engine.index.version)
             loaded(engine.index)  # in the updater's thread, not in the first page request after it
 

@@ -99,7 +99,10 @@ def router(settings: Settings, engine_of: Callable[[Request], Engine]) -> APIRou
 
     @api.get("/api/documents", response_model=DocumentList, responses={503: {"model": Problem}}, tags=["api"])
     def api_documents(request: Request) -> dict[str, Any]:
-        """The indexed articles (sorted by id) and what background indexing is doing."""
+        """The indexed articles (sorted by id) and what background indexing is doing (none yet, while
+        the first articles of an empty folder are being indexed)."""
+        if request.app.state.engine is None and request.app.state.empty:
+            return {"documents": [], "indexing": indexing_json(request), "uploads": settings.allow_uploads}
         engine = engine_of(request)
         docs = [
             {

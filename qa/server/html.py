@@ -19,6 +19,7 @@ from ..engine import Engine
 from ..errors import QuestionError
 from ..ingest.loaders import SUFFIXES
 from .ask import AskRequest
+from .limits import host_name
 from .pages import Loaded, Turn, document_segments, loaded, safe_url, turn
 
 
@@ -30,9 +31,12 @@ def router(
 
     def page(request: Request, name: str, status: int = 200, **context: Any) -> HTMLResponse:
         about = _loaded_of(request)
+        local = host_name(request.headers.get("host", "")) in ("127.0.0.1", "localhost", "::1")
         extra = {
             "examples": about.examples if about else (),
             "loaded": about,
+            "empty": request.app.state.empty,
+            "folder": str(settings.seeds_dir.resolve()) if local else None,  # never a remote user's to see
             "uploads": settings.allow_uploads,
             "accept": ",".join(SUFFIXES),
         }

@@ -149,11 +149,12 @@
     ask(question);
   });
 
-  document.querySelectorAll(".example[data-question]").forEach(function (link) {
-    link.addEventListener("click", function (event) {
-      event.preventDefault();
-      ask(link.dataset.question);
-    });
+  // delegated: the examples are rendered again when the articles change (documents.js)
+  document.addEventListener("click", function (event) {
+    const link = event.target.closest(".example[data-question]");
+    if (!link) return;
+    event.preventDefault();
+    ask(link.dataset.question);
   });
 
   if (clear) {

@@ -62,7 +62,22 @@
     }
     const reply = await response.json();
     const titles = reply.saved.map(function (s) { return "“" + s.title + "”"; }).join(", ");
-    await follow(reply.ticket, "Added " + titles + ". You can ask about it now.");
+    if (await follow(reply.ticket, "Added " + titles + ". You can ask about it now.")) await refreshCounts();
+  }
+
+  // The page's count of articles, its examples and its empty-folder note, as the server now renders them.
+  async function refreshCounts() {
+    try {
+      const response = await fetch("/", { headers: { Accept: "text/html" } });
+      const fresh = new DOMParser().parseFromString(await response.text(), "text/html");
+      for (const selector of ["#loaded", ".examples", "#empty"]) {
+        const now = document.querySelector(selector);
+        const then = fresh.querySelector(selector);
+        if (now && then) now.replaceWith(document.importNode(then, true));
+        else if (now) now.remove();
+        else if (then) document.querySelector("main").prepend(document.importNode(then, true));
+      }
+    } catch (err) { /* the counts stay as they were until the page is reloaded */ }
   }
 
   const form = document.getElementById("upload");
