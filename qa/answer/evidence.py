@@ -12,7 +12,6 @@ from typing import Any, Literal
 
 import numpy as np
 
-from ..embed import e5_id
 from ..lang.bilingual import english_tokens, translations
 from ..lang.patterns import (
     DATE,
@@ -30,7 +29,7 @@ from ..search.hybrid import HybridRetriever, Ranking
 from ..types import Answer, Hit, Source, Span
 from .confidence import confidence
 from .lead import english_lead
-from .reading import THRESHOLDS, Read, Reads, read_best
+from .reading import Reads, read_span
 from .spans import aligned_span
 
 NOT_FOUND_EN = "Not found in the articles."
@@ -79,7 +78,6 @@ def answer_question(
     asked: str | None = None,
     weights: EvidenceWeights = WEIGHTS,
     reader: Reads | None = None,
-    min_margin: float | None = None,
 ) -> Answer:
     """Retrieve, pick evidence and build the :class:`Answer` (sources best first, at most ``top_k``).
 
@@ -90,16 +88,11 @@ def answer_question(
     (:mod:`qa.confidence`); under ``min_confidence`` (default: its language's threshold) the answer is
     "not found in the articles" with no sources.
 
-    With a ``reader`` (:mod:`qa.answer.reading`) the evidence sentence and the short answer are the
-    reader's pick among the rules' best candidates, and a best margin under ``min_margin`` is "not found"
-    too (the two thresholds default to the language's :data:`~qa.answer.reading.THRESHOLDS`); without one,
-    the rules pick (``weights``) and line up the span (:mod:`qa.answer.spans`).
+    The rules pick the sentence (``weights``) and line up the span (:mod:`qa.answer.spans`); with a
+    ``reader`` (:mod:`qa.answer.reading`) an English question's span is the reader's.
     """
     ranking = ranking if ranking is not None else retriever.rank(question)
     hits = retriever.hits(ranking, max(top_k, EVIDENCE_CHUNKS))
-    if reader is not None:  # the reader's thresholds: its margin shares the "not found" decision
-        fitted = retriever.index.embedder_id == e5_id()  # else the probability is not the fitted one
-        min_confidence, min_margin = _reader_thresholds(ranking.language, min_confidence, min_margin, fitted)
     probability, enough = confidence(
         retriever.index, ranking, hits[0] if hits else None, question, min_confidence
     )
@@ -107,8 +100,7 @@ def answer_question(
     kind = question_kind(own)
     # a follow-up's own words pick the sentence; its conversation only found the passages
     candidates = _candidates(retriever, ranking, hits[:EVIDENCE_CHUNKS], own, kind, weights)
-    read = _read(reader, retriever, question, kind, candidates)
-    if not candidates or not enough or (read is not None and read.reading.margin < (min_margin or 0.0)):
+    if not candidates or not enough:
         return Answer(
             question=own,
             # in the question's language: Vietnamese typed without diacritics gets Vietnamese too
@@ -117,8 +109,9 @@ def answer_question(
             sources=(),
             confidence=round(probability, 4),
         )
-    sentence = retriever.index.sentences[candidates[read.index if read else 0].row]
+    sentence = retriever.index.sentences[candidates[0].row]
     kind = _marking_kind(kind, own)
+    read = reader if ranking.language == "en" and kind is not QuestionKind.WHICH_ARTICLE else None
     text, short = _marked(retriever, sentence, kind, question, read)
     return Answer(
         question=own,
@@ -130,31 +123,6 @@ def answer_question(
         short_answer=short,
         lead=_lead(kind, own, short),
     )
-
-
-def _reader_thresholds(
-    language: str, min_confidence: float | None, min_margin: float | None, fitted: bool
-) -> tuple[float | None, float]:
-    """The probability and margin thresholds with a reader: those given, else the language's (the
-    probability's only for the packaged model's index, whose probabilities were fitted)."""
-    probability, margin = THRESHOLDS[language]
-    return (
-        probability if min_confidence is None and fitted else min_confidence,
-        margin if min_margin is None else min_margin,
-    )
-
-
-def _read(
-    reader: Reads | None,
-    retriever: HybridRetriever,
-    question: str,
-    kind: QuestionKind,
-    candidates: list[_Candidate],
-) -> Read | None:
-    """The reader's pick among the candidates (None without a reader, or for "which article")."""
-    if reader is None or not candidates or kind is QuestionKind.WHICH_ARTICLE:
-        return None
-    return read_best(reader, question, [retriever.index.sentences[c.row].text for c in candidates])
 
 
 def _marking_kind(kind: QuestionKind, question: str) -> QuestionKind:
@@ -172,20 +140,20 @@ def _lead(kind: QuestionKind, question: str, short: Span | None) -> str | None:
 
 
 def _marked(
-    retriever: HybridRetriever, sentence: Span, kind: QuestionKind, question: str, read: Read | None = None
+    retriever: HybridRetriever, sentence: Span, kind: QuestionKind, question: str, reader: Reads | None = None
 ) -> tuple[str, Span | None]:
     """The evidence sentence with its answer span in ``**`` (the article's title for "which article"),
-    and that span in the article: the reader's span when it read the sentence, else the rules'."""
+    and that span in the article: the ``reader``'s when one is given, else the rules'."""
     document = retriever.index.documents[sentence.doc_id]
     if kind is QuestionKind.WHICH_ARTICLE:
         at = document.text.find(document.title)
         title = Span(document.doc_id, at, at + len(document.title), document.title) if at >= 0 else None
         return f"**{document.title}**: {sentence.text}", title
-    if read is not None:
-        found = read.reading.start, read.reading.end
-        span = found if 0 <= found[0] < found[1] <= len(sentence.text) else None
-    else:
-        span = _span(kind, sentence.text, question)
+    span = (
+        read_span(reader, question, sentence.text)
+        if reader is not None
+        else _span(kind, sentence.text, question)
+    )
     if span is None:
         return sentence.text, None
     start, end = sentence.start + span[0], sentence.start + span[1]
