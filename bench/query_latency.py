@@ -111,8 +111,11 @@ def main() -> None:
     lines = (ROOT / "seeds" / "questions.jsonl").read_text(encoding="utf-8").splitlines()
     questions = [str(json.loads(line)["question"]) for line in lines if line]
     real = load_embedder(Settings())
-    print("| store | articles | how | run | ask p50 / p99 ms (real query encoder) | encoder alone p50 ms |")
-    print("|---|---|---|---|---|---|")
+    reader = "on" if Settings().reader else "off"  # QA_READER=false: the rules alone, as before the reader
+    print(
+        "| store | reader | articles | how | run | ask p50 / p99 ms (real query encoder) | encoder p50 ms |"
+    )
+    print("|---|---|---|---|---|---|---|")
     for store in args.stores.split(","):
         settings = Settings(seeds_dir=args.seeds, index_dir=args.index, model="fake", store=store)  # type: ignore[arg-type]
         engine = Engine.open(settings, RealEncoderCost(real))
@@ -123,14 +126,17 @@ def main() -> None:
             ask = percentiles(timed(engine.ask, questions))
             encode = percentiles(timed(real.embed_query, questions))
             print(
-                f"| {store} | {articles:,} | in-process | {run} | {ask[0]:.0f} / {ask[1]:.0f} | "
+                f"| {store} | {reader} | {articles:,} | in-process | {run} | {ask[0]:.0f} / {ask[1]:.0f} | "
                 f"{encode[0]:.1f} |",
                 flush=True,
             )
         del engine  # the next store is timed without this one's index in memory, as one server would be
         gc.collect()
         for run, ask in enumerate(over_http(args, store, questions), 1):
-            print(f"| {store} | {articles:,} | HTTP | {run} | {ask[0]:.0f} / {ask[1]:.0f} | - |", flush=True)
+            print(
+                f"| {store} | {reader} | {articles:,} | HTTP | {run} | {ask[0]:.0f} / {ask[1]:.0f} | - |",
+                flush=True,
+            )
 
 
 if __name__ == "__main__":
