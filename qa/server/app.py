@@ -70,8 +70,7 @@ def create_app(settings: Settings, embedder: Embedder | None = None) -> FastAPI:
         app.state.engine = None
         app.state.problem = None
         app.state.empty = False  # no articles yet: the page says how to add some
-        # the folder is looked at before the first build reads it, so no change in between is missed
-        watch = await asyncio.to_thread(FolderWatch, settings.seeds_dir) if settings.watch_interval else None
+        watch = FolderWatch(settings.seeds_dir) if settings.watch_interval else None
         try:
             app.state.engine = await asyncio.to_thread(Engine.open, settings, embedder)
             log.info("serving %s", app.state.engine.index.version)
@@ -92,9 +91,13 @@ def create_app(settings: Settings, embedder: Embedder | None = None) -> FastAPI:
             log.info("now serving %s", engine.index.version)
             loaded(engine.index)  # in the updater's thread, not in the first page request after it
 
-        app.state.updater = Updater(settings, current_embedder, publish, lambda: app.state.engine)
-        if watch is not None:  # what changed while the server was down, or an index it could not load
-            app.state.updater.request()
+        app.state.updater = Updater(
+            settings,
+            current_embedder,
+            publish,
+            lambda: app.state.engine,
+            watch.mark if watch else lambda: None,
+        )
         watcher = asyncio.create_task(watch_index(app, settings))
         folder = asyncio.create_task(watch_folder(app, settings, watch)) if watch is not None else None
         yield

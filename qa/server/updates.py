@@ -22,7 +22,7 @@ from typing import Any
 from ..config import Settings
 from ..embed import Embedder
 from ..engine import Engine
-from ..errors import QAError
+from ..errors import CorpusError, QAError
 from ..index.build import build_index
 from ..index.segments import update
 from ..ingest.corpus import suffix, walk
@@ -65,11 +65,13 @@ class Updater:
         embedder: Callable[[], Embedder],
         publish: Callable[[Engine], None],
         serving: Callable[[], Engine | None] = lambda: None,
+        reading: Callable[[], None] = lambda: None,
     ) -> None:
         self._settings = settings
         self._embedder = embedder
         self._publish = publish
         self._serving = serving  # the engine answering now: an update starts from its index
+        self._reading = reading  # called as an update starts reading the folder (FolderWatch.mark)
         self._changed = threading.Condition()
         self._wanted = False
         self._closed = False
@@ -123,22 +125,27 @@ class Updater:
                 self._status = replace(self._status, state="indexing", pending=False, done=0, total=0)
                 self._changed.notify_all()
             error = None
+            retry = True  # a full disk or a database away may pass; a folder without articles waits for one
             skipped: tuple[dict[str, str], ...] = ()
             try:
                 skipped = self._update()
+            except CorpusError as exc:
+                error, retry = str(exc), False
+                log.warning("nothing to index: %s", exc)
             except QAError as exc:
                 error = str(exc)
                 log.error("index update failed, the previous index keeps serving: %s", exc)
             except Exception as exc:  # a bug must not kill the thread that keeps the index current
                 error = f"{type(exc).__name__}: {exc}"
                 log.exception("index update failed, the previous index keeps serving")
-            failed = error is not None
+            failed = error is not None and retry
             with self._changed:
                 self._status = UpdateStatus("idle", self._started, self._wanted, error=error, skipped=skipped)
                 self._changed.notify_all()
 
     def _update(self) -> tuple[dict[str, str], ...]:
         """Bring the served index up to the folder and publish it; the files skipped."""
+        self._reading()
         engine = self._serving()
         if engine is not None:
             index = update(self._settings, engine.embedder, engine.index, self._progress)
@@ -169,10 +176,18 @@ class FolderWatch:
     def __init__(self, folder: Path) -> None:
         self.folder = folder
         self._lock = threading.Lock()  # the OS's notices and the periodic looks may ask at once
-        self._last = self._signature()
+        # unknown: the first look reports a change, so the folder is compared with the index at start
+        # (what changed while the server was down, or during its first build)
+        self._last: frozenset[tuple[str, int, int]] | None = None
+
+    def mark(self) -> None:
+        """Take the folder as it is now as seen: an update is about to read it, so what changes after
+        this is what the next look must report (even a change that undoes one made before)."""
+        with self._lock:
+            self._last = self._signature()
 
     def changed(self) -> bool:
-        """Whether the folder's articles differ from the last call (or from construction)."""
+        """Whether the folder's articles differ from the last call (always true for the first)."""
         with self._lock:
             now = self._signature()
             if now == self._last:

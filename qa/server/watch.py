@@ -59,13 +59,13 @@ async def watch_folder(app: FastAPI, settings: Settings, watch: FolderWatch) -> 
     looks pause at least 20 times as long as the last one took (at most 5% of a core).
     """
     told = asyncio.create_task(_told_by_the_os(app, settings, watch))
-    pause = settings.watch_interval
     try:
-        while True:
-            await asyncio.sleep(pause)
+        while True:  # the first look is at once: it compares the folder with the index just loaded
             began = time.process_time()
             await _look(app, settings, watch)
-            pause = max(settings.watch_interval, WATCH_COST_FACTOR * (time.process_time() - began))
+            await asyncio.sleep(
+                max(settings.watch_interval, WATCH_COST_FACTOR * (time.process_time() - began))
+            )
     finally:
         told.cancel()
 
