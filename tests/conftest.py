@@ -134,7 +134,6 @@ def _isolated_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> It
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setenv("QA_EVAL_CACHE", str(tmp_path / "eval-cache"))  # never the user's own cache
     monkeypatch.setenv("QA_ALLOWED_HOSTS", '["127.0.0.1", "localhost", "::1", "testserver"]')  # TestClient's
-    monkeypatch.setenv("QA_READER", "false")  # the rules, fast; the reader's own tests turn it on
     monkeypatch.chdir(tmp_path)
     get_settings.cache_clear()
     yield

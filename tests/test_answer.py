@@ -206,4 +206,6 @@ def test_the_rules_keep_a_vietnamese_questions_span_and_no_answer_keeps_theirs(e
     silent = replace(engine, reader=_Reader("không có ở đâu", 5.0))  # an empty span: the sentence unmarked
     plain = engine.ask("Who chaired the Hoi nghi truc tuyen toan quoc?")
     assert silent.ask("Who chaired the Hoi nghi truc tuyen toan quoc?").short_answer is None
-    assert plain.answer.replace("**", "") == silent.ask("Who chaired the Hoi nghi truc tuyen toan quoc?").answer
+    assert (
+        plain.answer.replace("**", "") == silent.ask("Who chaired the Hoi nghi truc tuyen toan quoc?").answer
+    )

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from qa.answer.reader import Reader, Tokenizer
+from qa.config import Settings
 from qa.eval import reader_training
 from qa.eval.reader_training import question_pairs, train_reader
 
@@ -106,3 +107,21 @@ def test_a_stopped_run_continues_to_the_same_weights(
         theirs = load_file(str(whole / name / "reader.safetensors"))
         assert mine.keys() == theirs.keys()
         assert all(np.allclose(mine[k], theirs[k], atol=1e-3) for k in mine), name
+
+
+def test_the_shipped_weights_load_offline_and_mark_an_english_questions_span(real_settings: Settings) -> None:
+    from qa.answer.reader import load_reader, packaged_weights
+    from qa.engine import Engine
+
+    assert packaged_weights() is not None
+    reader = load_reader()
+    assert reader is not None
+    sentence = "Trận đấu diễn ra tại sân vận động Levi's ở Santa Clara."
+    reading = reader.read("Where was the game played?", [sentence])[0]
+    assert "Santa Clara" in sentence[reading.start : reading.end]
+    on = Engine.open(real_settings.model_copy(update={"reader": True}))
+    assert isinstance(on.reader, Reader)
+    answer = on.ask("Who chaired the national online conference?")
+    assert answer.short_answer is not None and answer.short_answer.text in (
+        answer.evidence.text if answer.evidence else ""
+    )
