@@ -111,8 +111,10 @@ def test_ask_in_the_browser_and_open_the_source(browser: object, live_url: str) 
     page.goto(live_url + "/")
     answer = _ask(page, "Who chaired the 2018 review meeting?").locator(".bubble.answer").inner_text()
     assert answer and "Not found" not in answer
-    doc_ids = page.locator("article.turn .card .card-meta").all_inner_texts()
-    assert any("001_76149756d6973ddd" in meta for meta in doc_ids[:3])
+    cards = page.locator("article.turn .card .card-title")
+    doc_ids = [cards.nth(i).get_attribute("title") for i in range(cards.count())]
+    assert "001_76149756d6973ddd" in doc_ids[:3]
+    assert len(doc_ids) == len(set(doc_ids))  # one card per article
     assert page.locator("article.turn .card mark").count() >= 1  # the evidence is highlighted
 
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
@@ -124,7 +126,11 @@ def test_ask_in_the_browser_and_open_the_source(browser: object, live_url: str) 
     highlighted.wait_for()
     assert highlighted.is_visible()
     box = highlighted.bounding_box()
-    assert box is not None and box["y"] < 844  # scrolled into view
+    assert box is not None and 0 < box["y"] < 844  # scrolled into view, not under the top edge
+    back = page.locator(".back a").bounding_box()
+    assert (
+        back is not None and back["y"] >= 0 and back["y"] + back["height"] <= box["y"]
+    )  # the way back shows
     page.screenshot(path=str(SCREENSHOTS / "viewer.png"))
     assert dialogs == [] and outside == []
 
@@ -135,7 +141,9 @@ def test_example_questions_and_vietnamese_rendering(browser: object, live_url: s
     assert "5 articles, 1 dated 2018" in page.locator("#loaded").inner_text()
     turn = _answered(page, page.locator(".example", has_text="Who is Hoang Trung Hai?").click)
     assert "Hoàng Trung Hải" in turn.locator(".bubble.answer").inner_text()
-    assert "001_76149756d6973ddd" in page.locator("article.turn .card .card-meta").first.inner_text()
+    assert (
+        page.locator("article.turn .card .card-title").first.get_attribute("title") == "001_76149756d6973ddd"
+    )
 
 
 def test_hostile_article_stays_inert_in_chat_and_viewer(browser: object, hostile_url: str) -> None:
@@ -201,8 +209,16 @@ def test_upload_a_web_page_ask_about_it_then_remove_it(
     first.locator("a.open").click()
     page.wait_for_url("**/doc/tin-ha-noi**")
     page.click("#remove")
-    page.wait_for_url(url + "/")
+    confirm = page.locator("#confirm-remove")
+    assert confirm.is_visible() and "tin-ha-noi.html" in confirm.inner_text()
+    assert (corpus / "tin-ha-noi.html").exists()  # nothing is removed before the user confirms
+    page.screenshot(path=str(SCREENSHOTS / "remove-confirm.png"))
+    page.click("#remove-yes")
+    status = page.locator("#upload-status")
+    status.filter(has_text="Removed tin-ha-noi.html").wait_for()
     assert not (corpus / "tin-ha-noi.html").exists()
+    page.locator(".back a").click()
+    page.wait_for_url(url + "/")
     again = _ask(page, "Hà Nội tinh giản bao nhiêu biên chế?")  # the earlier turns stay in the thread
     assert PAGE_TITLE not in again.inner_text()
     assert dialogs == [] and outside == []
@@ -230,7 +246,7 @@ def test_after_three_turns_the_newest_answer_is_in_view(
     page.screenshot(path=str(SCREENSHOTS / f"three-turns-{width}.png"))
     # the follow-up was read in its conversation: answered from the conference article
     second = page.locator("article.turn").nth(1)
-    assert "002_88b7908893ec28a4" in second.locator(".card .card-meta").first.inner_text()
+    assert second.locator(".card .card-title").first.get_attribute("title") == "002_88b7908893ec28a4"
     assert dialogs == [] and outside == []
 
 
