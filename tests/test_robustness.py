@@ -164,14 +164,25 @@ def test_sibling_prefix_and_encoded_traversal_are_404(client: TestClient, path: 
 def test_server_reports_a_corrupt_index_as_503(settings: Settings) -> None:
     report = build_index(settings, FakeEmbedder())
     (report.path / "chunks.faiss").write_bytes(b"garbage")
-    with TestClient(create_app(settings, FakeEmbedder())) as client:
+    unwatched = settings.model_copy(update={"watch_interval": 0})  # nothing rebuilds it meanwhile
+    with TestClient(create_app(unwatched, FakeEmbedder())) as client:
         health = client.get("/api/health")
     assert health.status_code == 503 and "chunks.faiss fails its checksum" in health.json()["detail"]
 
 
+@pytest.mark.hostile
+def test_a_server_watching_its_folder_rebuilds_an_index_it_could_not_load(settings: Settings) -> None:
+    """After a checksum failure the server once stayed at 503 until someone ran qa index."""
+    report = build_index(settings, FakeEmbedder())
+    (report.path / "chunks.faiss").write_bytes(b"garbage")
+    with TestClient(create_app(settings, FakeEmbedder())) as client:
+        assert client.app.state.updater.wait(1, HANG).error is None  # type: ignore[attr-defined]
+        assert client.get("/api/health").status_code == 200
+
+
 def test_server_refuses_an_index_built_with_other_chunking(settings: Settings) -> None:
     build_index(settings, FakeEmbedder())
-    other = settings.model_copy(update={"chunk_size": 300})
+    other = settings.model_copy(update={"chunk_size": 300, "watch_interval": 0})
     with TestClient(create_app(other, FakeEmbedder())) as client:
         health = client.get("/api/health")
     assert health.status_code == 503 and "chunks of 200 characters" in health.json()["detail"]
