@@ -83,7 +83,7 @@ class Recording(OpenAIGenerator):
 
 def test_a_real_llm_answer_streams_in_and_is_checked(settings: Settings, llm: tuple[object, str]) -> None:
     _, url = llm
-    generator = Recording(url, timeout=120)
+    generator = Recording(url, timeout=HANG)  # the whole reply of a real model on a busy machine
     engine = Engine.open(settings, FakeEmbedder(), generator=generator)
     reply = engine.reply(QUESTION)
     assert len(generator.pieces) > 1  # it streamed
@@ -99,7 +99,7 @@ def test_the_server_killed_mid_stream_gives_the_extractive_answer(
     settings: Settings, llm: tuple[subprocess.Popen[bytes], str]
 ) -> None:
     process, url = llm
-    generator = Recording(url, timeout=120)
+    generator = Recording(url, timeout=HANG)
     generator.process = process
     app = create_app(settings, FakeEmbedder())
     with TestClient(app) as client:

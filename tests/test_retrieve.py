@@ -184,5 +184,5 @@ def test_query_latency_benchmark_runs_in_process_and_over_http(seeds_copy: Path,
         [sys.executable, str(bench), *options, "--runs", "1"], capture_output=True, text=True
     )
     assert result.returncode == 0, result.stderr[-2000:]
-    rows = [line.split(" | ")[:4] for line in result.stdout.splitlines() if line.startswith("| folder")]
-    assert rows == [["| folder", "5", "in-process", "1"], ["| folder", "5", "HTTP", "1"]]
+    rows = [line.split(" | ")[:5] for line in result.stdout.splitlines() if line.startswith("| folder")]
+    assert rows == [["| folder", "off", "5", "in-process", "1"], ["| folder", "off", "5", "HTTP", "1"]]

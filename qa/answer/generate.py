@@ -31,6 +31,7 @@ _CITATION = re.compile(r"\[(\d+)\]")
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 PASSAGE_CHARS = 1200  # each passage is cut to this many characters in the prompt
+MAX_REPLY_TOKENS = 400
 MAX_REPLY_CHARS = 4000  # a longer reply is not an answer of one to three sentences: the extractive one stands
 _TRAILING_CITATIONS = re.compile(r"([.!?])((?:\s*\[\d+\])+)")
 
@@ -55,7 +56,13 @@ class OpenAIGenerator:
         """The reply's pieces; :class:`GenerationError` when the server fails, sends something that is not
         a chat completion chunk, takes longer than ``timeout`` in all or sends over ``MAX_REPLY_CHARS``."""
         headers = {"Authorization": f"Bearer {self.api_key}"} if self.api_key else {}
-        body = {"model": self.model, "messages": list(messages), "stream": True, "temperature": 0}
+        body = {
+            "model": self.model,
+            "messages": list(messages),
+            "stream": True,
+            "temperature": 0,
+            "max_tokens": MAX_REPLY_TOKENS,  # one to three sentences; a longer reply is not used anyway
+        }
         deadline = time.monotonic() + self.timeout  # for the whole reply, not each read
         size = 0
         try:
