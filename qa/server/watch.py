@@ -61,11 +61,9 @@ async def watch_folder(app: FastAPI, settings: Settings, watch: FolderWatch) -> 
     told = asyncio.create_task(_told_by_the_os(app, settings, watch))
     try:
         while True:  # the first look is at once: it compares the folder with the index just loaded
-            began = time.process_time()
+            began = time.monotonic()  # not the process's CPU time, which an update beside it inflates
             await _look(app, settings, watch)
-            await asyncio.sleep(
-                max(settings.watch_interval, WATCH_COST_FACTOR * (time.process_time() - began))
-            )
+            await asyncio.sleep(max(settings.watch_interval, WATCH_COST_FACTOR * (time.monotonic() - began)))
     finally:
         told.cancel()
 
