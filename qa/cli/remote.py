@@ -8,8 +8,9 @@ from typing import Any
 
 import httpx
 
-from ..config import Settings
+from ..config import ANY_INTERFACE, LOOPBACK_HOSTS, Settings
 from ..errors import QuestionError
+from ..store.registry import backend
 
 HEALTH_TIMEOUT = 0.5  # seconds: a server on the port answers its health at once, or is not used
 ANSWER_TIMEOUT = 120.0
@@ -19,7 +20,7 @@ def served_answer(settings: Settings, question: str, top_k: int) -> dict[str, An
     """The answer (``qa ask --json``'s shape) from a server at ``settings.host:port`` serving the index of
     ``settings``; None when there is none (or it serves another index, or fails): then answer in-process.
     Raises :class:`QuestionError` when the server refuses the question."""
-    host = "127.0.0.1" if settings.host in ("0.0.0.0", "::", "") else settings.host
+    host = LOOPBACK_HOSTS[0] if settings.host in ANY_INTERFACE else settings.host
     url = f"http://{host}:{settings.port}"
     try:
         health = httpx.get(f"{url}/api/health", timeout=HEALTH_TIMEOUT)
@@ -45,6 +46,6 @@ def _same_index(health: dict[str, Any], settings: Settings) -> bool:
     index = health["index"]
     if index["store"] != settings.store:
         return False
-    if settings.store != "folder":
+    if not backend(settings.store).local:
         return True  # one database holds one index
     return Path(index["path"]).resolve().parent == settings.index_dir.resolve()

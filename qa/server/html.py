@@ -14,7 +14,7 @@ from fastapi.templating import Jinja2Templates
 from sse_starlette import EventSourceResponse
 
 from ..answer.generate import PIECE, Reply
-from ..config import Settings
+from ..config import LOOPBACK_HOSTS, Settings
 from ..engine import Engine
 from ..errors import QuestionError
 from ..ingest.loaders import SUFFIXES
@@ -31,7 +31,7 @@ def router(
 
     def page(request: Request, name: str, status: int = 200, **context: Any) -> HTMLResponse:
         about = _loaded_of(request)
-        local = host_name(request.headers.get("host", "")) in ("127.0.0.1", "localhost", "::1")
+        local = host_name(request.headers.get("host", "")) in LOOPBACK_HOSTS
         extra = {
             "examples": about.examples if about else (),
             "loaded": about,

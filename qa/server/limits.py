@@ -18,7 +18,7 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass
 from typing import Any
 
-from ..config import Settings
+from ..config import ANY_INTERFACE, Settings
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -45,7 +45,7 @@ def allowed_hosts(settings: Settings) -> frozenset[str]:
     """The host names of ``settings.allowed_hosts``, with the one the server listens on when it is a name
     or an address rather than every interface."""
     hosts = {h.strip().lower().strip("[]") for h in settings.allowed_hosts}
-    if settings.host not in ("0.0.0.0", "::", ""):
+    if settings.host not in ANY_INTERFACE:
         hosts.add(settings.host.lower().strip("[]"))
     return frozenset(hosts)
 
