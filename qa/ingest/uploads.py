@@ -20,7 +20,7 @@ from pathlib import Path
 
 from ..errors import ArticleExistsError, ArticleNotFoundError, UnreadableFileError, UploadError
 from ..types import Document
-from .corpus import document_id, parse_document
+from .corpus import document_id, parse_document, suffix
 from .loaders import SUFFIXES
 
 MAX_NAME_BYTES = 200
@@ -92,9 +92,10 @@ def _check_free(folder: Path, name: str, doc_id: str, replace: bool) -> bool:
     """Whether ``name`` is in ``folder`` already (to be replaced); raises :class:`ArticleExistsError`
     naming the file that holds the article id when it is another file, or this one without ``replace``."""
     owners = sorted(
-        p.name for p in folder.glob(glob.escape(Path(name).stem) + ".*") if p.stem == Path(name).stem
+        p.name
+        for p in folder.glob(glob.escape(Path(name).stem) + ".*")
+        if suffix(p.name).lower() in SUFFIXES and document_id(Path(p.name)) == doc_id
     )
-    owners = [o for o in owners if o.lower().endswith(SUFFIXES)]
     other = next((o for o in owners if o != name), None)
     if other is not None:
         raise ArticleExistsError(
