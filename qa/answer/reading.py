@@ -3,12 +3,11 @@ evidence sentence the rules picked and marks the answer span in it, for English 
 
 Why so little of what it could do: trained on xquad-vi-dev alone (the only licensed QA data this project
 could fetch; about 320 questions per language and fold), out-of-fold it picks the evidence sentence
-worse than the rules (answer-contains .26 / .37 / .13 against .70 / .83 / .81 for English, Vietnamese and
+worse than the rules (answer-contains .26 / .37 / .13 against .71 / .83 / .82 for English, Vietnamese and
 no-diacritics questions on the set's articles), and every blend of its margin with the rules' score
 lowered answer-contains too. Its span inside the rules' sentence is better than the rules' for English
-(short-answer F1 .30 against .26; the rules mark a span for 42% of English questions) and worse for
-Vietnamese (.34 / .25 against .38 / .38), so that is what it does. The README has the tables and the
-command that measured them.
+(short-answer F1 .30 against .26) and worse for Vietnamese (.34 / .25 against .38 / .38), so that is
+what it does. ``python bench/reader_choice.py`` measures it; the README has the tables.
 
 Which reader reads a question: the engine's own (the weights shipped in the package, or the ones a setting
 names), or, in an evaluation, the fold model trained without the question's article
