@@ -79,6 +79,39 @@ def test_training_writes_fold_and_final_weights_that_read(
         assert 0 <= reading.start < reading.end <= len(sentence)
 
 
+def test_squad_files_train_a_base_model_that_the_others_start_from(
+    data: Path, tmp_path: Path, e5_folder: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    squad = tmp_path / "squad.json"
+    context = "The castle was built in 1205 by the count. Tourists visit it every summer. It is old."
+    qas = [
+        {
+            "id": "s1",
+            "question": "When was the castle built?",
+            "answers": [{"text": "1205", "answer_start": 24}],
+        }
+    ]
+    squad.write_text(
+        json.dumps({"data": [{"title": "Castle", "paragraphs": [{"context": context, "qas": qas}]}]})
+    )
+    starts: dict[str, Path | None] = {}
+    real_train = reader_training.Trainer.train
+
+    def recording(self: reader_training.Trainer, name: str, *args: object, **kwargs: object) -> Path:
+        starts[name] = args[5] if len(args) > 5 else None  # type: ignore[assignment]
+        return real_train(self, name, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(reader_training.Trainer, "train", recording)
+    out = tmp_path / "run"
+    table = train_reader(
+        data, out, folds=2, epochs=1, log=lambda line: None, model_folder=e5_folder, squad=[squad]
+    )
+    assert set(table) == {"en", "vi"}  # SQuAD's pairs are never held out
+    assert starts == {"base": None} | {
+        name: out / "base" / "reader.safetensors" for name in ("fold-0", "fold-1", "all")
+    }
+
+
 def test_a_stopped_run_continues_to_the_same_weights(
     data: Path, tmp_path: Path, e5_folder: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -44,6 +44,17 @@ def reader_train(
         int, typer.Option("--folds", min=2, help="Folds by article for the out-of-fold table.")
     ] = 2,
     epochs: Annotated[int, typer.Option("--epochs", min=1, help="Passes over the training pairs.")] = 2,
+    squad: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--squad",
+            help="A SQuAD-format training file (repeatable): a first model is trained on these alone "
+            "and the others start from it. XQuAD's articles in it are left out.",
+        ),
+    ] = None,
+    squad_epochs: Annotated[
+        int, typer.Option("--squad-epochs", min=1, help="Passes over the SQuAD pairs.")
+    ] = 1,
 ) -> None:
     """Train the reader: a model per fold (each without its articles) for the out-of-fold validation table,
     then one on everything, written as OUT/all/reader.safetensors. Stopped at any point, the same command
@@ -55,10 +66,20 @@ def reader_train(
     if not (data / "questions.jsonl").is_file() or not (data / "corpus").is_dir():
         typer.echo(f"error: {data} has no questions.jsonl and corpus/ folder", err=True)
         raise typer.Exit(2)
+    for path in squad or []:
+        if not path.is_file():
+            typer.echo(f"error: {path} is not a file", err=True)
+            raise typer.Exit(2)
     began = time.perf_counter()
     with _user_errors():
         table = train_reader(
-            data, out, folds=folds, epochs=epochs, log=lambda line: typer.echo(line, err=True)
+            data,
+            out,
+            folds=folds,
+            epochs=epochs,
+            log=lambda line: typer.echo(line, err=True),
+            squad=squad or [],
+            squad_epochs=squad_epochs,
         )
     typer.echo(json.dumps(table, indent=1))
     typer.echo(f"weights: {out / 'all' / 'reader.safetensors'} ({time.perf_counter() - began:.0f} s)")

@@ -35,6 +35,8 @@ import numpy.typing as npt
 from ..answer.reader import MAX_TOKENS, WEIGHTS, Encoded, Tokenizer, best_spans, span_model
 from ..lang.text import nfc, sentence_spans, syllables
 from .metrics import token_f1
+from .squad import LANG as SQUAD
+from .squad import squad_pairs
 
 NEGATIVES_LIKE = 3  # the article's sentences most like the question
 CHECKPOINT_STEPS = 200
@@ -112,8 +114,10 @@ def _negatives(question: str, sentences: list[str], positives: list[int], rng: r
 
 
 def folds_of(pairs: Sequence[Pair], folds: int) -> dict[str, int]:
-    """Article -> fold: articles in sorted order, dealt round the folds."""
-    return {a: i % folds for i, a in enumerate(sorted({p.article for p in pairs}))}
+    """Article -> fold: the question set's articles in sorted order, dealt round the folds (SQuAD's,
+    never held out, are not in it)."""
+    articles = sorted({p.article for p in pairs if p.lang != SQUAD})
+    return {a: i % folds for i, a in enumerate(articles)}
 
 
 def labels(pair: Pair, encoded: Encoded, row: int) -> tuple[int, int]:
@@ -200,15 +204,17 @@ class Trainer:
         encoded: Encoded,
         targets: npt.NDArray[np.int64],
         epochs: int,
+        init: Path | None = None,
     ) -> Path:
-        """Train the top layers and head on ``rows`` of the pairs; the weights file (kept if done)."""
+        """Train the top layers and head on ``rows`` of the pairs, from the weights ``init`` (default:
+        the packaged encoder and a new head); the weights file (kept if done)."""
         torch = self.torch
         folder = self.out / name
         folder.mkdir(parents=True, exist_ok=True)
         weights = folder / WEIGHTS
         if weights.exists():
             return weights
-        model = span_model(self.folder)
+        model = self._model(init)
         params = model.tuned()
         for p in model.parameters():
             p.requires_grad_(False)
@@ -264,6 +270,15 @@ class Trainer:
         checkpoint.unlink(missing_ok=True)
         return weights
 
+    def _model(self, weights: Path | None) -> Any:
+        """The span model, with the trained parameters of ``weights`` if given."""
+        from safetensors.torch import load_file
+
+        model = span_model(self.folder)
+        if weights is not None:
+            model.load_state_dict({k: v.float() for k, v in load_file(str(weights)).items()}, strict=False)
+        return model
+
     def _resume(self, checkpoint: Path, model: Any, optimizer: Any, schedule: Any) -> int:
         """Load the checkpoint into the model, optimizer and schedule, if there is one; its step."""
         if not checkpoint.exists():
@@ -292,11 +307,8 @@ class Trainer:
         self, weights: Path, rows: npt.NDArray[np.int64], states: npt.NDArray[np.float16], encoded: Encoded
     ) -> list[Any]:
         """The reader's readings of ``rows`` (from the cached states)."""
-        from safetensors.torch import load_file
-
         torch = self.torch
-        model = span_model(self.folder)
-        model.load_state_dict({k: v.float() for k, v in load_file(str(weights)).items()}, strict=False)
+        model = self._model(weights)
         model.eval()
         readings = []
         for at in range(0, len(rows), BATCH):
@@ -340,38 +352,49 @@ def validation(pairs: Sequence[Pair], readings: dict[int, Any]) -> dict[str, dic
 
 
 def train_reader(
-    data: Path, out: Path, folds: int = 2, epochs: int = 2, log: Log = print, model_folder: Path | None = None
+    data: Path,
+    out: Path,
+    folds: int = 2,
+    epochs: int = 2,
+    log: Log = print,
+    model_folder: Path | None = None,
+    squad: Sequence[Path] = (),
+    squad_epochs: int = 1,
 ) -> dict[str, Any]:
     """Train ``folds`` held-out models and the ``all`` model on the encoder in ``model_folder`` (default:
-    the packaged e5, converted); the out-of-fold validation table."""
+    the packaged e5, converted); the out-of-fold validation table. With ``squad`` files, a ``base`` model
+    is first trained on them alone for ``squad_epochs``, and every other model starts from it."""
     from ..embed.convert import prepare_e5
 
     out.mkdir(parents=True, exist_ok=True)
     pairs = question_pairs(data)
+    extra, dropped = squad_pairs(squad, excluded=sorted({p.article for p in pairs}))
+    if dropped:
+        log(f"left out {len(dropped)} SQuAD articles of XQuAD or of {data.name}: {', '.join(dropped)}")
+    pairs += extra
     fold_of = folds_of(pairs, folds)
     (out / "pairs.json").write_text(
         json.dumps({"folds": fold_of, "pairs": [asdict(p) for p in pairs]}, ensure_ascii=False)
     )
     log(f"{len(pairs)} pairs of {len({p.qid for p in pairs})} questions over {len(fold_of)} articles")
+    if extra:
+        log(f"  of which {len(extra)} pairs from SQuAD files, in every model's training")
     trainer = Trainer(model_folder or prepare_e5(), out, log)
     encoded, targets = trainer.encode(pairs)
     states = trainer.cache(encoded)
-    article_fold = np.array([fold_of[p.article] for p in pairs])
+    article_fold = np.array([fold_of.get(p.article, -1) for p in pairs])
+    base = None
+    if extra:
+        base = trainer.train("base", np.flatnonzero(article_fold < 0), states, encoded, targets, squad_epochs)
+    own = np.flatnonzero(article_fold >= 0)
     readings: dict[int, Any] = {}
     for fold in range(folds):
         held = np.flatnonzero(article_fold == fold)
-        weights = trainer.train(
-            f"fold-{fold}", np.flatnonzero(article_fold != fold), states, encoded, targets, epochs
-        )
+        rows = np.setdiff1d(own, held)
+        weights = trainer.train(f"fold-{fold}", rows, states, encoded, targets, epochs, base)
         readings |= dict(zip(held.tolist(), trainer.predict(weights, held, states, encoded), strict=True))
     table = validation(pairs, readings)
     (out / "validation.json").write_text(json.dumps(table, indent=1))
     log(json.dumps(table, indent=1))
-    trainer.train("all", np.arange(len(pairs)), states, encoded, targets, epochs)
+    trainer.train("all", own, states, encoded, targets, epochs, base)
     return table
-
-
-if __name__ == "__main__":  # pragma: no cover - the CLI's `qa reader train` is the documented way
-    import sys
-
-    train_reader(Path(sys.argv[1]), Path(sys.argv[2]), folds=int(sys.argv[3]), epochs=int(sys.argv[4]))

@@ -1,0 +1,66 @@
+"""SQuAD-format files as the reader's first-stage training pairs: spans labelled, unanswerable questions
+read as "no answer", and XQuAD's articles never read."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from qa.eval.squad import NEGATIVES, squad_pairs
+
+CONTEXT = (
+    "The castle was built in 1205 by the count. It burned down twice. "
+    "The count's son rebuilt it in stone. Tourists visit it every summer."
+)
+
+
+def squad_file(tmp_path: Path, title: str = "Some_Castle", name: str = "train.json") -> Path:
+    qas = [
+        {
+            "id": "a",
+            "question": "When was the castle built?",
+            "answers": [{"text": "1205", "answer_start": 24}],
+        },
+        {"id": "b", "question": "Who rebuilt the castle in stone?", "answers": [], "is_impossible": True},
+        {
+            "id": "c",
+            "question": "Who built it and when?",
+            "answers": [{"text": "count. It", "answer_start": 36}],
+        },
+    ]
+    data = {"data": [{"title": title, "paragraphs": [{"context": CONTEXT, "qas": qas}]}]}
+    path = tmp_path / name
+    path.write_text(json.dumps(data), encoding="utf-8")
+    return path
+
+
+def test_an_answer_is_labelled_in_its_sentence_and_the_most_alike_others_are_no_answer(
+    tmp_path: Path,
+) -> None:
+    pairs, dropped = squad_pairs([squad_file(tmp_path)])
+    first = [p for p in pairs if p.qid == "a"]
+    assert first[0].sentence == "The castle was built in 1205 by the count."
+    assert first[0].sentence[slice(*first[0].span)] == "1205"
+    assert [p.span for p in first[1:]] == [None] * NEGATIVES
+    assert dropped == [] and {p.lang for p in pairs} == {"squad"}
+
+
+def test_an_unanswerable_question_reads_only_no_answer_and_a_split_answer_is_skipped(tmp_path: Path) -> None:
+    pairs, _ = squad_pairs([squad_file(tmp_path)])
+    unanswerable = [p for p in pairs if p.qid == "b"]
+    assert len(unanswerable) == NEGATIVES + 1 and all(p.span is None for p in unanswerable)
+    assert unanswerable[0].sentence == "The count's son rebuilt it in stone."  # the most alike comes first
+    assert not [p for p in pairs if p.qid == "c"]  # its answer crosses a sentence break
+
+
+@pytest.mark.parametrize("title", ["Super_Bowl_50", "Super Bowl 50", "b_warsaw"])
+def test_xquads_articles_and_the_question_sets_own_are_left_out(tmp_path: Path, title: str) -> None:
+    pairs, dropped = squad_pairs([squad_file(tmp_path, title)], excluded=["b_warsaw"])
+    assert pairs == [] and dropped == [title]
+
+
+def test_a_question_in_two_files_is_read_once(tmp_path: Path) -> None:
+    files = [squad_file(tmp_path, name="one.json"), squad_file(tmp_path, name="two.json")]
+    assert len(squad_pairs(files)[0]) == len(squad_pairs(files[:1])[0])
