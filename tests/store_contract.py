@@ -30,6 +30,9 @@ class StoreContract:
     def store(self, engine: Engine) -> Store:
         return engine.index.store
 
+    def test_a_store_that_answers_passes_its_check(self, store: Store) -> None:
+        store.check()  # raises StoreError when it cannot answer (health says 503 then)
+
     def test_size_is_the_number_of_chunks(self, engine: Engine, store: Store) -> None:
         assert store.size == len(engine.index.chunks) > 0
         assert isinstance(store.name, str) and isinstance(store.concurrent, bool)

@@ -204,6 +204,22 @@ def test_an_llm_slower_than_its_timeout_in_all_is_cut_off(
     assert not reply.generated and "within 3 s" in (reply.note or "")
 
 
+def test_an_llm_sending_only_keep_alive_comments_is_cut_off_at_its_deadline(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """SSE comments (": ping") are no events: a server sending only them never reached the deadline check."""
+    clock = iter(range(10_000))  # every look at the clock is one second later
+    monkeypatch.setattr(generate.time, "monotonic", lambda: float(next(clock)))
+    body = (
+        b": ping\n\n" * 1000 + b'data: {"choices":[{"delta":{"content":"late"},"finish_reason":"stop"}]}\n\n'
+    )
+    transport = httpx.MockTransport(
+        lambda request: httpx.Response(200, content=body, headers={"content-type": "text/event-stream"})
+    )
+    reply = _reply_through(settings, OpenAIGenerator("http://llm.invalid/v1", timeout=3, transport=transport))
+    assert not reply.generated and "within 3 s" in (reply.note or "")
+
+
 def test_an_endless_llm_reply_is_cut_off(settings: Settings) -> None:
     piece = json.dumps({"choices": [{"delta": {"content": "Bà Trương Thị Mai chủ trì [1]. " * 100}}]})
     reply = _reply_through(

@@ -172,6 +172,67 @@ def test_a_server_that_stops_stops_the_embedded_database_it_started(seeds_copy: 
     assert not running.exists()
 
 
+@pytest.mark.hostile  # #26 item 7: a dead PostgreSQL
+def test_a_killed_embedded_server_is_started_again_and_the_question_answered(
+    seeds_copy: Path, tmp_path: Path
+) -> None:
+    import os
+    import signal
+    import time
+
+    from fastapi.testclient import TestClient
+
+    from qa.server.app import create_app
+    from qa.store.postgres import server
+
+    from .conftest import HANG
+
+    settings = Settings(seeds_dir=seeds_copy, index_dir=tmp_path / "index", model="fake", store="postgres")
+    data = tmp_path / "index" / "postgres"
+    first, second = _questions()[:2]
+    with TestClient(create_app(settings, FakeEmbedder())) as client:
+        assert client.post("/api/ask", json={"question": first}).status_code == 200
+        pid = int((data / "postmaster.pid").read_text().split()[0])
+        os.kill(pid, signal.SIGKILL)
+        deadline = time.monotonic() + HANG
+        while not server._gone(data.resolve()):  # its backends see the postmaster gone, and stop
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        asked = client.post("/api/ask", json={"question": second})
+        assert asked.status_code == 200 and asked.json()["sources"]
+        assert client.get("/api/health").status_code == 200
+        assert int((data / "postmaster.pid").read_text().split()[0]) != pid
+
+
+@pytest.mark.hostile  # #26 item 7: a dead PostgreSQL
+def test_a_server_that_stopped_answering_is_503_and_health_says_so_until_it_is_back(
+    seeds_copy: Path, tmp_path: Path
+) -> None:
+    from fastapi.testclient import TestClient
+
+    from qa.server.app import create_app
+    from qa.store.postgres import server
+
+    data = tmp_path / "pg"
+    outside = postgres.embedded_url(data)  # stands for a server vnqa did not start: never restarted by it
+    settings = Settings(
+        seeds_dir=seeds_copy, index_dir=tmp_path / "index", model="fake", store="postgres", store_url=outside
+    )
+    question = {"question": _questions()[0]}
+    with TestClient(create_app(settings, FakeEmbedder())) as client:
+        assert client.post("/api/ask", json=question).status_code == 200
+        server._servers.pop(data).cleanup()  # stopped, by someone else as far as vnqa knows
+        down = client.post("/api/ask", json=question)
+        assert down.status_code == 503 and down.headers["retry-after"] == "5"
+        assert "cannot answer right now" in down.json()["detail"] and "PostgreSQL" in down.json()["detail"]
+        health = client.get("/api/health")
+        assert health.status_code == 503 and "PostgreSQL" in health.json()["detail"]
+        assert postgres.embedded_url(data) == outside  # back
+        assert client.post("/api/ask", json=question).status_code == 200
+        assert client.get("/api/health").status_code == 200
+    postgres.release(data)
+
+
 def test_an_unreachable_server_is_one_clear_error(seeds_copy: Path, tmp_path: Path) -> None:
     from qa.errors import StoreError
 
@@ -283,9 +344,9 @@ def test_document_frequencies_are_the_folder_stores_and_read_from_the_database_o
     connection = database._connection()
 
     class Counting:
-        def execute(self, query: str, params: Any = None) -> Any:
+        def execute(self, query: str, params: Any = None, binary: bool = False) -> Any:
             sent.append(query)
-            return connection.execute(query, params)
+            return connection.execute(query, params, binary=binary)
 
     monkeypatch.setattr(database, "_connection", Counting)
     tokens = [[*syllables(question), "xyzzy"] for question in _questions()]

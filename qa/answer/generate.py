@@ -75,15 +75,13 @@ class OpenAIGenerator:
                 if events.response.status_code != 200:
                     events.response.read()
                     raise GenerationError(f"the LLM answered HTTP {events.response.status_code}")
-                for event in events.iter_sse():
-                    if event.data.strip() == "[DONE]":
+                for data in sse_data(events.response, deadline):
+                    if data.strip() == "[DONE]":
                         return
-                    piece, finished = chunk_content(event.data)
+                    piece, finished = chunk_content(data)
                     size += len(piece)
                     if size > MAX_REPLY_CHARS:
                         raise GenerationError(f"the LLM's answer ran over {MAX_REPLY_CHARS} characters")
-                    if time.monotonic() > deadline:
-                        raise httpx.ReadTimeout("the whole reply took too long")
                     if piece:
                         yield piece
                     if finished:
@@ -95,6 +93,24 @@ class OpenAIGenerator:
             raise GenerationError(
                 f"the LLM could not be reached or broke off ({type(exc).__name__})"
             ) from None
+
+
+def sse_data(response: httpx.Response, deadline: float) -> Iterator[str]:
+    """The data of each Server-Sent Event in ``response``, read line by line so that the clock is
+    looked at on every line, keep-alive comments (``: ping``) included, which are no events; raises
+    ``httpx.ReadTimeout`` past ``deadline`` (``time.monotonic``)."""
+    data: list[str] = []
+    for line in response.iter_lines():
+        if time.monotonic() > deadline:
+            raise httpx.ReadTimeout("the whole reply took too long")
+        if not line:  # an event ends
+            if data:
+                yield "\n".join(data)
+            data = []
+        elif line.startswith("data:"):
+            data.append(line.removeprefix("data:").removeprefix(" "))
+    if data:
+        yield "\n".join(data)
 
 
 def chunk_content(data: str) -> tuple[str, bool]:

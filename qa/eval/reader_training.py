@@ -25,7 +25,7 @@ import json
 import random
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +35,7 @@ import numpy.typing as npt
 from ..answer.reader import MAX_TOKENS, WEIGHTS, Encoded, Tokenizer, best_spans, span_model
 from ..lang.text import nfc, sentence_spans, syllables
 from .metrics import token_f1
+from .pairs import Pair
 from .squad import LANG as SQUAD
 from .squad import squad_pairs
 
@@ -44,20 +45,6 @@ BATCH = 32
 SEED = 13
 
 Log = Callable[[str], None]
-
-
-@dataclass(frozen=True)
-class Pair:
-    """One question read against one sentence: ``span`` is the answer's characters in the sentence, or
-    None for "no answer"."""
-
-    qid: str
-    lang: str
-    article: str
-    question: str
-    sentence: str
-    span: tuple[int, int] | None
-    answers: tuple[str, ...]
 
 
 def read_articles(folder: Path) -> dict[str, list[str]]:

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from ..lang.text import nfc, sentence_spans, syllables
+from .pairs import Pair
 
 NEGATIVES = 2
 LANG = "squad"  # the pairs' language tag: never held out, never in the validation table
@@ -80,11 +81,9 @@ def _key(title: str) -> str:
     return nfc(title).replace(" ", "_").casefold()
 
 
-def squad_pairs(paths: Iterable[Path], excluded: Sequence[str] = ()) -> tuple[list[Any], list[str]]:
+def squad_pairs(paths: Iterable[Path], excluded: Sequence[str] = ()) -> tuple[list[Pair], list[str]]:
     """The pairs of every question in the SQuAD files at ``paths`` (a question id seen twice is read
     once), and the titles dropped as XQuAD's or ``excluded``."""
-    from .reader_training import Pair
-
     banned = {_key(t) for t in SQUAD_DEV_TITLES} | {_key(t) for t in excluded}
     seen: set[str] = set()
     dropped: list[str] = []
@@ -102,13 +101,13 @@ def squad_pairs(paths: Iterable[Path], excluded: Sequence[str] = ()) -> tuple[li
                     if qa["id"] in seen:
                         continue
                     seen.add(qa["id"])
-                    pairs += _question_pairs(Pair, f"squad:{title}", context, spans, qa)
+                    pairs += _question_pairs(f"squad:{title}", context, spans, qa)
     return pairs, dropped
 
 
 def _question_pairs(
-    pair: Any, article: str, context: str, spans: list[tuple[int, int]], qa: dict[str, Any]
-) -> list[Any]:
+    article: str, context: str, spans: list[tuple[int, int]], qa: dict[str, Any]
+) -> list[Pair]:
     """One question's pairs: the sentence holding its answer (if any) and the most alike others."""
     question = str(qa["question"])
     answers = [a for a in qa.get("answers", []) if a.get("text")]
@@ -126,11 +125,11 @@ def _question_pairs(
         (i for i in range(len(spans)) if i != found),
         key=lambda i: (-len(asked & set(syllables(context[spans[i][0] : spans[i][1]]))), i),
     )
-    out = []
+    out: list[Pair] = []
     if found is not None:
         a, b = spans[found]
-        out.append(pair(**base, sentence=context[a:b], span=(start - a, end - a), answers=gold))
+        out.append(Pair(**base, sentence=context[a:b], span=(start - a, end - a), answers=gold))
     for i in others[: NEGATIVES + (found is None)]:
         a, b = spans[i]
-        out.append(pair(**base, sentence=context[a:b], span=None, answers=gold))
+        out.append(Pair(**base, sentence=context[a:b], span=None, answers=gold))
     return out

@@ -142,8 +142,11 @@ def router(settings: Settings, engine_of: Callable[[Request], Engine]) -> APIRou
 
     @router.get("/api/health", response_model=Health, responses={503: {"model": Problem}}, tags=["api"])
     def api_health(request: Request) -> dict[str, Any]:
-        """Whether answers can be served, with the embedder and the index in use."""
-        info = engine_of(request).info()
+        """Whether answers can be served, with the embedder and the index in use: 503 when the index
+        is not loaded or its store (a PostgreSQL server) does not answer."""
+        engine = engine_of(request)
+        engine.index.store.check()
+        info = engine.info()
         load = request.app.state.load
         return {
             "status": "ok",

@@ -15,6 +15,7 @@ from ..errors import (
     ArticleNotFoundError,
     NotServingError,
     QuestionError,
+    StoreError,
     UploadError,
     UploadsOffError,
 )
@@ -32,6 +33,12 @@ def install(app: FastAPI, templates: Jinja2Templates) -> None:
     @app.exception_handler(NotServingError)
     async def unavailable(request: Request, exc: NotServingError) -> Response:
         return _problem(request, templates, 503, f"vnqa cannot answer right now: {exc}")
+
+    @app.exception_handler(StoreError)
+    async def store_down(request: Request, exc: StoreError) -> Response:
+        response = _problem(request, templates, 503, f"vnqa cannot answer right now: {exc}")
+        response.headers["retry-after"] = "5"
+        return response
 
     @app.exception_handler(QuestionError)
     async def bad_question(request: Request, exc: QuestionError) -> Response:

@@ -63,6 +63,9 @@ class Store(Protocol):
     def size(self) -> int:
         """Chunk rows."""
 
+    def check(self) -> None:
+        """Raise :class:`qa.errors.StoreError` if searches cannot be answered right now (for health)."""
+
 
 def idf(size: int, df: int) -> float:
     """BM25's inverse document frequency (Lucene's form, as bm25s computes it)."""

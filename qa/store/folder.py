@@ -43,6 +43,9 @@ class FolderStore:
     def size(self) -> int:
         return int(self.chunk_vectors.ntotal)
 
+    def check(self) -> None:
+        """In memory: nothing can go away."""
+
     def _index(self, kind: Kind) -> faiss.Index:
         return self.chunk_vectors if kind == "chunks" else self.sentence_vectors
 

