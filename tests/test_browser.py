@@ -217,11 +217,53 @@ def test_upload_a_web_page_ask_about_it_then_remove_it(
     status = page.locator("#upload-status")
     status.filter(has_text="Removed tin-ha-noi.html").wait_for()
     assert not (corpus / "tin-ha-noi.html").exists()
+    page.screenshot(path=str(SCREENSHOTS / "removed-undo.png"))
+    page.click("#undo")  # changed their mind: the file comes back from the trash
+    status.filter(has_text="Put tin-ha-noi.html back").wait_for()
+    assert (corpus / "tin-ha-noi.html").exists() and not page.locator("#undo").is_visible()
+    page.click("#remove")
+    page.click("#remove-yes")
+    status.filter(has_text="Removed tin-ha-noi.html").wait_for()
+    assert not (corpus / "tin-ha-noi.html").exists()
     page.locator(".back a").click()
     page.wait_for_url(url + "/")
     again = _ask(page, "Hà Nội tinh giản bao nhiêu biên chế?")  # the earlier turns stay in the thread
     assert PAGE_TITLE not in again.inner_text()
     assert dialogs == [] and outside == []
+
+
+def test_the_first_upload_into_an_empty_folder_shows_its_progress_and_the_counts_follow(
+    browser: object, tmp_path: Path
+) -> None:
+    from .formats import PAGE, PAGE_TITLE
+
+    empty = tmp_path / "articles"
+    empty.mkdir()
+    settings = Settings(seeds_dir=empty, index_dir=tmp_path / "index", model="fake", allow_uploads=True)
+    embedder = IndexGatedEmbedder()
+    saved = tmp_path / "tin-ha-noi.html"
+    saved.write_text(PAGE, encoding="utf-8")
+    with serve_in_thread(create_app(settings, embedder)) as url:
+        page, dialogs, outside = _watched_page(browser)
+        page.goto(url + "/")
+        assert page.locator("#empty").is_visible()
+        assert not page.locator(".examples").is_visible()  # no bare "Try:" with nothing to try
+        embedder.armed.set()  # the first build waits at the gate: its progress must show meanwhile
+        page.set_input_files("#files", str(saved))
+        status = page.locator("#upload-status")
+        status.filter(has_text="Indexing").wait_for()
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(SCREENSHOTS / "empty-first-upload.png"))
+        embedder.gate.set()
+        status.filter(has_text="You can ask about it now").wait_for()
+        assert PAGE_TITLE in status.inner_text()
+        page.locator("#loaded").filter(has_text="1 article").wait_for()  # refreshed without a reload
+        assert page.locator("#empty").count() == 0
+        assert (
+            PAGE_TITLE
+            in _ask(page, "Hà Nội tinh giản bao nhiêu biên chế?").locator(".card").first.inner_text()
+        )
+        assert dialogs == [] and outside == []
 
 
 CONVERSATION = (

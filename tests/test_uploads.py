@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -66,6 +67,50 @@ def test_uploaded_web_page_is_indexed_in_the_background_and_cited(settings: Sett
         assert {d["doc_id"] for d in listing["documents"]} == before
         assert "tin-ha-noi" not in _cited(client, QUESTION)
         assert not (settings.seeds_dir / "tin-ha-noi.html").exists()
+
+
+def test_a_removed_article_waits_in_the_trash_and_undo_puts_it_back(settings: Settings) -> None:
+    with _client(settings) as client:
+        before = _cited(client, QUESTION)
+        gone = client.delete(f"/api/documents/{before[0]}")
+        assert gone.status_code == 202, gone.text
+        undo = gone.json()["undo"]
+        _indexed(client, gone.json()["ticket"])
+        assert before[0] not in _cited(client, QUESTION)
+        [kept] = [p for p in (settings.seeds_dir / ".trash").rglob("*") if p.is_file()]  # hidden: not indexed
+        back = client.post(f"/api/documents/restore/{undo}")
+        assert back.status_code == 202 and back.json()["restored"] == before[0], back.text
+        _indexed(client, back.json()["ticket"])
+        assert _cited(client, QUESTION) == before
+        assert (settings.seeds_dir / kept.name).is_file() and not (
+            settings.seeds_dir / ".trash" / undo
+        ).exists()
+        again = client.post(f"/api/documents/restore/{undo}")
+        assert again.status_code == 404 and "nothing to restore" in again.json()["detail"]
+
+
+@pytest.mark.parametrize("undo", ["../../etc", "x", "1-zzzzzzzz", "%2e%2e"])
+def test_an_undo_token_that_is_not_one_restores_nothing(settings: Settings, undo: str) -> None:
+    with _client(settings) as client:
+        assert client.post(f"/api/documents/restore/{undo}").status_code == 404
+
+
+def test_undo_refuses_a_name_taken_meanwhile_and_old_trash_is_emptied(settings: Settings) -> None:
+    from qa.ingest import trash
+
+    folder = settings.seeds_dir
+    with _client(settings) as client:
+        doc_id = _cited(client, QUESTION)[0]
+        [name] = [p.name for p in folder.iterdir() if p.stem == doc_id]
+        gone = client.delete(f"/api/documents/{doc_id}").json()
+        _indexed(client, gone["ticket"])
+        (folder / name).write_text("Bài mới\n\nMột bài khác cùng tên.", encoding="utf-8")
+        taken = client.post(f"/api/documents/restore/{gone['undo']}")
+        assert taken.status_code == 409 and name in taken.json()["detail"]
+    old = trash.discard(folder, Path(name), now=0)  # removed at the start of 1970: long past the week kept
+    assert (folder / ".trash" / old).is_dir()
+    trash.empty(folder, now=time.time())
+    assert not (folder / ".trash" / old).exists() and (folder / ".trash" / gone["undo"]).is_dir()
 
 
 def test_every_type_uploads_and_an_existing_name_needs_replace(settings: Settings) -> None:

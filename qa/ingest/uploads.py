@@ -20,6 +20,7 @@ from pathlib import Path
 
 from ..errors import ArticleExistsError, ArticleNotFoundError, UnreadableFileError, UploadError
 from ..types import Document
+from . import trash
 from .corpus import document_id, parse_document, suffix
 from .loaders import SUFFIXES
 
@@ -131,8 +132,9 @@ def _write_atomically(folder: Path, name: str, data: bytes, *, replace: bool) ->
         Path(temp).unlink(missing_ok=True)
 
 
-def remove_article(folder: Path, document: Document) -> Path:
-    """Delete the file ``document`` was read from, which must lie inside ``folder``; returns its path.
+def remove_article(folder: Path, document: Document) -> str:
+    """Move the file ``document`` was read from, which must lie inside ``folder``, to the folder's trash;
+    the trash entry that :func:`restore_article` takes.
 
     Raises :class:`UploadError` (404) when the file is gone or is not inside the folder.
     """
@@ -142,5 +144,18 @@ def remove_article(folder: Path, document: Document) -> Path:
     inside = real.is_relative_to(root) and document_id(real.relative_to(root)) == document.doc_id
     if not inside or not path.is_file():
         raise ArticleNotFoundError(f"the file of {document.doc_id!r} is not in the articles folder")
-    path.unlink()
-    return path
+    with _SAVING:
+        return trash.discard(root, real.relative_to(root))
+
+
+def restore_article(folder: Path, entry: str) -> str:
+    """Put the file of trash ``entry`` back in ``folder``; its article id. Raises
+    :class:`ArticleNotFoundError` (404) for an unknown entry, :class:`ArticleExistsError` (409) when its
+    name or article id was taken meanwhile."""
+
+    def free(dest: Path) -> None:
+        _check_free(dest.parent, dest.name, document_id(Path(dest.name)), replace=False)
+
+    root = folder.resolve()
+    with _SAVING:
+        return document_id(trash.restore(root, entry, free).relative_to(root))

@@ -4,7 +4,8 @@ Routes::
 
     GET    /api/documents            the indexed articles and the indexing status
     POST   /api/documents            multipart ``files`` (+ ``replace``): add articles (``--allow-uploads``)
-    DELETE /api/documents/{doc_id}   remove an article's file (``--allow-uploads``)
+    DELETE /api/documents/{doc_id}   move an article's file to the folder's trash (``--allow-uploads``)
+    POST   /api/documents/restore/{undo}   put it back while the trash keeps it (7 days)
 
 Writes are off unless the server allows uploads, and refused when a browser marks them as coming from
 another site. Files are checked and written by :mod:`qa.uploads`; the app's updater indexes them.
@@ -24,7 +25,7 @@ from pydantic import BaseModel, Field
 from ..config import Settings
 from ..engine import Engine
 from ..errors import ArticleNotFoundError, UploadError, UploadsOffError
-from ..ingest.uploads import remove_article, save_articles
+from ..ingest.uploads import remove_article, restore_article, save_articles
 
 
 class Problem(BaseModel):
@@ -71,6 +72,13 @@ class UploadReply(BaseModel):
 
 class DeleteReply(BaseModel):
     deleted: str
+    undo: str = Field(description="Restores the file with POST /api/documents/restore/{undo} (7 days).")
+    ticket: int
+    indexing: Indexing
+
+
+class RestoreReply(BaseModel):
+    restored: str = Field(description="The article id of the file put back.")
     ticket: int
     indexing: Indexing
 
@@ -165,13 +173,28 @@ def router(settings: Settings, engine_of: Callable[[Request], Engine]) -> APIRou
         tags=["api"],
     )
     def api_delete(request: Request, doc_id: str) -> dict[str, Any]:
-        """Remove an article's file from the folder; it stops being cited once re-indexed."""
+        """Move an article's file to the folder's trash (``.trash/``, not indexed); it stops being cited
+        once re-indexed, and ``undo`` puts it back."""
         check_writes(request)
         doc = engine_of(request).index.documents.get(doc_id)
         if doc is None:
             raise ArticleNotFoundError(f"no article with id {doc_id!r}")
-        remove_article(settings.seeds_dir, doc)
+        undo = remove_article(settings.seeds_dir, doc)
         ticket = request.app.state.updater.request()
-        return {"deleted": doc_id, "ticket": ticket, "indexing": indexing_json(request)}
+        return {"deleted": doc_id, "undo": undo, "ticket": ticket, "indexing": indexing_json(request)}
+
+    @api.post(
+        "/api/documents/restore/{undo}",
+        response_model=RestoreReply,
+        status_code=202,
+        responses={403: {"model": Problem}, 404: {"model": Problem}, 409: {"model": Problem}},
+        tags=["api"],
+    )
+    def api_restore(request: Request, undo: str) -> dict[str, Any]:
+        """Put a removed article's file back from the trash (the ``undo`` of its removal)."""
+        check_writes(request)
+        restored = restore_article(settings.seeds_dir, undo)
+        ticket = request.app.state.updater.request()
+        return {"restored": restored, "ticket": ticket, "indexing": indexing_json(request)}
 
     return api

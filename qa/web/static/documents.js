@@ -129,7 +129,24 @@
       }
       confirmRemove.hidden = true;
       const reply = await response.json();
-      await follow(reply.ticket, "Removed " + remove.dataset.file + " from the folder: it is no longer cited.");
+      const removed = await follow(reply.ticket, "Removed " + remove.dataset.file + ": it is no longer cited. It stays in the folder's trash for 7 days.");
+      const undo = document.getElementById("undo");
+      if (!removed || !undo) return;
+      undo.hidden = false;
+      undo.onclick = async function () {
+        undo.disabled = true;
+        const back = await fetch("/api/documents/restore/" + encodeURIComponent(reply.undo), { method: "POST" });
+        if (!back.ok) {
+          say("Not put back: " + (await problem(back)), "failed");
+          undo.disabled = false;
+          return;
+        }
+        undo.hidden = true;
+        if (await follow((await back.json()).ticket, "Put " + remove.dataset.file + " back: it is cited again.")) {
+          remove.hidden = false;
+          yes.disabled = no.disabled = false;
+        }
+      };
     });
   }
 })();
