@@ -65,8 +65,14 @@ DOCX_PARAGRAPHS = [
 ]
 
 
-def pdf_bytes(title: str = PDF_TITLE, lines: list[str] = PDF_LINES, javascript: bool = False) -> bytes:
-    """A one-page PDF with a real text layer (reportlab, DejaVu Sans for Vietnamese glyphs)."""
+def pdf_bytes(
+    title: str = PDF_TITLE,
+    lines: list[str] = PDF_LINES,
+    javascript: bool = False,
+    heading: list[str] | None = None,
+) -> bytes:
+    """A one-page PDF with a real text layer (reportlab, DejaVu Sans for Vietnamese glyphs), its heading
+    the title on one line or the ``heading`` lines (a title wrapped as a layout wraps a long one)."""
     import matplotlib
     from reportlab.lib.pagesizes import A4
     from reportlab.pdfbase import pdfmetrics
@@ -80,10 +86,13 @@ def pdf_bytes(title: str = PDF_TITLE, lines: list[str] = PDF_LINES, javascript: 
     pdf.setTitle(title)
     pdf.setAuthor("Văn phòng Thành ủy")
     pdf.setFont("DejaVuSans", 14)
-    pdf.drawString(50, 800, title)
+    heading = heading or [title]
+    for i, line in enumerate(heading):
+        pdf.drawString(50, 800 - 18 * i, line)
     pdf.setFont("DejaVuSans", 10)
+    top = 770 - 18 * (len(heading) - 1)
     for i, line in enumerate(lines):
-        pdf.drawString(50, 770 - 16 * i, line)
+        pdf.drawString(50, top - 16 * i, line)
     pdf.showPage()
     pdf.save()
     data = out.getvalue()

@@ -76,6 +76,19 @@ def test_pdf_text_layer_in_reading_order() -> None:
     assert article.text.split("\n\n") == [formats.PDF_TITLE, *formats.PDF_LINES]
 
 
+def test_a_pdf_heading_wrapped_over_two_lines_is_one_title_line_not_two_plus_the_title() -> None:
+    title = "Hà Nội tinh giản 1.549 biên chế trong một năm"
+    wrapped = ["Hà Nội tinh giản 1.549 biên chế", "trong một năm"]  # each line short of the body's width
+    lines = [
+        "Theo báo cáo của Ban Tổ chức Thành ủy tại hội nghị sơ kết, thành phố đã giảm 59 phòng và tương",
+        "đương trong các cơ quan hành chính.",
+    ]
+    article = load_pdf(Path("bao-cao.pdf"), formats.pdf_bytes(title, lines, heading=wrapped))
+    paragraphs = article.text.split("\n\n")
+    assert paragraphs[0] == title and article.text.count("tinh giản 1.549") == 1, paragraphs
+    assert paragraphs[1].startswith("Theo báo cáo")
+
+
 def test_pdf_with_javascript_gives_its_text_only() -> None:
     data = formats.pdf_bytes(javascript=True)
     assert b"/JavaScript" in data

@@ -239,10 +239,24 @@ def _inline_text(children: list[Any]) -> str:
 
 
 def _with_title(title: str | None, blocks: list[str]) -> str:
-    """The blocks as paragraphs, under a title line unless a block already is the title."""
+    """The blocks as paragraphs, under a title line unless a block already is the title; a title the
+    text wraps over its first few blocks (a PDF's heading, line by line) becomes one line again."""
     if title and title.casefold() not in (block.casefold() for block in blocks):
-        blocks = [title, *blocks]
+        blocks = [title, *blocks[_wrapped(title, blocks) :]]
     return "\n\n".join(blocks)
+
+
+def _wrapped(title: str, blocks: list[str], most: int = 4) -> int:
+    """How many of the first ``most`` blocks, joined, spell ``title`` (0 if none do)."""
+    wanted = " ".join(title.split()).casefold()
+    joined = ""
+    for count, block in enumerate(blocks[:most], start=1):
+        joined = f"{joined} {' '.join(block.split())}".strip().casefold()
+        if joined == wanted:
+            return count
+        if not wanted.startswith(joined):
+            break
+    return 0
 
 
 def _paragraphs(page: str) -> list[str]:
