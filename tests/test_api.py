@@ -108,6 +108,7 @@ def test_openapi_documents_the_api(client: TestClient) -> None:
         "/api/ask",
         "/api/health",
         "/api/documents",
+        "/api/documents/restore/{undo}",
         "/api/documents/{doc_id}",
         "/api/ask/stream",
         "/v1/models",

@@ -23,6 +23,7 @@ import numpy.typing as npt
 
 from ..embed import e5_id
 from ..index.model import Index
+from ..lang.query import analyse
 from ..lang.text import Language, english_terms, syllable_bigrams, syllables
 from ..search.hybrid import Ranking
 from ..store import idf_share
@@ -61,8 +62,9 @@ def features(index: Index, ranking: Ranking, best: Hit | None, question: str) ->
     top = float(np.max(ranking.dense))
     passage = best.chunk.text
     store = index.store
-    terms = english_terms(question) if ranking.language == "en" else syllables(question)
-    pairs = syllable_bigrams(question)
+    asked = analyse(question)
+    terms = english_terms(question) if ranking.language == "en" else list(asked.syllables)
+    pairs = list(asked.bigrams)
     found = set(pairs) & set(syllable_bigrams(passage))
     held = idf_share(store.size, terms, store.frequencies("syllables", terms), set(syllables(passage)))
     return {

@@ -12,7 +12,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from ..lang.bilingual import english_tokens, translations
+from ..lang.bilingual import translations
 from ..lang.patterns import (
     DATE,
     ENGLISH_NAMED,
@@ -21,10 +21,9 @@ from ..lang.patterns import (
     QuestionKind,
     counted,
     person_name_matches,
-    question_kind,
 )
-from ..lang.text import question_language, syllable_bigrams, syllables
-from ..lang.units import wanted_units
+from ..lang.query import analyse
+from ..lang.text import syllable_bigrams, syllables
 from ..search.hybrid import HybridRetriever, Ranking
 from ..types import Answer, Hit, Source, Span
 from .confidence import confidence
@@ -97,14 +96,14 @@ def answer_question(
         retriever.index, ranking, hits[0] if hits else None, question, min_confidence
     )
     own = asked or question
-    kind = question_kind(own)
+    kind = analyse(own).kind
     # a follow-up's own words pick the sentence; its conversation only found the passages
     candidates = _candidates(retriever, ranking, hits[:EVIDENCE_CHUNKS], own, kind, weights)
     if not candidates or not enough:
         return Answer(
             question=own,
             # in the question's language: Vietnamese typed without diacritics gets Vietnamese too
-            answer=NOT_FOUND_EN if question_language(own) == "en" else NOT_FOUND_VI,
+            answer=NOT_FOUND_EN if analyse(own).english_question else NOT_FOUND_VI,
             answerable=False,
             sources=(),
             confidence=round(probability, 4),
@@ -127,14 +126,14 @@ def answer_question(
 
 def _marking_kind(kind: QuestionKind, question: str) -> QuestionKind:
     """What to mark: "What team ...?", "Which player ...?" in English ask for a name ("Name: Broncos")."""
-    if question_language(question) == "en" and kind is QuestionKind.OTHER and ENGLISH_NAMED.search(question):
+    if analyse(question).english_question and kind is QuestionKind.OTHER and ENGLISH_NAMED.search(question):
         return QuestionKind.WHO
     return kind
 
 
 def _lead(kind: QuestionKind, question: str, short: Span | None) -> str | None:
     """The short answer in English form for an English question ("On 7 August 2023"), if any."""
-    if short is None or kind is QuestionKind.WHICH_ARTICLE or question_language(question) != "en":
+    if short is None or kind is QuestionKind.WHICH_ARTICLE or not analyse(question).english_question:
         return None
     return english_lead(kind.value, question, short.text)
 
@@ -185,13 +184,14 @@ class _Scorer:
     """The bonuses of :class:`EvidenceWeights` for the sentences of one question."""
 
     def __init__(self, question: str, kind: QuestionKind, ranking: Ranking, weights: EvidenceWeights) -> None:
-        self.wanted = set(syllables(question))
-        self.pairs = set(syllable_bigrams(question))
+        asked = analyse(question)
+        self.wanted = set(asked.syllables)
+        self.pairs = set(asked.bigrams)
         # an English question's own words are not in the articles: its names, numbers and translated
         # words are, so they count whatever the question's (English) coverage
-        self.english = set(english_tokens(question)) if ranking.language == "en" else set()
+        self.english = set(asked.english) if ranking.language == "en" else set()
         self.typed = TYPED.get(kind)
-        self.units = wanted_units(question) if kind is QuestionKind.HOW_MANY else ()
+        self.units = asked.units if kind is QuestionKind.HOW_MANY else ()
         self.passage = weights.english_passage if ranking.language == "en" else weights.passage
         self.coverage = ranking.coverage
         self.weights = weights
@@ -221,7 +221,7 @@ def _span(kind: QuestionKind, sentence: str, question: str) -> tuple[int, int] |
     """Offsets of the answer within ``sentence``, or None, found by lining the question up with the
     sentence (:mod:`qa.spans`). An English question lines up by its names, numbers and the Vietnamese
     translations of its words, and gets a span only when it asks who, where, when or how many."""
-    english = question_language(question) == "en"
+    english = analyse(question).english_question
     if english and kind not in TYPED:
         return None
     typed = _typed(kind, sentence, question)
@@ -239,7 +239,7 @@ def _typed(kind: QuestionKind, sentence: str, question: str) -> list[tuple[int, 
     if kind is QuestionKind.HOW_MANY:
         # the number of the thing the question counts ("1.549 biên chế", not "59 phòng")
         numbers = list(NUMBER.finditer(sentence))
-        units = wanted_units(question)
+        units = analyse(question).units
         of_unit = [m for m in numbers if units and counted(m.group(0), units)]
         return [m.span() for m in of_unit or numbers]
     if kind is QuestionKind.WHEN:

@@ -22,7 +22,8 @@ import httpx
 from httpx_sse import connect_sse
 
 from ..errors import GenerationError
-from ..lang.text import fold, question_language
+from ..lang.query import analyse
+from ..lang.text import fold
 from ..types import Answer, Source
 from .evidence import answer_json
 
@@ -176,7 +177,7 @@ def reply_json(reply: Reply) -> dict[str, Any]:
 def messages_for(question: str, sources: Sequence[Source]) -> list[dict[str, str]]:
     """The chat messages asking for an answer from the numbered ``sources`` only, in the question's
     language, with [n] citations."""
-    english = question_language(question) == "en"
+    english = analyse(question).english_question
     language = "English" if english else "Vietnamese"
     system = (
         "You answer questions about news articles using only the numbered passages given. "

@@ -14,7 +14,8 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from ..lang.text import fold, question_language, without_diacritics
+from ..lang.query import analyse
+from ..lang.text import fold, without_diacritics
 
 # What points back at the conversation. English, on the folded (diacritic-free, lower-case) question:
 # pronouns, "and ..." / "what about ...", a demonstrative before a noun ("that meeting").
@@ -107,7 +108,7 @@ def standalone(question: str, history: Sequence[Turn]) -> Standalone:
     resolved = question
     if person is not None:
         # an English question keeps reading as English with the name written without diacritics
-        english = question_language(question) == "en"
+        english = analyse(question).english_question
         resolved = _EN_PERSON.sub(without_diacritics(person) if english else person, resolved, count=1)
         resolved = _VI_PERSON.sub(person, resolved, count=1)
     return Standalone(f"{resolved} ({context})", follow_up=True, prefer=previous.doc_ids[:1])

@@ -28,13 +28,10 @@ from ..config import Retriever as RetrieverName
 from ..config import Settings
 from ..embed import Embedder, Vectors
 from ..index.model import Index
-from ..lang.bilingual import english_tokens
+from ..lang.query import analyse
 from ..lang.text import (
     Language,
-    question_language,
     restore_diacritics,
-    syllable_bigrams,
-    syllables,
     words,
 )
 from ..store import coverage as store_coverage
@@ -131,17 +128,18 @@ class HybridRetriever:
         own article this way).
         """
         store = self._store
-        language = question_language(question)
+        asked = analyse(question)
+        language = asked.language
         chunks_out = self._rows_of(exclude)
         skip = len(chunks_out)  # searched beyond k by what is left out, so k remain
         sentences_out = int(np.sum(self._ranges.stops[chunks_out] - self._ranges.starts[chunks_out]))
 
-        folded = syllables(question)
+        folded = list(asked.syllables)
         # English words folded like Vietnamese match noise ("the" -> thể); keep names, numbers, terms,
         # and add the dictionary's Vietnamese for the other content words
-        queries = {"syllables": english_tokens(question) if language == "en" else folded}
+        queries = {"syllables": list(asked.english) if language == "en" else folded}
         if language != "en":
-            queries["bigrams"] = syllable_bigrams(question)
+            queries["bigrams"] = list(asked.bigrams)
         if language == "vi":
             queries["words"] = words(question)
         # coverage's document frequencies (and the confidence's, which a database store keeps) and the

@@ -15,7 +15,8 @@ from ..answer.evidence import evidence_in
 from ..answer.generate import Reply
 from ..index.model import Index
 from ..lang.patterns import person_names
-from ..lang.text import fold, question_language, sentence_spans, without_diacritics
+from ..lang.query import analyse
+from ..lang.text import fold, sentence_spans, without_diacritics
 from ..types import Answer, Document, Source
 
 EXAMPLE_PEOPLE = 2  # example questions ask about the people named in the most articles
@@ -153,7 +154,7 @@ def turn(answer: Answer, index: Index, reply: Reply | None = None) -> Turn:
         answer=reply_segments(answer, index),
         cards=tuple(_card(n, group, answer, index) for n, group in enumerate(_by_article(answer.sources), 1)),
         confidence=answer.confidence,
-        lang="en" if question_language(answer.question) == "en" else "vi",
+        lang="en" if analyse(answer.question).english_question else "vi",
         doc_ids=" ".join(dict.fromkeys(s.doc_id for s in answer.sources)),
         short=answer.short_answer.text if answer.short_answer else "",
         plain=answer.answer,
