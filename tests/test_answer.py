@@ -10,10 +10,10 @@ from qa.answer.evidence import (
     NOT_FOUND_EN,
     NOT_FOUND_VI,
     _span,
-    answer_json,
     evidence_in,
 )
 from qa.answer.reader import Reading
+from qa.answer.wire import answer_json
 from qa.config import Settings
 from qa.embed import FakeEmbedder
 from qa.engine import Engine

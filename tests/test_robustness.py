@@ -23,6 +23,7 @@ from hypothesis import HealthCheck, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
+from qa.answer.wire import AskResponse
 from qa.config import Settings
 from qa.embed import FakeEmbedder
 from qa.engine import Engine
@@ -31,7 +32,6 @@ from qa.index.build import BATCH, build_index
 from qa.index.files import index_exists
 from qa.index.load import load_index
 from qa.server.app import create_app
-from qa.server.ask import AskResponse
 
 from .conftest import HANG, ROOT, serve_in_thread, write_corpus
 from .gated import CountingEmbedder, GatedEmbedder

@@ -8,7 +8,7 @@ top passages, with the span that answers a who / when / how-many / which-article
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Literal
 
 import numpy as np
 
@@ -268,39 +268,6 @@ def _source(retriever: HybridRetriever, hit: Hit) -> Source:
         start=hit.chunk.start,
         end=hit.chunk.end,
     )
-
-
-def answer_json(answer: Answer) -> dict[str, Any]:
-    """The documented JSON shape shared by ``qa ask --json`` and ``POST /api/ask``."""
-    return {
-        "question": answer.question,
-        "answer": answer.answer,
-        "answerable": answer.answerable,
-        "confidence": answer.confidence,
-        "lead": answer.lead,
-        "short_answer": (
-            None
-            if answer.short_answer is None
-            else {
-                "doc_id": answer.short_answer.doc_id,
-                "text": answer.short_answer.text,
-                "start": answer.short_answer.start,
-                "end": answer.short_answer.end,
-            }
-        ),
-        "sources": [
-            {
-                "doc_id": s.doc_id,
-                "title": s.title,
-                "url": s.url,
-                "text": s.text,
-                "score": s.score,
-                "start": s.start,
-                "end": s.end,
-            }
-            for s in answer.sources
-        ],
-    }
 
 
 def evidence_in(source: Source, evidence: Span | None) -> tuple[int, int] | None:

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from ..answer.evidence import answer_json
+from ..answer.wire import answer_json
 from ..config import Settings, installed_version
 from ..embed import load_embedder
 from ..engine import Engine

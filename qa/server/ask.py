@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sse_starlette import EventSourceResponse
 
 from ..answer.generate import PIECE, reply_json
+from ..answer.wire import AskResponse
 from ..config import Settings
 from ..engine import Engine
 from ..search.conversation import Turn
@@ -60,47 +61,6 @@ class AskRequest(BaseModel):
 
     def turns(self) -> list[Turn]:
         return [Turn(t.question, t.answer, tuple(t.doc_ids), t.short_text()) for t in self.history]
-
-
-class SourceOut(BaseModel):
-    doc_id: str
-    title: str
-    url: str | None
-    text: str = Field(description="The passage, exactly as in the article.")
-    score: float = Field(description="Retrieval score (fused dense and BM25), for ordering only.")
-    start: int = Field(description="Offset of the passage in the article's NFC text.")
-    end: int
-
-
-class ShortAnswerOut(BaseModel):
-    doc_id: str = Field(description="The article the span is in.")
-    text: str = Field(description="The answer span, exactly as in the article.")
-    start: int = Field(description="Offset of the span in the article's NFC text.")
-    end: int
-
-
-class AskResponse(BaseModel):
-    question: str
-    answer: str = Field(description="Evidence sentence(s); the answer span is wrapped in **.")
-    answerable: bool
-    confidence: float = Field(
-        description="Probability (0..1) that the articles answer the question, calibrated on questions "
-        "asked with and without their article; 'not found' below the language's threshold."
-    )
-    lead: str | None = Field(
-        description="For an English question, the short answer in English form: 'Chaired by Trương Thị Mai "
-        "(Truong Thi Mai)', 'On 7 August 2023', 'Number: 1,549 biên chế'."
-    )
-    short_answer: ShortAnswerOut | None = Field(
-        description="The span that answers the question (person, place, date, number...), when one fits."
-    )
-    sources: list[SourceOut] = Field(description="Best first.")
-    reply: str = Field(
-        description="The text to show: worded by the LLM with [n] citations when one is configured and "
-        "its citations hold, else the same as answer."
-    )
-    generated: bool = Field(description="Whether reply was written by the LLM.")
-    note: str | None = Field(description="Why the extractive answer stands in for the LLM's, if it does.")
 
 
 class Health(BaseModel):
