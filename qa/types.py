@@ -4,6 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
+import numpy.typing as npt
+
+# the arrays every stage passes: row numbers of a table, scores of rows, embedding vectors (one per row)
+Rows = npt.NDArray[np.int64]
+Scores = npt.NDArray[np.float32]
+Vectors = npt.NDArray[np.float32]
+
 
 @dataclass(frozen=True, slots=True)
 class Document:

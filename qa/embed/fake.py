@@ -9,7 +9,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from ..lang.text import syllables
-from .protocol import Vectors
+from ..types import Vectors
 
 
 class FakeEmbedder:

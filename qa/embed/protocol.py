@@ -7,10 +7,7 @@ from functools import cache
 from importlib import metadata
 from typing import Protocol, runtime_checkable
 
-import numpy as np
-import numpy.typing as npt
-
-Vectors = npt.NDArray[np.float32]
+from ..types import Vectors
 
 E5_NAME = "multilingual-e5-small"
 

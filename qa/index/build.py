@@ -112,7 +112,7 @@ def build_index(
                 types=type_counts(corpus),
             )
         documents = corpus.documents
-        chunks, sentences, chunk_inputs = units(documents, settings)
+        chunks, sentences, chunk_inputs = chunk_units(documents, settings)
         sentence_inputs = [s.text for s in sentences]
         background = background_texts()
         cache = vector_cache(previous) if previous is not None else older_vectors(index_dir, embedder.id)
@@ -219,7 +219,7 @@ def _lexical(chunk_inputs: list[str], stats: dict[str, dict[str, float]]) -> dic
     return files
 
 
-def units(
+def chunk_units(
     documents: Sequence[Document], settings: Settings, first_chunk: int = 0
 ) -> tuple[list[Chunk], list[Span], list[str]]:
     """The chunks of ``documents`` (numbered from ``first_chunk``), their sentences, and the text the

@@ -8,11 +8,9 @@ from typing import Any
 
 import numpy as np
 
-from ..embed import Vectors
 from ..ingest.corpus import Skipped
-from ..store import Rows
 from ..store.tables import Stored
-from ..types import Chunk, Document, Span
+from ..types import Chunk, Document, Rows, Span, Vectors
 
 Progress = Callable[[int, int], None]
 

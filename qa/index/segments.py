@@ -42,7 +42,7 @@ from ..ingest.corpus import Corpus, Skipped, document_id, read_corpus, relative_
 from ..store.layered import LayeredStore, SegmentLexicon
 from ..store.tables import Chunks, SentenceRanges, Spans
 from ..types import Chunk, Document, Span
-from .build import embed_missing, units
+from .build import chunk_units, embed_missing
 from .files import (
     CURRENT,
     LEXICAL,
@@ -114,7 +114,7 @@ def update(
         if not documents and not hidden:
             remove_segment(index_dir)
             return base
-        chunks, sentences, chunk_inputs = units(documents, settings, first_chunk=len(base.chunks))
+        chunks, sentences, chunk_inputs = chunk_units(documents, settings, first_chunk=len(base.chunks))
         hidden_rows = len(base.chunks.rows_of(hidden))
         if not fits(len(chunks), hidden_rows, len(base.chunks)):
             log.info("%d changed chunks are too many for a segment: building the index anew", len(chunks))

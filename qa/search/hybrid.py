@@ -22,7 +22,6 @@ from typing import Any
 
 import faiss
 import numpy as np
-import numpy.typing as npt
 
 from ..config import Retriever as RetrieverName
 from ..config import Settings
@@ -36,10 +35,9 @@ from ..lang.text import (
 )
 from ..store import coverage as store_coverage
 from ..store.folder import stored_vectors
-from ..types import Hit
+from ..types import Hit, Rows, Scores
 from . import crosslingual
 
-Scores = npt.NDArray[np.float32]
 # The setting holding the share of the fused score taken by BM25, by how the question is written.
 _FIELDS: tuple[tuple[Language, str], ...] = (("en", "en"), ("vi", "vi"), ("vi-folded", "folded"))
 
@@ -59,8 +57,6 @@ DEFAULT_WEIGHTS: dict[Language, float] = {
 DENSE_CANDIDATES = 100  # chunks nearest to the question
 SENTENCE_CANDIDATES = 100  # sentences nearest to the question: their chunks join
 LEXICAL_CANDIDATES = 50  # chunks best by each BM25 model
-
-Rows = npt.NDArray[np.int64]
 
 
 @cache

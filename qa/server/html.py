@@ -20,7 +20,7 @@ from ..errors import QuestionError
 from ..ingest.loaders import SUFFIXES
 from .ask import AskRequest
 from .limits import host_name
-from .pages import Loaded, Turn, document_segments, loaded, safe_url, turn
+from .pages import Loaded, TurnView, document_segments, loaded, safe_url, turn
 
 
 def router(
@@ -120,7 +120,7 @@ def _loaded_of(request: Request) -> Loaded | None:
 
 
 def _turn_events(
-    engine: Engine, first: Turn, pieces: Generator[str, None, Reply], render: Callable[..., str]
+    engine: Engine, first: TurnView, pieces: Generator[str, None, Reply], render: Callable[..., str]
 ) -> Iterator[dict[str, str]]:
     """A streamed turn's events: its sources (``first``, the turn without its answer), then the answer's
     pieces, then the final turn."""

@@ -25,7 +25,7 @@ CONTEXT_CHARS = 160  # the sentence before and after the answer's, on its card
 
 
 @dataclass(frozen=True, slots=True)
-class Segment:
+class Fragment:
     """A piece of text; ``kind`` is "" (plain), "answer", "passage" or "evidence"; ``anchor`` marks the
     first highlighted piece of an article (the viewer scrolls to it)."""
 
@@ -46,19 +46,19 @@ class Card:
     doc_id: str
     viewer: str
     score: float
-    segments: tuple[Segment, ...]
+    segments: tuple[Fragment, ...]
     more: tuple[tuple[str, str], ...] = ()  # (passage text, viewer link) of the article's other passages
     evidence: bool = False  # the answer's sentence is in this article
 
 
 @dataclass(frozen=True, slots=True)
-class Turn:
+class TurnView:
     """One question and its answer in the chat thread; ``doc_ids``, ``short`` and ``plain`` travel
     back with the next question (the conversation), ``lang`` is the question's ("en" or "vi")."""
 
     question: str
     answerable: bool
-    answer: tuple[Segment, ...]
+    answer: tuple[Fragment, ...]
     cards: tuple[Card, ...]
     confidence: float = 0.0
     lang: str = "vi"
@@ -127,28 +127,28 @@ def safe_url(url: str | None) -> str | None:
     return url if parts.scheme in ("http", "https") and parts.netloc else None
 
 
-def reply_segments(answer: Answer, index: Index) -> tuple[Segment, ...]:
+def reply_segments(answer: Answer, index: Index) -> tuple[Fragment, ...]:
     """The answer as shown: the evidence sentence with the short answer marked by its offsets (so ``**``
     in an article's own text stays text), or the article's title before it for "which article"."""
     evidence, short = answer.evidence, answer.short_answer
     if evidence is None:
-        return (Segment(answer.answer),)
+        return (Fragment(answer.answer),)
     if short is None or short.doc_id != evidence.doc_id:
-        return (Segment(evidence.text),)
+        return (Fragment(evidence.text),)
     if not (evidence.start <= short.start < short.end <= evidence.end):  # the title, before the sentence
-        return (Segment(short.text, "answer"), Segment(": " + evidence.text))
+        return (Fragment(short.text, "answer"), Fragment(": " + evidence.text))
     text = index.documents[evidence.doc_id].text
     pieces = (
-        Segment(text[evidence.start : short.start]),
-        Segment(short.text, "answer"),
-        Segment(text[short.end : evidence.end]),
+        Fragment(text[evidence.start : short.start]),
+        Fragment(short.text, "answer"),
+        Fragment(text[short.end : evidence.end]),
     )
     return tuple(p for p in pieces if p.text)
 
 
-def turn(answer: Answer, index: Index, reply: Reply | None = None) -> Turn:
+def turn(answer: Answer, index: Index, reply: Reply | None = None) -> TurnView:
     """The chat view of an :class:`Answer` (worded by the LLM when ``reply`` is a generated one)."""
-    return Turn(
+    return TurnView(
         question=answer.question,
         answerable=answer.answerable,
         answer=reply_segments(answer, index),
@@ -180,7 +180,7 @@ def _card(rank: int, sources: list[Source], answer: Answer, index: Index) -> Car
     if held is not None and answer.evidence is not None:
         segments = _in_context(document.text, answer.evidence.start, answer.evidence.end)
     else:
-        segments = (Segment(textwrap.shorten(best.text, SNIPPET_CHARS, placeholder=" …")),)
+        segments = (Fragment(textwrap.shorten(best.text, SNIPPET_CHARS, placeholder=" …")),)
     return Card(
         rank=rank,
         title=best.title,
@@ -195,16 +195,16 @@ def _card(rank: int, sources: list[Source], answer: Answer, index: Index) -> Car
     )
 
 
-def _in_context(text: str, start: int, end: int) -> tuple[Segment, ...]:
+def _in_context(text: str, start: int, end: int) -> tuple[Fragment, ...]:
     """The sentence ``text[start:end]`` marked, with the sentence before and after it (each cut short)."""
     spans = list(sentence_spans(text))
     at = next((i for i, (a, b) in enumerate(spans) if a <= start < b), None)
     before = text[spans[at - 1][0] : spans[at - 1][1]] if at else ""
     after = text[spans[at + 1][0] : spans[at + 1][1]] if at is not None and at + 1 < len(spans) else ""
     pieces = (
-        Segment(_tail(before, CONTEXT_CHARS) + " " if before else ""),
-        Segment(text[start:end], "evidence"),
-        Segment(" " + textwrap.shorten(after, CONTEXT_CHARS, placeholder=" …") if after else ""),
+        Fragment(_tail(before, CONTEXT_CHARS) + " " if before else ""),
+        Fragment(text[start:end], "evidence"),
+        Fragment(" " + textwrap.shorten(after, CONTEXT_CHARS, placeholder=" …") if after else ""),
     )
     return tuple(p for p in pieces if p.text)
 
@@ -232,14 +232,14 @@ def document_segments(
     end: int | None,
     evidence_start: int | None = None,
     evidence_end: int | None = None,
-) -> tuple[Segment, ...]:
+) -> tuple[Fragment, ...]:
     """The whole article, with ``[start, end)`` as the passage and the evidence inside it marked.
 
     Offsets outside the text or out of order are ignored (the article is shown unmarked).
     """
     text = document.text
     if start is None or end is None or not 0 <= start < end <= len(text):
-        return (Segment(text),)
+        return (Fragment(text),)
     cuts = [(0, start, ""), (start, end, "passage"), (end, len(text), "")]
     if (
         evidence_start is not None
@@ -253,4 +253,4 @@ def document_segments(
         ]
     pieces = [(a, b, kind) for a, b, kind in cuts if b > a]
     first_marked = next(i for i, (_, _, kind) in enumerate(pieces) if kind)
-    return tuple(Segment(text[a:b], kind, i == first_marked) for i, (a, b, kind) in enumerate(pieces))
+    return tuple(Fragment(text[a:b], kind, i == first_marked) for i, (a, b, kind) in enumerate(pieces))

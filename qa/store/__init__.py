@@ -18,13 +18,9 @@ import math
 from collections.abc import Collection, Mapping
 from typing import Literal, Protocol
 
-import numpy as np
-import numpy.typing as npt
+from ..types import Rows, Scores, Vectors
 
-Kind = Literal["chunks", "sentences"]
-Rows = npt.NDArray[np.int64]
-Scores = npt.NDArray[np.float32]
-Vectors = npt.NDArray[np.float32]
+Grain = Literal["chunks", "sentences"]
 # the BM25 models of an index: folded syllables, pairs of them, pyvi word segments
 LEXICAL_MODELS = ("syllables", "bigrams", "words")
 
@@ -41,13 +37,13 @@ class Store(Protocol):
         """Whether its searches run elsewhere (a database server), so a question's independent searches
         are best issued side by side."""
 
-    def nearest(self, kind: Kind, query: Vectors, k: int) -> Rows:
+    def nearest(self, kind: Grain, query: Vectors, k: int) -> Rows:
         """Rows of the (about, for an ANN index) ``k`` vectors nearest ``query``, shape ``(dim,)``."""
 
-    def cosines(self, kind: Kind, rows: Rows, query: Vectors) -> Scores:
+    def cosines(self, kind: Grain, rows: Rows, query: Vectors) -> Scores:
         """Inner product of ``query`` with the vectors of ``rows``, in that order."""
 
-    def vectors_of(self, kind: Kind, rows: Rows) -> Vectors:
+    def vectors_of(self, kind: Grain, rows: Rows) -> Vectors:
         """The stored vectors of ``rows``, in that order (an update reuses a changed article's)."""
 
     def lexical_top(self, model: str, tokens: list[str], k: int) -> Rows:

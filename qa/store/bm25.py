@@ -14,7 +14,7 @@ import bm25s
 import numpy as np
 import numpy.typing as npt
 
-Scores = npt.NDArray[np.float32]
+from ..types import Scores
 
 # bm25s sets its own logger to DEBUG, which floods any handler the application installs.
 logging.getLogger("bm25s").setLevel(logging.WARNING)

@@ -10,7 +10,8 @@ import faiss
 import numpy as np
 
 from ..config import Settings
-from . import Kind, Rows, Scores, Vectors
+from ..types import Rows, Scores, Vectors
+from . import Grain
 from .bm25 import Bm25
 from .tables import Stored
 
@@ -46,20 +47,20 @@ class FolderStore:
     def check(self) -> None:
         """In memory: nothing can go away."""
 
-    def _index(self, kind: Kind) -> faiss.Index:
+    def _index(self, kind: Grain) -> faiss.Index:
         return self.chunk_vectors if kind == "chunks" else self.sentence_vectors
 
-    def matrix(self, kind: Kind) -> Vectors:
+    def matrix(self, kind: Grain) -> Vectors:
         """Every stored vector of ``kind`` as a read-only view (no copy)."""
         return self._matrices[kind]
 
-    def nearest(self, kind: Kind, query: Vectors, k: int) -> Rows:
+    def nearest(self, kind: Grain, query: Vectors, k: int) -> Rows:
         return nearest(self._index(kind), self.matrix(kind), query.reshape(1, -1), k)
 
-    def cosines(self, kind: Kind, rows: Rows, query: Vectors) -> Scores:
+    def cosines(self, kind: Grain, rows: Rows, query: Vectors) -> Scores:
         return np.asarray(self.matrix(kind)[rows] @ query.reshape(-1), dtype=np.float32)
 
-    def vectors_of(self, kind: Kind, rows: Rows) -> Vectors:
+    def vectors_of(self, kind: Grain, rows: Rows) -> Vectors:
         return np.array(self.matrix(kind)[rows], np.float32)
 
     def lexical_top(self, model: str, tokens: list[str], k: int) -> Rows:

@@ -15,7 +15,8 @@ from typing import Protocol
 import numpy as np
 import numpy.typing as npt
 
-from . import Kind, Rows, Scores, Store, Vectors, idf
+from ..types import Rows, Scores, Vectors
+from . import Grain, Store, idf
 from .folder import top
 
 # bm25s's defaults, with which every build's BM25 is made
@@ -65,9 +66,9 @@ class LayeredStore:
     """``base`` with its ``hidden`` rows left out and a segment's vectors and lexicons after its rows."""
 
     base: Store
-    vectors: dict[Kind, Vectors]  # the segment's rows
+    vectors: dict[Grain, Vectors]  # the segment's rows
     lexicons: dict[str, SegmentLexicon]
-    hidden: dict[Kind, Mask]  # over the base's rows
+    hidden: dict[Grain, Mask]  # over the base's rows
 
     @property
     def name(self) -> str:
@@ -84,13 +85,13 @@ class LayeredStore:
     def check(self) -> None:
         self.base.check()
 
-    def nearest(self, kind: Kind, query: Vectors, k: int) -> Rows:
+    def nearest(self, kind: Grain, query: Vectors, k: int) -> Rows:
         base = self._live(lambda depth: self.base.nearest(kind, query, depth), kind, k)
         own = top(self.vectors[kind] @ query.reshape(-1), k)
         rows = np.concatenate([base, own + len(self.hidden[kind])])
         return rows[top(self.cosines(kind, rows, query), k)]
 
-    def cosines(self, kind: Kind, rows: Rows, query: Vectors) -> Scores:
+    def cosines(self, kind: Grain, rows: Rows, query: Vectors) -> Scores:
         split = len(self.hidden[kind])
         out = np.empty(len(rows), np.float32)
         below = rows < split
@@ -98,7 +99,7 @@ class LayeredStore:
         out[~below] = self.vectors[kind][rows[~below] - split] @ query.reshape(-1)
         return out
 
-    def vectors_of(self, kind: Kind, rows: Rows) -> Vectors:
+    def vectors_of(self, kind: Grain, rows: Rows) -> Vectors:
         split = len(self.hidden[kind])
         below = rows < split
         out = np.empty((len(rows), self.vectors[kind].shape[1]), np.float32)
@@ -133,7 +134,7 @@ class LayeredStore:
         rows = self.base.size + len(self.vectors["chunks"])
         return self.lexicons[model].scores(tokens, rows, self.frequencies(model, tokens))
 
-    def _live(self, search: _Search, kind: Kind, k: int) -> Rows:
+    def _live(self, search: _Search, kind: Grain, k: int) -> Rows:
         """The base's top ``k`` rows by ``search(depth)`` that are not hidden: searched deeper while hidden
         rows crowd the top (they are rare there unless the question is about a changed article)."""
         hidden = self.hidden[kind]

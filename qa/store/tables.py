@@ -14,8 +14,8 @@ import faiss
 import numpy as np
 import numpy.typing as npt
 
-from ..types import Chunk, Document, Span
-from . import Rows, Store
+from ..types import Chunk, Document, Rows, Span
+from . import Store
 
 
 @dataclass(frozen=True, eq=False)  # compared by identity: compare ``list(a) == list(b)``

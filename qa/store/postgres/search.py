@@ -11,7 +11,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ...errors import IndexCorruptError, StoreError
-from .. import Kind, Rows, Scores, Vectors
+from ...types import Rows, Scores, Vectors
+from .. import Grain
 from .server import connect, revive, shown
 
 # HNSW candidates examined per search; iterative scans go on past it until k rows are found. 128 instead
@@ -94,7 +95,7 @@ class PostgresStore:
     def check(self) -> None:
         self._execute("select 1", ())
 
-    def nearest(self, kind: Kind, query: Vectors, k: int) -> Rows:
+    def nearest(self, kind: Grain, query: Vectors, k: int) -> Rows:
         from pgvector import Vector
 
         table = _TABLES[kind]
@@ -104,7 +105,7 @@ class PostgresStore:
         )
         return np.asarray([r for (r,) in found.fetchall()], np.int64)
 
-    def cosines(self, kind: Kind, rows: Rows, query: Vectors) -> Scores:
+    def cosines(self, kind: Grain, rows: Rows, query: Vectors) -> Scores:
         from pgvector import Vector
 
         if not len(rows):
@@ -117,7 +118,7 @@ class PostgresStore:
         )
         return self._aligned(found.fetchone(), rows, None, kind)
 
-    def vectors_of(self, kind: Kind, rows: Rows) -> Vectors:
+    def vectors_of(self, kind: Grain, rows: Rows) -> Vectors:
         if not len(rows):
             return np.zeros((0, self._dim), np.float32)
         found = self._execute(
@@ -150,7 +151,7 @@ class PostgresStore:
         )
         return self._aligned(found.fetchone(), rows, 0.0, "chunks")
 
-    def _aligned(self, found: Any, rows: Rows, fill: float | None, kind: Kind) -> Scores:
+    def _aligned(self, found: Any, rows: Rows, fill: float | None, kind: Grain) -> Scores:
         """The scores of ``rows``, in that order, from a query's row of two arrays, the rows it found
         and their scores (both None when it found none); a row not found scores ``fill`` (None: the
         build lacks it)."""
@@ -160,7 +161,7 @@ class PostgresStore:
             self._check_all_found(by_row, rows, kind)
         return np.asarray([by_row.get(r, fill) for r in rows.tolist()], np.float32)
 
-    def _check_all_found(self, found: Collection[int], rows: Rows, kind: Kind) -> None:
+    def _check_all_found(self, found: Collection[int], rows: Rows, kind: Grain) -> None:
         """Refuse a build whose ``kind`` table lacks some of ``rows`` (``found`` holds those it has)."""
         if len(found) < len(set(rows.tolist())):
             raise IndexCorruptError(f"build {self._build} in PostgreSQL lacks some of its {kind}' vectors")
@@ -197,7 +198,7 @@ def _close_all(connections: list[psycopg.Connection[Any]]) -> None:
         connection.close()
 
 
-_TABLES: dict[Kind, str] = {"chunks": "vnqa_chunks", "sentences": "vnqa_sentences"}
+_TABLES: dict[Grain, str] = {"chunks": "vnqa_chunks", "sentences": "vnqa_sentences"}
 
 # The question's tokens found in one model, with how often the question says each (parameters: the tokens,
 # their counts, build, model).
