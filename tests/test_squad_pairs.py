@@ -64,3 +64,13 @@ def test_xquads_articles_and_the_question_sets_own_are_left_out(tmp_path: Path, 
 def test_a_question_in_two_files_is_read_once(tmp_path: Path) -> None:
     files = [squad_file(tmp_path, name="one.json"), squad_file(tmp_path, name="two.json")]
     assert len(squad_pairs(files)[0]) == len(squad_pairs(files[:1])[0])
+
+
+def test_a_file_cut_short_is_read_up_to_its_last_complete_article(tmp_path: Path) -> None:
+    whole = squad_file(tmp_path).read_text(encoding="utf-8")
+    data = json.loads(whole)
+    data["data"].append({"title": "Second", "paragraphs": data["data"][0]["paragraphs"]})
+    text = json.dumps(data)
+    cut = tmp_path / "cut.json"
+    cut.write_text(text[: text.index('"Second"') + 40], encoding="utf-8")  # inside the second article
+    assert squad_pairs([cut])[0] == squad_pairs([squad_file(tmp_path, name="one.json")])[0]

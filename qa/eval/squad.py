@@ -89,7 +89,7 @@ def squad_pairs(paths: Iterable[Path], excluded: Sequence[str] = ()) -> tuple[li
     dropped: list[str] = []
     pairs: list[Pair] = []
     for path in paths:
-        for article in json.loads(path.read_text(encoding="utf-8"))["data"]:
+        for article in _articles(path.read_text(encoding="utf-8")):
             title = str(article.get("title", ""))
             if _key(title) in banned:
                 dropped.append(title)
@@ -103,6 +103,25 @@ def squad_pairs(paths: Iterable[Path], excluded: Sequence[str] = ()) -> tuple[li
                     seen.add(qa["id"])
                     pairs += _question_pairs(f"squad:{title}", context, spans, qa)
     return pairs, dropped
+
+
+def _articles(text: str) -> list[dict[str, Any]]:
+    """The articles of a SQuAD file; of a file cut short (a partial download), the complete ones."""
+    try:
+        return list(json.loads(text)["data"])
+    except json.JSONDecodeError:
+        pass
+    decoder, articles = json.JSONDecoder(), []
+    at = text.find("[", text.find('"data"')) + 1
+    while at > 0:
+        while at < len(text) and text[at] in " \t\r\n,":
+            at += 1
+        try:
+            article, at = decoder.raw_decode(text, at)
+        except json.JSONDecodeError:
+            break
+        articles.append(article)
+    return articles
 
 
 def _question_pairs(
