@@ -1,13 +1,13 @@
 """The learned reader (:mod:`qa.answer.reader`) in the answer step: it reads the question against the
 evidence sentence the rules picked and marks the answer span in it, for English questions.
 
-Why so little of what it could do: trained on xquad-vi-dev alone (the only licensed QA data this project
-could fetch; about 320 questions per language and fold), out-of-fold it picks the evidence sentence
-worse than the rules (answer-contains .26 / .37 / .13 against .71 / .83 / .82 for English, Vietnamese and
-no-diacritics questions on the set's articles), and every blend of its margin with the rules' score
-lowered answer-contains too. Its span inside the rules' sentence is better than the rules' for English
-(short-answer F1 .30 against .26) and worse for Vietnamese (.34 / .25 against .38 / .38), so that is
-what it does. ``python bench/reader_choice.py`` measures it; the README has the tables.
+Why so little of what it could do: trained on partial SQuAD train files (5,411 questions) and then
+xquad-vi-dev (about 320 questions per language and fold), out-of-fold on xquad-vi-dev it marks English
+spans in the rules' sentence far better than the rules (short-answer F1 .365 against .260), but on the
+seed questions, news rather than Wikipedia, a little worse (.206 against .223); the earlier reader, trained
+on xquad-vi-dev alone, picked the evidence sentence much worse than the rules, and every blend of its
+margin with their score lowered answer-contains. So it marks English spans, and only when turned on.
+``python bench/reader_choice.py`` measures it; the README has the tables.
 
 Which reader reads a question: the engine's own (the weights shipped in the package, or the ones a setting
 names), or, in an evaluation, the fold model trained without the question's article
