@@ -25,7 +25,7 @@ class Query:
     language: Language  # "en", "vi" or "vi-folded" (Vietnamese typed without diacritics)
     syllables: tuple[str, ...]  # folded, as the lexical index holds them
     bigrams: tuple[str, ...]  # neighbouring syllables, folded
-    english: tuple[str, ...]  # an English question's names, numbers and its words' Vietnamese
+    english: tuple[str, ...]  # read as English: its names, numbers and its words' Vietnamese
     kind: QuestionKind
     units: tuple[str, ...]  # what a how-many question counts ("biên chế")
 
@@ -43,7 +43,8 @@ def analyse(text: str) -> Query:
         language=language,
         syllables=tuple(syllables(text)),
         bigrams=tuple(syllable_bigrams(text)),
-        english=tuple(english_tokens(text)) if language == "en" else (),
+        # for any language: a follow-up's own words are scored against its English standalone form's ranking
+        english=tuple(english_tokens(text)),
         kind=question_kind(text),
         units=wanted_units(text),
     )
