@@ -25,7 +25,7 @@ from ..errors import GenerationError
 from ..lang.query import analyse
 from ..lang.text import fold
 from ..types import Answer, Source
-from .wire import AskResponse, answer_json
+from .wire import AskResponse, answer_fields
 
 PIECE = re.compile(r"\S+\s*|\s+")  # a streamed text's pieces: each word with the space after it
 _CITATION = re.compile(r"\[(\d+)\]")
@@ -167,7 +167,7 @@ def reply_json(reply: Reply) -> dict[str, Any]:
     """The JSON of ``/api/ask`` (:class:`qa.answer.wire.AskResponse`): the answer's plus ``reply`` (the
     text to show), ``generated`` and ``note``."""
     shown = AskResponse(
-        **answer_json(reply.answer), reply=reply.text, generated=reply.generated, note=reply.note
+        **answer_fields(reply.answer), reply=reply.text, generated=reply.generated, note=reply.note
     )
     return shown.model_dump()
 

@@ -57,19 +57,19 @@ class AskResponse(AnswerOut):
     note: str | None = Field(description="Why the extractive answer stands in for the LLM's, if it does.")
 
 
-def answer_json(answer: Answer) -> dict[str, Any]:
-    """The JSON of ``answer`` (:class:`AnswerOut`): ``qa ask --json``, and the start of ``/api/ask``'s."""
+def answer_fields(answer: Answer) -> dict[str, Any]:
+    """The fields of :class:`AnswerOut` for ``answer``, as models (for it or :class:`AskResponse`)."""
     short = answer.short_answer
-    return AnswerOut(
-        question=answer.question,
-        answer=answer.answer,
-        answerable=answer.answerable,
-        confidence=answer.confidence,
-        lead=answer.lead,
-        short_answer=None
+    return {
+        "question": answer.question,
+        "answer": answer.answer,
+        "answerable": answer.answerable,
+        "confidence": answer.confidence,
+        "lead": answer.lead,
+        "short_answer": None
         if short is None
         else ShortAnswerOut(doc_id=short.doc_id, text=short.text, start=short.start, end=short.end),
-        sources=[
+        "sources": [
             SourceOut(
                 doc_id=s.doc_id,
                 title=s.title,
@@ -81,4 +81,9 @@ def answer_json(answer: Answer) -> dict[str, Any]:
             )
             for s in answer.sources
         ],
-    ).model_dump()
+    }
+
+
+def answer_json(answer: Answer) -> dict[str, Any]:
+    """The JSON of ``answer`` (:class:`AnswerOut`): ``qa ask --json``, and the start of ``/api/ask``'s."""
+    return AnswerOut(**answer_fields(answer)).model_dump()
