@@ -83,7 +83,7 @@ class Engine:
                 f"{settings.chunk_size} and {settings.chunk_overlap}: run `qa index` to rebuild it"
             )
         generator = generator or _generator_of(settings)
-        reader = load_reader(settings.reader_weights) if settings.reader else None
+        reader = load_reader(settings.reader_weights, settings.model_cache) if settings.reader else None
         return cls(settings, embedder, index, _retriever(settings, index, embedder), generator, reader)
 
     def serving(self, index: Index) -> Engine:

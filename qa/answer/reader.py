@@ -1,38 +1,37 @@
 """The learned reader: the question and a candidate sentence read together by a transformer, which scores
 each answer span in the sentence and "no answer".
 
-The encoder is the packaged multilingual-e5-small (qa/embed/convert.py) with its top ``TUNED`` layers
-replaced by the ones the project trained (``reader.safetensors``, shipped beside this module), and a span
-head: a start and an end logit per token. The input is ``[CLS] query: QUESTION [SEP] passage: SENTENCE
-[SEP]``; a span's score is its start plus end logit, "no answer" is the ``[CLS]`` token's (SQuAD 2.0's
-convention). Lower layers are the model's own, so what the reader ships is ``TUNED`` layers and a head.
+The encoder is the packaged multilingual-e5-small (qa/embed/convert.py) with its top layers replaced by
+the ones the project trained (``reader.safetensors``, shipped beside this module: the layers and the head,
+qa/answer/span_model.py), and a span head: a start and an end logit per token. The input is ``[CLS] query:
+QUESTION [SEP] passage: SENTENCE [SEP]``; a span's score is its start plus end logit, "no answer" is the
+``[CLS]`` token's (SQuAD 2.0's convention).
 
-Scores compare across sentences of one question: the evidence sentence is the one whose best span beats
-its own "no answer" by the most. Training: qa/eval/reader_training.py. Not yet wired into the answer step
-(qa/answer/evidence.py still picks the sentence by its weighted rules).
+It runs on onnxruntime: on first use the encoder and the weights are exported once into the model cache
+as int8 ONNX (:func:`compiled`), so answering never imports torch. How the answer step uses it:
+qa/answer/reading.py. Training: qa/eval/reader_training.py.
 """
 
 from __future__ import annotations
 
-import threading
+import hashlib
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
 
-if TYPE_CHECKING:
-    import torch
-
-TUNED = 4  # top encoder layers the reader trains; the rest stay the packaged model's
 MAX_TOKENS = 160  # question and sentence together; a longer sentence is cut
 MAX_QUESTION_TOKENS = 48
 MAX_SPAN_TOKENS = 30
 WEIGHTS = "reader.safetensors"
+ONNX_FORMAT = 1  # bump when the export changes: a cached file of another format is not used
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -139,54 +138,6 @@ def best_spans(
     return readings
 
 
-def span_model(folder: Path) -> Any:
-    """The e5 encoder of ``folder`` with a span head (a ``torch.nn.Module``; its ``forward(ids, mask,
-    types)`` gives start and end logits of shape ``(batch, tokens)``)."""
-    import torch
-    from transformers import BertModel
-
-    class SpanModel(torch.nn.Module):
-        def __init__(self) -> None:
-            super().__init__()
-            self.encoder = BertModel.from_pretrained(str(folder), add_pooling_layer=False)
-            self.head = torch.nn.Linear(self.encoder.config.hidden_size, 2)
-
-        def lower(self, ids: torch.Tensor, mask: torch.Tensor, types: torch.Tensor) -> torch.Tensor:
-            """The hidden states under the tuned layers (frozen: cached by the training)."""
-            hidden: torch.Tensor = self.encoder.embeddings(input_ids=ids, token_type_ids=types)
-            for layer in self.encoder.encoder.layer[:-TUNED]:
-                hidden = layer(hidden, attention_mask=_additive(mask))
-            return hidden
-
-        def upper(self, hidden: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-            for layer in self.encoder.encoder.layer[-TUNED:]:
-                hidden = layer(hidden, attention_mask=_additive(mask))
-            logits = self.head(hidden)
-            return logits[..., 0], logits[..., 1]
-
-        def forward(
-            self, ids: torch.Tensor, mask: torch.Tensor, types: torch.Tensor
-        ) -> tuple[torch.Tensor, torch.Tensor]:
-            return self.upper(self.lower(ids, mask, types), mask)
-
-        def tuned(self) -> dict[str, torch.Tensor]:
-            """The trained parameters by name: the top layers and the head."""
-            first = len(self.encoder.encoder.layer) - TUNED
-            return {
-                name: p
-                for name, p in self.named_parameters()
-                if name.startswith("head.")
-                or any(name.startswith(f"encoder.encoder.layer.{i}.") for i in range(first, first + TUNED))
-            }
-
-    def _additive(mask: torch.Tensor) -> torch.Tensor:
-        """The padding mask as the attention layers add it: 0 to attend, the float minimum not to."""
-        additive: torch.Tensor = (1.0 - mask[:, None, None, :].float()) * torch.finfo(torch.float32).min
-        return additive
-
-    return SpanModel()
-
-
 def packaged_weights() -> Path | None:
     """The reader weights shipped in the package, if this build has them."""
     path = Path(str(resources.files("qa.answer").joinpath(WEIGHTS)))
@@ -194,45 +145,54 @@ def packaged_weights() -> Path | None:
 
 
 class Reader:
-    """Reads a question against candidate sentences (thread-safe; torch runs one batch at a time)."""
+    """Reads a question against candidate sentences with onnxruntime (thread-safe: questions from several
+    threads run side by side, one thread each)."""
 
     def __init__(self, model_folder: Path, weights: Path) -> None:
-        import torch
-        from safetensors.torch import load_file
+        import onnxruntime
 
         self.tokenizer = Tokenizer(model_folder)
-        self.model = span_model(model_folder)
-        state = {k: v.float() for k, v in load_file(str(weights)).items()}
-        missing = set(self.model.tuned()) - set(state)
-        if missing:
-            raise ValueError(f"{weights} lacks {len(missing)} of the reader's parameters")
-        self.model.load_state_dict(state, strict=False)
-        self.model.eval()
-        self._torch = torch
-        self._lock = threading.Lock()
+        options = onnxruntime.SessionOptions()
+        options.intra_op_num_threads = 1  # one question, one core: the server runs questions side by side
+        options.inter_op_num_threads = 1
+        self._session = onnxruntime.InferenceSession(
+            str(compiled(model_folder, weights)), options, providers=["CPUExecutionProvider"]
+        )
 
     def read(self, question: str, sentences: Sequence[str]) -> list[Reading]:
         """One :class:`Reading` per sentence, in order."""
         if not sentences:
             return []
         encoded = self.tokenizer.encode(question, sentences)
-        torch = self._torch
-        with self._lock, torch.inference_mode():
-            start, end = self.model(
-                torch.from_numpy(encoded.ids), torch.from_numpy(encoded.mask), torch.from_numpy(encoded.types)
-            )
+        start, end = self._session.run(
+            None, {"ids": encoded.ids, "mask": encoded.mask, "types": encoded.types}
+        )
         mask = encoded.mask == 0
-        start_logits = np.where(mask, -np.inf, start.numpy()).astype(np.float32)
-        end_logits = np.where(mask, -np.inf, end.numpy()).astype(np.float32)
+        start_logits = np.where(mask, -np.inf, start).astype(np.float32)
+        end_logits = np.where(mask, -np.inf, end).astype(np.float32)
         return best_spans(start_logits, end_logits, encoded)
 
 
+def compiled(model_folder: Path, weights: Path) -> Path:
+    """The ONNX reader for ``weights`` on the encoder of ``model_folder``, exported on first use into the
+    model cache beside that folder (qa/answer/span_model.py; about half a minute, once per weights file)."""
+    digest = hashlib.sha256(weights.read_bytes()).hexdigest()[:12]
+    target = model_folder.parent / f"reader-{ONNX_FORMAT}-{model_folder.name}-{digest}.onnx"
+    if not target.is_file():
+        from .span_model import export_onnx
+
+        log.info("preparing the reader %s for onnxruntime, once: %s", weights, target)
+        export_onnx(model_folder, weights, target)
+    return target
+
+
 @cache
-def load_reader(weights: Path | None = None) -> Reader | None:
-    """The reader with ``weights`` (default: the packaged ones); None when there are none."""
+def load_reader(weights: Path | None = None, model_cache: Path | None = None) -> Reader | None:
+    """The reader with ``weights`` (default: the packaged ones) on the encoder converted into
+    ``model_cache`` (default: the user's cache, as the embedder's); None when there are no weights."""
     weights = weights or packaged_weights()
     if weights is None:
         return None
     from ..embed.convert import prepare_e5
 
-    return Reader(prepare_e5(), weights)
+    return Reader(prepare_e5(model_cache), weights)

@@ -32,7 +32,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from ..answer.reader import MAX_TOKENS, WEIGHTS, Encoded, Tokenizer, best_spans, span_model
+from ..answer.reader import MAX_TOKENS, WEIGHTS, Encoded, Tokenizer, best_spans
+from ..answer.span_model import span_model
 from ..lang.text import nfc, sentence_spans, syllables
 from .metrics import token_f1
 from .pairs import Pair
