@@ -190,22 +190,24 @@ class _Reader:
         return out
 
 
-def test_the_reader_marks_an_english_questions_span_in_the_rules_sentence(engine: Engine) -> None:
-    reader = _Reader("trực tuyến toàn quốc", 5.0)  # where the rules would mark the chair's name
-    english = replace(engine, reader=reader).ask("Who chaired the Hoi nghi truc tuyen toan quoc?")
-    assert reader.read_sentences == [english.evidence.text if english.evidence else ""]
-    assert english.short_answer is not None and english.short_answer.text == "trực tuyến toàn quốc"
-    assert "**trực tuyến toàn quốc**" in english.answer
-
-
-def test_the_rules_keep_a_vietnamese_questions_span_and_no_answer_keeps_theirs(engine: Engine) -> None:
-    reader = _Reader("Hà Nội", 5.0)
+def test_the_reader_marks_a_vietnamese_questions_span_in_the_rules_sentence(engine: Engine) -> None:
+    reader = _Reader("trực tuyến toàn quốc", 5.0)  # where the rules mark the chair's name
     vietnamese = replace(engine, reader=reader).ask("Ai chủ trì hội nghị trực tuyến toàn quốc?")
+    assert reader.read_sentences == [vietnamese.evidence.text if vietnamese.evidence else ""]
+    assert vietnamese.short_answer is not None and vietnamese.short_answer.text == "trực tuyến toàn quốc"
+    assert "**trực tuyến toàn quốc**" in vietnamese.answer
+
+
+def test_the_rules_keep_english_and_unaccented_spans_and_no_answer_keeps_theirs(engine: Engine) -> None:
+    reader = _Reader("Hà Nội", 5.0)
+    for question in (
+        "Who chaired the Hoi nghi truc tuyen toan quoc?",
+        "Ai chu tri hoi nghi truc tuyen toan quoc?",
+    ):
+        answer = replace(engine, reader=reader).ask(question)
+        assert answer.short_answer is not None and answer.short_answer.text == "Trương Thị Mai", question
     assert not reader.read_sentences
-    assert vietnamese.short_answer is not None and vietnamese.short_answer.text == "Trương Thị Mai"
     silent = replace(engine, reader=_Reader("không có ở đâu", 5.0))  # an empty span: the sentence unmarked
-    plain = engine.ask("Who chaired the Hoi nghi truc tuyen toan quoc?")
-    assert silent.ask("Who chaired the Hoi nghi truc tuyen toan quoc?").short_answer is None
-    assert (
-        plain.answer.replace("**", "") == silent.ask("Who chaired the Hoi nghi truc tuyen toan quoc?").answer
-    )
+    plain = engine.ask("Ai chủ trì hội nghị trực tuyến toàn quốc?")
+    assert silent.ask("Ai chủ trì hội nghị trực tuyến toàn quốc?").short_answer is None
+    assert plain.answer.replace("**", "") == silent.ask("Ai chủ trì hội nghị trực tuyến toàn quốc?").answer

@@ -1,13 +1,14 @@
 """The learned reader (:mod:`qa.answer.reader`) in the answer step: it reads the question against the
-evidence sentence the rules picked and marks the answer span in it, for English questions.
+evidence sentence the rules picked and marks the answer span in it, for questions written in Vietnamese
+with diacritics (qa/answer/evidence.py ``READ``).
 
 Why so little of what it could do: trained on partial SQuAD train files (5,411 questions) and then
-xquad-vi-dev (about 320 questions per language and fold), out-of-fold on xquad-vi-dev it marks English
-spans in the rules' sentence far better than the rules (short-answer F1 .365 against .260), but on the
-seed questions, news rather than Wikipedia, a little worse (.206 against .223); the earlier reader, trained
-on xquad-vi-dev alone, picked the evidence sentence much worse than the rules, and every blend of its
-margin with their score lowered answer-contains. So it marks English spans, and only when turned on.
-``python bench/reader_choice.py`` measures it; the README has the tables.
+xquad-vi-dev (about 320 questions per language and fold), out-of-fold on xquad-vi-dev its span in the rules'
+sentence beats the rules' for English (short-answer F1 .361 against .259) and Vietnamese (.414 against
+.382), but on the seed questions, news rather than Wikipedia, only the Vietnamese gain holds (.562 against
+.529; English .192 against .223); it picks the evidence sentence much worse than the rules, and every blend
+of its margin with their score lowered answer-contains. ``python bench/reader_choice.py`` measures it; the
+README has the tables.
 
 Which reader reads a question: the engine's own (the weights shipped in the package, or the ones a setting
 names), or, in an evaluation, the fold model trained without the question's article
