@@ -132,6 +132,7 @@ def _isolated_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> It
         if name.startswith("QA_"):
             monkeypatch.delenv(name)
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("QA_READER", "false")  # the reader needs the real model: real-model tests turn it on
     monkeypatch.setenv("QA_EVAL_CACHE", str(tmp_path / "eval-cache"))  # never the user's own cache
     monkeypatch.setenv("QA_ALLOWED_HOSTS", '["127.0.0.1", "localhost", "::1", "testserver"]')  # TestClient's
     monkeypatch.chdir(tmp_path)
@@ -206,7 +207,10 @@ def e5_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def real_settings(seeds_copy: Path, e5_folder: Path, tmp_path_factory: pytest.TempPathFactory) -> Settings:
     """The default model settings on the seed articles (converted model from ``e5_folder``)."""
     return Settings(
-        seeds_dir=seeds_copy, index_dir=tmp_path_factory.mktemp("real-index"), model_cache=e5_folder.parent
+        seeds_dir=seeds_copy,
+        index_dir=tmp_path_factory.mktemp("real-index"),
+        model_cache=e5_folder.parent,
+        reader=True,  # as shipped (the isolated environment turns it off for the fake model's tests)
     )
 
 

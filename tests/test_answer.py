@@ -198,7 +198,17 @@ def test_the_reader_marks_a_vietnamese_questions_span_in_the_rules_sentence(engi
     assert "**trực tuyến toàn quốc**" in vietnamese.answer
 
 
-def test_the_rules_keep_english_and_unaccented_spans_and_no_answer_keeps_theirs(engine: Engine) -> None:
+def test_a_reader_span_of_more_than_ten_words_gives_way_to_the_rules(engine: Engine) -> None:
+    long = "Đồng chí Trương Thị Mai chủ trì hội nghị trực tuyến toàn quốc"  # 12 words: the whole sentence
+    reader = _Reader(long, 5.0)
+    answer = replace(engine, reader=reader).ask("Ai chủ trì hội nghị trực tuyến toàn quốc?")
+    assert reader.read_sentences  # it was read
+    assert answer.short_answer is not None and answer.short_answer.text == "Trương Thị Mai"
+
+
+def test_the_rules_keep_english_and_unaccented_spans_and_those_the_reader_finds_none_in(
+    engine: Engine,
+) -> None:
     reader = _Reader("Hà Nội", 5.0)
     for question in (
         "Who chaired the Hoi nghi truc tuyen toan quoc?",
@@ -207,7 +217,7 @@ def test_the_rules_keep_english_and_unaccented_spans_and_no_answer_keeps_theirs(
         answer = replace(engine, reader=reader).ask(question)
         assert answer.short_answer is not None and answer.short_answer.text == "Trương Thị Mai", question
     assert not reader.read_sentences
-    silent = replace(engine, reader=_Reader("không có ở đâu", 5.0))  # an empty span: the sentence unmarked
+    silent = replace(engine, reader=_Reader("không có ở đâu", 5.0))  # no span from the reader: the rules'
     plain = engine.ask("Ai chủ trì hội nghị trực tuyến toàn quốc?")
-    assert silent.ask("Ai chủ trì hội nghị trực tuyến toàn quốc?").short_answer is None
-    assert plain.answer.replace("**", "") == silent.ask("Ai chủ trì hội nghị trực tuyến toàn quốc?").answer
+    assert silent.ask("Ai chủ trì hội nghị trực tuyến toàn quốc?").short_answer == plain.short_answer
+    assert plain.answer == silent.ask("Ai chủ trì hội nghị trực tuyến toàn quốc?").answer

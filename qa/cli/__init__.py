@@ -203,7 +203,7 @@ def eval_(
         typer.Option(
             "--reader/--no-reader",
             help="Answer with the learned reader (a 'rules' row beside it) or the rules alone "
-            "[default: QA_READER, off].",
+            "[default: QA_READER, on].",
         ),
     ] = None,
     reader_folds: Annotated[
