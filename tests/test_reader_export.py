@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from qa.answer import reader, span_model
+from qa.errors import ModelError
 
 
 @pytest.fixture
@@ -39,6 +40,19 @@ def test_the_export_is_made_once_per_weights_file_beside_the_encoder(
     assert b != a and exports == [a, b]
     first.write_bytes(b"weights one, trained again")
     assert reader.compiled(encoder, first) not in (a, b)
+
+
+def test_weights_that_cannot_be_exported_are_a_model_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(model_folder: Path, weights: Path, target: Path) -> None:
+        raise ValueError("header too large")
+
+    monkeypatch.setattr(span_model, "export_onnx", broken)
+    weights = tmp_path / "bad.safetensors"
+    weights.write_bytes(b"garbage")
+    with pytest.raises(ModelError, match=r"bad\.safetensors could not be prepared: header too large"):
+        reader.compiled(tmp_path / "encoder", weights)
 
 
 @pytest.mark.real_model

@@ -25,6 +25,8 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
+from ..errors import ModelError
+
 MAX_TOKENS = 160  # question and sentence together; a longer sentence is cut
 MAX_QUESTION_TOKENS = 48
 MAX_SPAN_TOKENS = 30
@@ -182,7 +184,10 @@ def compiled(model_folder: Path, weights: Path) -> Path:
         from .span_model import export_onnx
 
         log.info("preparing the reader %s for onnxruntime, once: %s", weights, target)
-        export_onnx(model_folder, weights, target)
+        try:
+            export_onnx(model_folder, weights, target)
+        except Exception as exc:  # a damaged or foreign weights file: said in one line, not a trace
+            raise ModelError(f"the reader weights {weights} could not be prepared: {exc}") from exc
     return target
 
 

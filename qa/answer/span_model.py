@@ -78,8 +78,10 @@ def export_onnx(model_folder: Path, weights: Path, target: Path) -> None:
     import torch
     from onnxruntime.quantization import QuantType, quantize_dynamic
     from safetensors.torch import load_file
+    from transformers.utils import logging as transformers_logging
 
-    logging.getLogger("transformers").setLevel(logging.ERROR)  # its report of the encoder's unused pooler
+    transformers_logging.set_verbosity_error()  # type: ignore[no-untyped-call]  # the unused pooler's report
+    transformers_logging.disable_progress_bar()  # type: ignore[no-untyped-call]
     model = span_model(model_folder)
     state = {k: v.float() for k, v in load_file(str(weights)).items()}
     missing = set(model.tuned()) - set(state)
