@@ -69,3 +69,24 @@ def test_reading_with_the_shipped_weights_never_imports_torch(e5_folder: Path) -
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.split("\n")[:2] == ["Santa Clara", "False"]
+
+
+@pytest.mark.real_model
+def test_model_prepare_exports_the_reader_when_it_is_on(
+    e5_folder: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from typer.testing import CliRunner
+
+    from qa.cli import app
+    from qa.config import get_settings
+
+    monkeypatch.setenv("QA_READER", "true")
+    on = CliRunner().invoke(app, ["model", "prepare", "--cache", str(e5_folder.parent)])
+    assert on.exit_code == 0, on.output
+    encoder, exported = on.output.splitlines()
+    assert encoder.startswith(str(e5_folder)) and exported.startswith(str(e5_folder.parent / "reader-"))
+    assert Path(exported.split(" (")[0]).is_file()
+    monkeypatch.setenv("QA_READER", "false")
+    get_settings.cache_clear()  # the settings are read once per process
+    off = CliRunner().invoke(app, ["model", "prepare", "--cache", str(e5_folder.parent)])
+    assert off.exit_code == 0 and len(off.output.splitlines()) == 1

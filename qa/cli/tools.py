@@ -18,7 +18,9 @@ reader_app = typer.Typer(help="Train the learned reader.", no_args_is_help=True,
 def model_prepare(
     cache: Annotated[Path | None, typer.Option("--cache", help=_about("model_cache"))] = None,
 ) -> None:
-    """Convert the packaged multilingual-e5-small for sentence-transformers (done once, then reused)."""
+    """Convert the packaged multilingual-e5-small for sentence-transformers, and export the learned reader
+    to ONNX when it is on (each done once, then reused)."""
+    from ..answer.reader import compiled, packaged_weights
     from ..embed.convert import prepare_e5
 
     settings = _settings(None, None, None, model_cache=cache)
@@ -26,6 +28,12 @@ def model_prepare(
     with _user_errors():
         folder = prepare_e5(settings.model_cache)
     typer.echo(f"{folder} ({time.perf_counter() - began:.1f} s)")
+    weights = settings.reader_weights or packaged_weights()
+    if settings.reader and weights is not None:
+        began = time.perf_counter()
+        with _user_errors():
+            reader = compiled(folder, weights)
+        typer.echo(f"{reader} ({time.perf_counter() - began:.1f} s)")
 
 
 @reader_app.command("train")
