@@ -184,5 +184,9 @@ def test_query_latency_benchmark_runs_in_process_and_over_http(seeds_copy: Path,
         [sys.executable, str(bench), *options, "--runs", "1"], capture_output=True, text=True
     )
     assert result.returncode == 0, result.stderr[-2000:]
-    rows = [line.split(" | ")[:5] for line in result.stdout.splitlines() if line.startswith("| folder")]
-    assert rows == [["| folder", "off", "5", "in-process", "1"], ["| folder", "off", "5", "HTTP", "1"]]
+    rows = [line.split(" | ") for line in result.stdout.splitlines() if line.startswith("| folder")]
+    assert [r[:6] for r in rows] == [
+        ["| folder", "fake", "off", "5", "in-process", "1"],
+        ["| folder", "fake", "off", "5", "HTTP", "1"],
+    ]
+    assert rows[0][-1] == "0 of 94 |"  # no reader, nothing read
