@@ -1,6 +1,7 @@
 """Fit the "not found" models of qa/confidence.py on a question set asked with and without its articles.
 
-    python bench/abstention.py ../shared/data/xquad-vi-dev --distractors DIR --distractors-n 300 2000
+    python bench/abstention.py ../shared/data/xquad-vi-dev --distractors DIR --distractors-n 300 2000 \
+        --reader-folds reader-run
 
 Every answerable question is ranked once against the full corpus (label: answerable) and once without its
 own article (label: not found), over the corpus alone and with each count of distractors. A logistic
@@ -58,13 +59,15 @@ def main() -> None:
         default=FALSE_NOT_FOUND,
         help="share of answerable questions allowed under each threshold",
     )
+    parser.add_argument("--reader-folds", type=Path, help="a reader training run: fit READ_MODELS too")
     args = parser.parse_args()
     sys.path.insert(0, str(ROOT))
-    import numpy as np
-
-    from qa.answer.confidence import FEATURES, Model
+    from qa.answer.confidence import FEATURES, READ_FEATURES
+    from qa.answer.evidence import evidence_sentence
+    from qa.answer.reading import FoldReaders
     from qa.config import get_settings
     from qa.embed import load_embedder
+    from qa.embed.convert import prepare_e5
     from qa.eval.questionsets import open_question_set, prepare_eval
     from qa.index.build import build_index
     from qa.index.load import load_index
@@ -75,13 +78,14 @@ def main() -> None:
 
     from qa.answer.confidence import features
 
+    folds = FoldReaders(args.reader_folds, prepare_e5(settings.model_cache)) if args.reader_folds else None
     main_set = open_question_set(args.questions)
     corpora = [(f"{args.questions.name} alone", main_set, None, 0)]
     if args.distractors is not None:
         for n in args.distractors_n:
             corpora.append((f"{args.questions.name} +{n} distractors", main_set, args.distractors, n))
     corpora += [(f"{path.name} alone", open_question_set(path), None, 0) for path in args.also]
-    rows = []  # (corpus, language, features, answerable)
+    rows = []  # (corpus, language, features, answerable); with a reader, its margin is the last feature
     for name, question_set, folder, n in corpora:
         prepared = prepare_eval(settings, question_set, folder, n, 0)
         build_index(prepared, embedder, progress=sys.stderr.isatty())
@@ -96,42 +100,71 @@ def main() -> None:
                 ranking = retriever.rank(q.text, exclude=exclude)
                 hits = retriever.hits(ranking, 1)
                 signals = features(index, ranking, hits[0] if hits else None, q.text)
-                rows.append((name, ranking.language, [signals[f] for f in FEATURES], label))
+                if folds is not None:
+                    sentence = evidence_sentence(retriever, ranking, q.text)  # type: ignore[arg-type]
+                    read = folds.for_question(q).read(q.text, [sentence.text]) if sentence else []
+                    signals["read"] = read[0].margin if read else -10.0
+                rows.append(
+                    (name, ranking.language, [signals[f] for f in READ_FEATURES if f in signals], label)
+                )
+    print_models("MODELS", fitted(rows, corpora, main_set, FEATURES, args.false_not_found), corpora, rows)
+    if folds is not None:
+        print_models(
+            "READ_MODELS", fitted(rows, corpora, main_set, READ_FEATURES, args.false_not_found), corpora, rows
+        )
+
+
+def fitted(rows, corpora, main_set, names, false_not_found):  # type: ignore[no-untyped-def]
+    """A model per way of writing over the signals ``names``, and its threshold."""
+    import numpy as np
+
+    from qa.answer.confidence import Model
+
     models = {}
     for language in ("en", "vi", "vi-folded"):
         mine = [r for r in rows if r[1] == language]
-        used = [i for i, name in enumerate(FEATURES) if name not in LEFT_OUT.get(language, ())]
-        x = np.array([r[2] for r in mine])
+        used = [i for i, name in enumerate(names) if name not in LEFT_OUT.get(language, ())]
+        x = np.array([r[2][: len(names)] for r in mine])
         y = np.array([r[3] for r in mine], dtype=float)
-        intercept, fitted = fit(x[:, used], y)
-        weights = [0.0] * len(FEATURES)
-        for i, weight in zip(used, fitted, strict=True):
+        intercept, coefficients = fit(x[:, used], y)
+        weights = [0.0] * len(names)
+        for i, weight in zip(used, coefficients, strict=True):
             weights[i] = weight
-        model = Model(intercept, tuple(weights), 0.0)
-        p = np.array([model.probability(dict(zip(FEATURES, r[2], strict=True))) for r in mine])
+        model = Model(intercept, tuple(weights), 0.0, names)
+        p = np.array([model.probability(dict(zip(names, r[2], strict=False))) for r in mine])
         corpus = np.array([r[0] for r in mine])
         threshold = min(
-            float(np.quantile(p[(y == 1) & (corpus == name)], args.false_not_found, method="lower"))
+            float(np.quantile(p[(y == 1) & (corpus == name)], false_not_found, method="lower"))
             for name, question_set, *_ in corpora
             if question_set is main_set and np.any((y == 1) & (corpus == name))
         )
         # the threshold is rounded down, so no answerable question falls under it by rounding
         models[language] = Model(
-            round(intercept, 4), tuple(round(w, 4) for w in weights), math.floor(threshold * 1e4) / 1e4
+            round(intercept, 4), tuple(round(w, 4) for w in weights), math.floor(threshold * 1e4) / 1e4, names
         )
-    print("MODELS: dict[Language, Model] = {")
+    return models
+
+
+def print_models(title, models, corpora, rows):  # type: ignore[no-untyped-def]
+    """The models as Python for qa/answer/confidence.py, and their leave-out recall and false "not
+    found" on each corpus."""
+    import numpy as np
+
+    print(f"{title}: dict[Language, Model] = {{")
     for language, m in models.items():
-        print(f'    "{language}": Model({m.intercept}, {m.weights}, {m.threshold}),')
+        names = "" if title == "MODELS" else ", READ_FEATURES"
+        print(f'    "{language}": Model({m.intercept}, {m.weights}, {m.threshold}{names}),')
     print("}\n")
     print("| corpus | language | leave-out recall | false not found |")
     print("|---|---|---|---|")
     for name, *_ in corpora:
         for language, m in models.items():
             mine = [r for r in rows if r[0] == name and r[1] == language]
-            answered = [m.probability(dict(zip(FEATURES, r[2], strict=True))) >= m.threshold for r in mine]
+            answered = [m.probability(dict(zip(m.names, r[2], strict=False))) >= m.threshold for r in mine]
             recall = np.mean([not a for a, r in zip(answered, mine, strict=True) if r[3] == 0])
             fnf = np.mean([not a for a, r in zip(answered, mine, strict=True) if r[3] == 1])
             print(f"| {name} | {language} | {recall:.3f} | {fnf:.3f} |")
+    print()
 
 
 if __name__ == "__main__":

@@ -9,12 +9,15 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 
 import faiss
 import numpy as np
 import pytest
 
+from qa.answer.reader import Reading
 from qa.config import Settings
 from qa.embed.models import SentenceTransformerEmbedder
 from qa.engine import Engine
@@ -231,6 +234,33 @@ def test_fresh_questions_about_the_seeds_get_the_right_span(
 ) -> None:
     answer = real_engine.ask(question)
     assert answer.short_answer is not None and answer.short_answer.text == short
+
+
+class _Sure:
+    """A reader that marks no span and is as sure as ``margin`` that each sentence answers."""
+
+    def __init__(self, margin: float) -> None:
+        self.margin = margin
+        self.read_sentences: list[str] = []
+
+    def read(self, question: str, sentences: Sequence[str]) -> list[Reading]:
+        self.read_sentences += sentences
+        return [Reading(-1, -1, self.margin, 0.0) for _ in sentences]
+
+
+def test_the_readers_margin_in_a_vietnamese_questions_sentence_joins_its_confidence(
+    real_engine: Engine,
+) -> None:
+    question = "Thành phố Hồ Chí Minh cắt giảm bao nhiêu biên chế?"
+    sure, unsure = _Sure(9.0), _Sure(-9.0)
+    high = replace(real_engine, reader=sure).ask(question)
+    low = replace(real_engine, reader=unsure).ask(question)
+    assert sure.read_sentences == [high.evidence.text if high.evidence else ""]
+    assert high.confidence > low.confidence
+    english = _Sure(9.0)  # an English question's span and confidence are the rules'
+    plain = replace(real_engine, reader=None).ask("Who chaired the national online conference?")
+    assert replace(real_engine, reader=english).ask(plain.question) == plain
+    assert not english.read_sentences
 
 
 def test_the_chats_example_questions_are_answered_from_the_article_they_ask_about(

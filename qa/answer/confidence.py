@@ -10,7 +10,9 @@ The coefficients were fitted by ``python bench/abstention.py`` on xquad-vi-dev, 
 against the full corpus (answerable) and once without its own article (the right reply is "not found"),
 alone and among 300 and 2,000 news articles; they hold for the packaged e5 model only. The probability is
 what the interface shows; under the language's threshold (at most 5% false "not found" on each of those
-corpora) the answer is "not found".
+corpora) the answer is "not found". With the learned reader on, an eighth signal joins them: the reader's
+margin (best span over "no answer") in the evidence sentence, in models fitted the same way with each
+question read by the reader trained without its article (``READ_MODELS``).
 """
 
 from __future__ import annotations
@@ -30,19 +32,23 @@ from ..store import idf_share
 from ..types import Hit
 
 FEATURES = ("margin", "sentence", "dense", "lead", "ahead", "words", "pairs")
+# with the learned reader on: and its margin (span over "no answer") in the evidence sentence
+READ_FEATURES = (*FEATURES, "read")
 LEAD_POOL = 64  # the best passage of another article is looked for among this many best by dense
 
 
 @dataclass(frozen=True, slots=True)
 class Model:
-    """A logistic model over :data:`FEATURES` and the probability under which to answer "not found"."""
+    """A logistic model over the signals ``names`` and the probability under which to answer "not
+    found"."""
 
     intercept: float
     weights: tuple[float, ...]
     threshold: float
+    names: tuple[str, ...] = FEATURES
 
     def probability(self, features: dict[str, float]) -> float:
-        z = self.intercept + sum(w * features[name] for w, name in zip(self.weights, FEATURES, strict=True))
+        z = self.intercept + sum(w * features[name] for w, name in zip(self.weights, self.names, strict=True))
         return 1.0 / (1.0 + math.exp(-max(-60.0, min(60.0, z))))
 
 
@@ -51,6 +57,17 @@ MODELS: dict[Language, Model] = {
     "en": Model(-33.0631, (20.7258, -25.2824, 64.8194, 84.5438, 0.0, 0.7979, 2.4948), 0.1361),
     "vi": Model(-57.8222, (-1.6491, 74.8534, -14.5056, 60.6611, 14.2398, 2.164, 6.5329), 0.38),
     "vi-folded": Model(-62.3739, (-17.3193, 36.8386, 29.3947, 59.8671, 17.2039, 3.3453, 7.8046), 0.2301),
+}
+
+# The same with the reader's margin, each dev question read by the fold model that never saw its article
+# (bench/abstention.py --reader-folds); they hold for the packaged reader weights. Vietnamese only:
+# leave-out recall with 2,000 news .924 -> .930 at the same 5% false "not found", and the reading is the
+# one that marks the span. English gained there too (.360 -> .408) but lost on the seed questions, whose
+# false "not found" rose from .265 to .347; without diacritics it lost on xquad-vi-dev (.872 -> .859).
+READ_MODELS: dict[Language, Model] = {
+    "vi": Model(
+        -54.6498, (-1.4698, 72.4203, -15.5077, 59.0057, 14.377, 2.1052, 6.2833, 0.0668), 0.3587, READ_FEATURES
+    ),
 }
 
 
@@ -96,12 +113,29 @@ def _lead(index: Index, ranking: Ranking, scores: npt.NDArray[np.float32], pool:
     return float(scores[best[0]]) - float(scores[elsewhere])
 
 
+def reads(index: Index, language: Language) -> bool:
+    """Whether the reader's margin counts in the confidence of a question in ``language`` over ``index``
+    (its embedder has fitted models)."""
+    return language in READ_MODELS and index.embedder_id == e5_id()
+
+
 def confidence(
-    index: Index, ranking: Ranking, best: Hit | None, question: str, threshold: float | None = None
+    index: Index,
+    ranking: Ranking,
+    best: Hit | None,
+    question: str,
+    threshold: float | None = None,
+    read: float | None = None,
 ) -> tuple[float, bool]:
     """(probability that the articles answer ``question``, whether it reaches ``threshold``, by default
-    the one of the question's language)."""
-    fitted = index.embedder_id == e5_id()
-    model = MODELS[ranking.language] if fitted else MARGIN_ONLY
-    p = model.probability(features(index, ranking, best, question))
+    the one of the question's language). ``read``: the reader's margin in the evidence sentence, when
+    the reader is on (:data:`READ_MODELS`)."""
+    signals = features(index, ranking, best, question)
+    if index.embedder_id != e5_id():
+        model = MARGIN_ONLY
+    elif read is None or not reads(index, ranking.language):
+        model = MODELS[ranking.language]
+    else:
+        model, signals["read"] = READ_MODELS[ranking.language], read
+    p = model.probability(signals)
     return p, p >= (model.threshold if threshold is None else threshold)

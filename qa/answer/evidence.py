@@ -26,9 +26,10 @@ from ..lang.query import analyse
 from ..lang.text import Language, syllable_bigrams, syllables
 from ..search.hybrid import HybridRetriever, Ranking
 from ..types import Answer, Hit, Source, Span
-from .confidence import confidence
+from .confidence import confidence, reads
 from .lead import english_lead
-from .reading import Reads, read_span
+from .reader import Reading
+from .reading import Reads, span_of
 from .spans import aligned_span
 
 NOT_FOUND_EN = "Not found in the articles."
@@ -96,20 +97,29 @@ def answer_question(
     (:mod:`qa.confidence`); under ``min_confidence`` (default: its language's threshold) the answer is
     "not found in the articles" with no sources.
 
-    The rules pick the sentence (``weights``) and line up the span (:mod:`qa.answer.spans`); with a
+    The rules pick the sentence (``weights``) and line up the span (:mod:`qa.answer.spans`). With a
     ``reader`` (:mod:`qa.answer.reading`) the span of a question written in a language of ``READ`` is the
-    reader's.
+    reader's, and over the packaged model its margin in that sentence joins the confidence.
     """
     ranking = ranking if ranking is not None else retriever.rank(question)
     hits = retriever.hits(ranking, max(top_k, EVIDENCE_CHUNKS))
-    probability, enough = confidence(
-        retriever.index, ranking, hits[0] if hits else None, question, min_confidence
-    )
     own = asked or question
     kind = analyse(own).kind
     # a follow-up's own words pick the sentence; its conversation only found the passages
     candidates = _candidates(retriever, ranking, hits[:EVIDENCE_CHUNKS], own, kind, weights)
-    if not candidates or not enough:
+    sentence = retriever.index.sentences[candidates[0].row] if candidates else None
+    marking = _marking_kind(kind, own)
+    spans = ranking.language in READ and marking is not QuestionKind.WHICH_ARTICLE
+    reading = _read(reader, retriever, ranking, question, sentence, spans)
+    probability, enough = confidence(
+        retriever.index,
+        ranking,
+        hits[0] if hits else None,
+        question,
+        min_confidence,
+        reading.margin if reading is not None else None,
+    )
+    if sentence is None or not enough:
         return Answer(
             question=own,
             # in the question's language: Vietnamese typed without diacritics gets Vietnamese too
@@ -118,10 +128,7 @@ def answer_question(
             sources=(),
             confidence=round(probability, 4),
         )
-    sentence = retriever.index.sentences[candidates[0].row]
-    kind = _marking_kind(kind, own)
-    read = reader if ranking.language in READ and kind is not QuestionKind.WHICH_ARTICLE else None
-    text, short = _marked(retriever, sentence, kind, question, read)
+    text, short = _marked(retriever, sentence, marking, question, reading if spans else None)
     return Answer(
         question=own,
         answer=text,
@@ -130,8 +137,30 @@ def answer_question(
         evidence=sentence,
         confidence=round(probability, 4),
         short_answer=short,
-        lead=_lead(kind, own, short),
+        lead=_lead(marking, own, short),
     )
+
+
+def _read(
+    reader: Reads | None,
+    retriever: HybridRetriever,
+    ranking: Ranking,
+    question: str,
+    sentence: Span | None,
+    spans: bool,
+) -> Reading | None:
+    """The reader's reading of the evidence sentence: for its span (``spans``) and, where it counts there
+    (qa/answer/confidence.py ``READ_MODELS``), for "not found"."""
+    if reader is None or sentence is None or not (spans or reads(retriever.index, ranking.language)):
+        return None
+    return reader.read(question, [sentence.text])[0]
+
+
+def evidence_sentence(retriever: HybridRetriever, ranking: Ranking, question: str) -> Span | None:
+    """The sentence :func:`answer_question` would show for ``question`` ranked as ``ranking``, if any."""
+    hits = retriever.hits(ranking, EVIDENCE_CHUNKS)
+    candidates = _candidates(retriever, ranking, hits, question, analyse(question).kind)
+    return retriever.index.sentences[candidates[0].row] if candidates else None
 
 
 def _marking_kind(kind: QuestionKind, question: str) -> QuestionKind:
@@ -149,17 +178,21 @@ def _lead(kind: QuestionKind, question: str, short: Span | None) -> str | None:
 
 
 def _marked(
-    retriever: HybridRetriever, sentence: Span, kind: QuestionKind, question: str, reader: Reads | None = None
+    retriever: HybridRetriever,
+    sentence: Span,
+    kind: QuestionKind,
+    question: str,
+    reading: Reading | None = None,
 ) -> tuple[str, Span | None]:
     """The evidence sentence with its answer span in ``**`` (the article's title for "which article"),
-    and that span in the article: the ``reader``'s when one is given and it finds a short one, else the
+    and that span in the article: the ``reading``'s when one is given and it finds a short one, else the
     rules'."""
     document = retriever.index.documents[sentence.doc_id]
     if kind is QuestionKind.WHICH_ARTICLE:
         at = document.text.find(document.title)
         title = Span(document.doc_id, at, at + len(document.title), document.title) if at >= 0 else None
         return f"**{document.title}**: {sentence.text}", title
-    span = read_span(reader, question, sentence.text) if reader is not None else None
+    span = span_of(reading, sentence.text) if reading is not None else None
     if span is None or len(sentence.text[span[0] : span[1]].split()) > MAX_READ_WORDS:
         span = _span(kind, sentence.text, question)
     if span is None:

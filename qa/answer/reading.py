@@ -1,6 +1,7 @@
 """The learned reader (:mod:`qa.answer.reader`) in the answer step: it reads the question against the
-evidence sentence the rules picked and marks the answer span in it, for questions written in Vietnamese
-with diacritics (qa/answer/evidence.py ``READ``).
+evidence sentence the rules picked; its margin there (span over "no answer") joins the confidence
+(qa/answer/confidence.py ``READ_MODELS``), and for questions written in Vietnamese with diacritics
+(qa/answer/evidence.py ``READ``) it marks the answer span.
 
 Why so little of what it could do: trained on partial SQuAD train files (5,411 questions) and then
 xquad-vi-dev (about 320 questions per language and fold), out-of-fold on xquad-vi-dev its span in the rules'
@@ -31,13 +32,12 @@ class Reads(Protocol):
     def read(self, question: str, sentences: Sequence[str]) -> list[Reading]: ...
 
 
-def read_span(reader: Reads, question: str, sentence: str) -> tuple[int, int] | None:
-    """The best answer span the reader finds in ``sentence`` (character offsets), whatever its "no answer"
+def span_of(reading: Reading, sentence: str) -> tuple[int, int] | None:
+    """The best answer span the reader found in ``sentence`` (character offsets), whatever its "no answer"
     score (the sentence is the rules' pick: the span is what it holds, as measured); None for an empty one."""
-    readings = reader.read(question, [sentence])
-    if not readings or not 0 <= readings[0].start < readings[0].end <= len(sentence):
+    if not 0 <= reading.start < reading.end <= len(sentence):
         return None
-    return readings[0].start, readings[0].end
+    return reading.start, reading.end
 
 
 class FoldReaders:
