@@ -123,6 +123,8 @@ def fitted(rows, corpora, main_set, names, false_not_found):  # type: ignore[no-
     models = {}
     for language in ("en", "vi", "vi-folded"):
         mine = [r for r in rows if r[1] == language]
+        if not mine:  # a set without questions written this way
+            continue
         used = [i for i, name in enumerate(names) if name not in LEFT_OUT.get(language, ())]
         x = np.array([r[2][: len(names)] for r in mine])
         y = np.array([r[3] for r in mine], dtype=float)

@@ -4,6 +4,9 @@ the real encoder (a few questions, so CI runs it in a minute), and reading with 
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -77,6 +80,18 @@ def test_training_writes_fold_and_final_weights_that_read(
     assert len(readings) == 2
     for reading, sentence in zip(readings, sentences, strict=True):
         assert 0 <= reading.start < reading.end <= len(sentence)
+    # the "not found" models with the reader's margin are fitted on such a run, each question read out-of-fold
+    env = {**os.environ, "QA_MODEL_CACHE": str(e5_folder.parent), "QA_INDEX_DIR": str(tmp_path / "index")}
+    bench = Path(__file__).resolve().parent.parent / "bench" / "abstention.py"
+    fitted = subprocess.run(
+        [sys.executable, str(bench), str(data), "--reader-folds", str(out)],
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert fitted.returncode == 0, fitted.stderr[-2000:]
+    assert "READ_MODELS" in fitted.stdout and "READ_FEATURES" in fitted.stdout
+    assert "| set alone | vi |" in fitted.stdout
 
 
 def test_squad_files_train_a_base_model_that_the_others_start_from(
