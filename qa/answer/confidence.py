@@ -133,7 +133,7 @@ def confidence(
     signals = features(index, ranking, best, question)
     if index.embedder_id != e5_id():
         model = MARGIN_ONLY
-    elif read is None or not reads(index, ranking.language):
+    elif read is None or ranking.language not in READ_MODELS:
         model = MODELS[ranking.language]
     else:
         model, signals["read"] = READ_MODELS[ranking.language], read

@@ -104,11 +104,9 @@ def answer_question(
     ranking = ranking if ranking is not None else retriever.rank(question)
     hits = retriever.hits(ranking, max(top_k, EVIDENCE_CHUNKS))
     own = asked or question
-    kind = analyse(own).kind
     # a follow-up's own words pick the sentence; its conversation only found the passages
-    candidates = _candidates(retriever, ranking, hits[:EVIDENCE_CHUNKS], own, kind, weights)
-    sentence = retriever.index.sentences[candidates[0].row] if candidates else None
-    marking = _marking_kind(kind, own)
+    sentence = evidence_sentence(retriever, ranking, own, hits, weights)
+    marking = _marking_kind(analyse(own).kind, own)
     spans = ranking.language in READ and marking is not QuestionKind.WHICH_ARTICLE
     reading = _read(reader, retriever, ranking, question, sentence, spans)
     probability, enough = confidence(
@@ -156,10 +154,18 @@ def _read(
     return reader.read(question, [sentence.text])[0]
 
 
-def evidence_sentence(retriever: HybridRetriever, ranking: Ranking, question: str) -> Span | None:
-    """The sentence :func:`answer_question` would show for ``question`` ranked as ``ranking``, if any."""
-    hits = retriever.hits(ranking, EVIDENCE_CHUNKS)
-    candidates = _candidates(retriever, ranking, hits, question, analyse(question).kind)
+def evidence_sentence(
+    retriever: HybridRetriever,
+    ranking: Ranking,
+    question: str,
+    hits: list[Hit] | None = None,
+    weights: EvidenceWeights = WEIGHTS,
+) -> Span | None:
+    """The sentence :func:`answer_question` shows for ``question`` ranked as ``ranking`` (``hits``: its
+    best passages, when already taken), if any: the best of the ``EVIDENCE_CHUNKS`` best passages'."""
+    hits = hits if hits is not None else retriever.hits(ranking, EVIDENCE_CHUNKS)
+    kind = analyse(question).kind
+    candidates = _candidates(retriever, ranking, hits[:EVIDENCE_CHUNKS], question, kind, weights)
     return retriever.index.sentences[candidates[0].row] if candidates else None
 
 
