@@ -73,6 +73,11 @@ class CountedReader:
         return self._reader.read(question, sentences)
 
 
+def embedder_for(model: str, real: Embedder) -> Embedder:
+    """The packaged model itself for an index of its vectors, else the fake one paying its cost."""
+    return real if model != "fake" else RealEncoderCost(real)
+
+
 def percentiles(latencies: Sequence[float]) -> tuple[float, float]:
     return statistics.median(latencies), statistics.quantiles(latencies, n=100)[-1]
 
@@ -92,8 +97,7 @@ def serve(settings: Settings, port: int) -> None:
 
     from qa.server.app import create_app
 
-    real = load_embedder(Settings())
-    app = create_app(settings, real if settings.model != "fake" else RealEncoderCost(real))
+    app = create_app(settings, embedder_for(settings.model, load_embedder(Settings())))
     uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning")
 
 
@@ -152,7 +156,7 @@ def main() -> None:
     print("|---|---|---|---|---|---|---|---|---|")
     for store in args.stores.split(","):
         settings = Settings(seeds_dir=args.seeds, index_dir=args.index, model=args.model, store=store)  # type: ignore[arg-type]
-        engine = Engine.open(settings, real if args.model != "fake" else RealEncoderCost(real))
+        engine = Engine.open(settings, embedder_for(args.model, real))
         counted = CountedReader(engine.reader) if engine.reader is not None else None
         engine = replace(engine, reader=counted)
         articles = len(engine.index.documents)

@@ -128,8 +128,9 @@ class Settings(BaseSettings):
     reader: bool = Field(
         True,
         description="Let the learned reader (qa/answer/reader.py, weights shipped in the package) mark the "
-        "short answer of questions written in Vietnamese with diacritics; false leaves every span to the "
-        "rules (English and unaccented questions always: the reader did worse there, see the README).",
+        "short answer of questions written in Vietnamese with diacritics and join their 'not found' "
+        "decision; false leaves every span and 'not found' to the rules (English and unaccented questions "
+        "always: the reader did worse there, see the README).",
     )
     reader_weights: Path | None = Field(
         None, description="Reader weights to use instead of the packaged ones (a reader.safetensors file)."
