@@ -40,6 +40,10 @@ from .conftest import write_corpus
         ("What does Conclusion 40 concern?", QuestionKind.OTHER),
         ("Chứng chỉ giảng dạy thường kéo dài bao lâu?", QuestionKind.HOW_MANY),  # a duration
         ("Chung chi giang day thuong keo dai bao lau?", QuestionKind.HOW_MANY),
+        ("Bài “Ai chủ trì hội nghị bao nhiêu lần” nói gì?", QuestionKind.ABOUT_ARTICLE),
+        ("bai hoi nghi truc tuyen noi ve gi", QuestionKind.ABOUT_ARTICLE),
+        ("What does the article “Hanoi cuts staff” say?", QuestionKind.ABOUT_ARTICLE),
+        ("Bài báo nói gì về tinh giản biên chế?", QuestionKind.OTHER),  # about staff cuts, not the article
     ],
 )
 def test_question_kind(question: str, kind: QuestionKind) -> None:
@@ -221,3 +225,90 @@ def test_the_rules_keep_english_and_unaccented_spans_and_those_the_reader_finds_
     plain = engine.ask("Ai chủ trì hội nghị trực tuyến toàn quốc?")
     assert silent.ask("Ai chủ trì hội nghị trực tuyến toàn quốc?").short_answer == plain.short_answer
     assert plain.answer == silent.ask("Ai chủ trì hội nghị trực tuyến toàn quốc?").answer
+
+
+@pytest.mark.parametrize(
+    ("sentence", "person", "title"),
+    [
+        (
+            "Về phía Thành ủy có: Hoàng Trung Hải, Ủy viên Bộ Chính trị, Bí thư Thành ủy; Ngô Thị Thanh "
+            "Hằng, Phó Bí thư.",
+            "Hoang Trung Hai",
+            "Ủy viên Bộ Chính trị, Bí thư Thành ủy",
+        ),
+        (
+            "Đồng chí Trương Thị Mai, Trưởng Ban Tổ chức Trung ương chủ trì hội nghị.",
+            "Trương Thị Mai",
+            "Trưởng Ban Tổ chức Trung ương",
+        ),
+        (
+            "Tới dự có Trưởng Ban Tổ chức T.Ư Phạm Minh Chính, các đồng chí Phó Ban.",
+            "Phạm Minh Chính",
+            "Trưởng Ban Tổ chức T.Ư",
+        ),
+        (
+            "Nghị quyết khóa XII, Trưởng ban Tổ chức Thành ủy Vũ Đức Bảo cho biết.",
+            "Vũ Đức Bảo",
+            "Trưởng ban Tổ chức Thành ủy",
+        ),
+        ("Đồng chí Hoàng Trung Hải tiếp thu các ý kiến.", "Hoàng Trung Hải", None),
+    ],
+)
+def test_a_persons_title_is_found_around_their_name(sentence: str, person: str, title: str | None) -> None:
+    from qa.answer.focus import role_span
+
+    found = role_span(sentence, person)
+    assert (sentence[found[0] : found[1]] if found else None) == title
+
+
+MEETING = (
+    "Hội nghị sơ kết chương trình phối hợp\n\n"
+    "T.Hương | 09/02/2018\n\n"
+    "Chiều ngày 9-2, Thành ủy Hà Nội và Ban Tổ chức Trung ương tổ chức hội nghị sơ kết chương trình "
+    "phối hợp.\n\n"
+    "Tham gia hội nghị về phía Ban Tổ chức Trung ương có các đồng chí: Phạm Minh Chính, Trưởng ban Tổ chức "
+    "Trung ương; Mai Văn Chính, Phó Trưởng ban.\n\n"
+    "Về phía Thành ủy Hà Nội có các đồng chí: Hoàng Trung Hải, Bí thư Thành ủy; Nguyễn Đức Chung, Chủ tịch "
+    "UBND thành phố.\n\n"
+    "Đồng chí Hoàng Trung Hải tiếp thu các ý kiến của hội nghị sơ kết về chương trình phối hợp.\n"
+)
+
+
+@pytest.fixture
+def meeting(tmp_path: Path) -> Engine:
+    corpus = write_corpus(tmp_path / "m", {"meeting.txt": MEETING})
+    settings = Settings(seeds_dir=corpus, index_dir=tmp_path / "i", model="fake", min_confidence=0.0)
+    return Engine.open(settings, FakeEmbedder())
+
+
+def test_who_is_a_person_is_answered_with_their_title(meeting: Engine) -> None:
+    for question in ("Hoàng Trung Hải là ai?", "Who is Hoang Trung Hai?"):
+        answer = meeting.ask(question)
+        assert answer.short_answer is not None and answer.short_answer.text == "Bí thư Thành ủy", question
+        assert answer.evidence is not None and answer.evidence.text.startswith("Về phía Thành ủy")
+
+
+def test_what_an_article_says_is_its_lead_not_its_title(meeting: Engine) -> None:
+    answer = meeting.ask("Bài “Hội nghị sơ kết chương trình phối hợp” nói gì?")
+    assert answer.answer.startswith("Chiều ngày 9-2, Thành ủy Hà Nội") and answer.short_answer is None
+
+
+def test_who_chaired_a_meeting_its_article_does_not_say_is_who_led_its_sides(meeting: Engine) -> None:
+    answer = meeting.ask("Who chaired the review meeting?")
+    assert "**Phạm Minh Chính**" in answer.answer and "**Hoàng Trung Hải**" in answer.answer
+    assert answer.short_answer is not None and answer.short_answer.text == "Phạm Minh Chính"
+    assert answer.lead == "Led by Phạm Minh Chính (Pham Minh Chinh) and Hoàng Trung Hải (Hoang Trung Hai)"
+    assert any(evidence_in(source, answer.evidence) for source in answer.sources)  # what is cited is shown
+    said = meeting.ask("Ai chủ trì hội nghị sơ kết?")
+    assert said.evidence == answer.evidence and said.lead is None
+
+
+def test_who_chaired_a_meeting_its_article_names_is_the_chair(tmp_path: Path) -> None:
+    text = MEETING.replace(
+        "Đồng chí Hoàng Trung Hải tiếp thu", "Đồng chí Hoàng Trung Hải chủ trì hội nghị, tiếp thu"
+    )
+    corpus = write_corpus(tmp_path / "m", {"meeting.txt": text})
+    settings = Settings(seeds_dir=corpus, index_dir=tmp_path / "i", model="fake", min_confidence=0.0)
+    answer = Engine.open(settings, FakeEmbedder()).ask("Who chaired the review meeting?")
+    assert answer.short_answer is not None and answer.short_answer.text == "Hoàng Trung Hải"
+    assert answer.lead == "Chaired by Hoàng Trung Hải (Hoang Trung Hai)"

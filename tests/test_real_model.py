@@ -36,6 +36,15 @@ def test_english_question_finds_the_review_meeting(real_engine: Engine) -> None:
     assert "001_76149756d6973ddd" in _doc_ids(real_engine, "Who chaired the 2018 review meeting?", 3)
 
 
+def test_the_headline_question_is_answered_with_the_heads_of_the_meetings_participants(
+    real_engine: Engine,
+) -> None:
+    answer = real_engine.ask("Who chaired the 2018 review meeting?")
+    assert answer.evidence is not None and answer.evidence.text.startswith("Tham gia hội nghị")
+    assert answer.lead == "Led by Phạm Minh Chính (Pham Minh Chinh) and Hoàng Trung Hải (Hoang Trung Hai)"
+    assert answer.sources[0].start <= answer.evidence.start < answer.sources[0].end  # the cited passage
+
+
 def test_vietnamese_without_diacritics_finds_the_online_conference(real_engine: Engine) -> None:
     answer = real_engine.ask("ai chu tri hoi nghi truc tuyen toan quoc", top_k=3)
     assert answer.sources[0].doc_id == "002_88b7908893ec28a4"
@@ -280,6 +289,10 @@ def test_the_chats_example_questions_are_answered_from_the_article_they_ask_abou
         assert named or top.title in question, (question, top.doc_id)
         if named:
             assert fold(named[0]) in fold(answer.answer), (question, answer.answer)
+        if " là ai" in question or question.startswith("Who is"):  # what the person is, marked
+            assert answer.short_answer is not None and "Bí thư" in answer.short_answer.text, answer.answer
+        if top.title in question:  # what the article says, not its title again
+            assert answer.evidence is not None and top.title not in answer.evidence.text, answer.answer
 
 
 def test_hnsw_recall_on_real_vectors(real_engine: Engine) -> None:

@@ -27,7 +27,8 @@ from ..lang.text import Language, syllable_bigrams, syllables
 from ..search.hybrid import HybridRetriever, Ranking
 from ..types import Answer, Hit, Source, Span
 from .confidence import confidence, reads
-from .lead import english_lead
+from .focus import Focus, focus_of, focused_marks, focused_sentence
+from .lead import english_lead, with_plain
 from .reader import Reading
 from .reading import Reads, span_of
 from .spans import aligned_span
@@ -107,7 +108,9 @@ def answer_question(
     # a follow-up's own words pick the sentence; its conversation only found the passages
     sentence = evidence_sentence(retriever, ranking, own, hits, weights)
     marking = _marking_kind(analyse(own).kind, own)
-    spans = ranking.language in READ and marking is not QuestionKind.WHICH_ARTICLE
+    focus = focus_of(own)
+    marks = focused_marks(focus, sentence.text) if focus is not None and sentence is not None else None
+    spans = ranking.language in READ and marking is not QuestionKind.WHICH_ARTICLE and marks is None
     reading = _read(reader, retriever, ranking, question, sentence, spans)
     probability, enough = confidence(
         retriever.index,
@@ -126,16 +129,20 @@ def answer_question(
             sources=(),
             confidence=round(probability, 4),
         )
-    text, short = _marked(retriever, sentence, marking, question, reading if spans else None)
+    if marks is not None:
+        text, short, lead = _focused(retriever, sentence, marks, own)
+    else:
+        text, short = _marked(retriever, sentence, marking, question, reading if spans else None)
+        lead = _lead(marking, own, short)
     return Answer(
         question=own,
         answer=text,
         answerable=True,
-        sources=tuple(_source(retriever, hit) for hit in hits[:top_k]),
+        sources=tuple(_source(retriever, hit) for hit in _holding(retriever, hits, sentence)[:top_k]),
         evidence=sentence,
         confidence=round(probability, 4),
         short_answer=short,
-        lead=_lead(marking, own, short),
+        lead=lead,
     )
 
 
@@ -164,9 +171,32 @@ def evidence_sentence(
     """The sentence :func:`answer_question` shows for ``question`` ranked as ``ranking`` (``hits``: its
     best passages, when already taken), if any: the best of the ``EVIDENCE_CHUNKS`` best passages'."""
     hits = hits if hits is not None else retriever.hits(ranking, EVIDENCE_CHUNKS)
+    focus = focus_of(question)
+    focused = focused_sentence(retriever.index, ranking, hits, focus) if focus is not None else None
+    if focused is not None:
+        return focused
     kind = analyse(question).kind
     candidates = _candidates(retriever, ranking, hits[:EVIDENCE_CHUNKS], question, kind, weights)
     return retriever.index.sentences[candidates[0].row] if candidates else None
+
+
+def _focused(
+    retriever: HybridRetriever, sentence: Span, marks: list[tuple[int, int]], question: str
+) -> tuple[str, Span | None, str | None]:
+    """The evidence of a focused question (qa/answer/focus.py) with ``marks`` in ``**``, the first of
+    them in the article, and for an English question its lead ("Led by A and B" for a meeting's heads)."""
+    text = sentence.text
+    for start, end in sorted(marks, reverse=True):
+        text = _mark(text, (start, end))
+    if not marks:
+        return text, None, None
+    start, end = sentence.start + marks[0][0], sentence.start + marks[0][1]
+    short = Span(sentence.doc_id, start, end, retriever.index.documents[sentence.doc_id].text[start:end])
+    names = [with_plain(sentence.text[a:b]) for a, b in marks]
+    lead = None
+    if analyse(question).english_question and focus_of(question) == Focus("chair"):
+        lead = "Led by " + " and ".join(names)
+    return text, short, lead
 
 
 def _marking_kind(kind: QuestionKind, question: str) -> QuestionKind:
@@ -302,6 +332,22 @@ def _mark(text: str, span: tuple[int, int] | None) -> str:
         return text
     start, end = span
     return f"{text[:start]}**{text[start:end]}**{text[end:]}"
+
+
+def _holding(retriever: HybridRetriever, hits: list[Hit], evidence: Span) -> list[Hit]:
+    """``hits``, with the passage holding the start of ``evidence`` put before the first of its article's
+    (or first, with the best score) when none of them holds it: the evidence of a focused question may lie
+    outside the best passages, and the sources show what is cited."""
+    if any(h.chunk.doc_id == evidence.doc_id and h.chunk.start <= evidence.start < h.chunk.end for h in hits):
+        return hits
+    chunks = retriever.index.chunks
+    rows = [r for r in chunks.rows_of([evidence.doc_id]).tolist() if chunks.starts[r] <= evidence.start]
+    holding = [chunks[r] for r in rows if evidence.start < chunks.ends[r]]
+    if not holding or not hits:
+        return hits
+    chunk = max(holding, key=lambda c: min(c.end, evidence.end) - evidence.start)
+    at = next((i for i, h in enumerate(hits) if h.chunk.doc_id == evidence.doc_id), 0)
+    return [*hits[:at], Hit(chunk, hits[at].score), *hits[at:]]
 
 
 def _source(retriever: HybridRetriever, hit: Hit) -> Source:

@@ -87,10 +87,19 @@ class QuestionKind(Enum):
     WHEN = "when"
     HOW_MANY = "how_many"
     WHICH_ARTICLE = "which_article"
+    ABOUT_ARTICLE = "about_article"  # what an article says: its lead, not one of its facts
     OTHER = "other"
 
 
 _KIND_PATTERNS = (
+    (
+        # "Bài “...” nói gì?", "What does the article “...” say?", "Tóm tắt bài ...": before the others, as
+        # the title quoted may hold any question word; "nói gì về X" asks about X instead
+        QuestionKind.ABOUT_ARTICLE,
+        r"\b(bai|bai bao|bai viet|tin)\b.*\bnoi (ve )?(gi|dieu gi|chuyen gi|nhung gi)\W*$|\btom tat\b"
+        r"|\bnoi dung (chinh )?(cua )?(bai|tin)\b|\bsummari[sz]e\b"
+        r"|\bwhat (does|did|is) (the |this |that )?(article|story|report|piece)\b.*\b(say|about)\W*$",
+    ),
     (
         QuestionKind.WHICH_ARTICLE,
         r"\bwhich (article|story|report|news|piece)\b|\bbai (bao|viet) nao\b|\btin nao\b",
@@ -146,10 +155,22 @@ def person_name_matches(text: str) -> list[re.Match[str]]:
 
 # "Who is Hoang Trung Hai?", "Hoàng Trung Hải là ai?": the question names the person and asks what they
 # are, so no other name is the answer
+_PERSON = rf"{UPPER_SYLLABLE}(?:\s+{UPPER_SYLLABLE}){{1,3}}"
 _IDENTITY = re.compile(
-    rf"^\s*(?:[Ww]ho\s+(?:is|was)\s+{UPPER_SYLLABLE}(?:\s+{UPPER_SYLLABLE}){{1,3}}"
-    rf"|{UPPER_SYLLABLE}(?:\s+{UPPER_SYLLABLE}){{1,3}}\s+là\s+ai)\s*\??\s*$",
+    rf"^\s*(?:[Ww]ho\s+(?:is|was)\s+(?P<asked>{_PERSON})|(?P<named>{_PERSON})\s+là\s+ai)\s*\??\s*$",
 )
+
+
+_FOLDED_SURNAMES = frozenset(fold(s) for s in SURNAMES)
+
+
+def identity_of(question: str) -> str | None:
+    """The person a "Who is X?" / "X là ai?" question asks about, as written, if it is one (a full name:
+    a known surname and two or three more syllables, with or without diacritics)."""
+    match = _IDENTITY.match(question)
+    name = (match.group("asked") or match.group("named")) if match else None
+    words = name.split() if name else []
+    return name if len(words) >= 3 and fold(words[0]) in _FOLDED_SURNAMES else None
 
 
 def question_kind(question: str) -> QuestionKind:
