@@ -278,3 +278,16 @@ def test_an_empty_folder_says_how_to_add_articles_and_never_shows_its_path_to_ot
         asked = client.post("/api/ask", json={"question": "Ai chủ trì?"}, headers={"Host": "qa.example.org"})
         assert asked.status_code == 503 and "chưa có bài báo nào" in asked.json()["detail"]
         assert str(folder) not in asked.text
+
+
+def test_a_card_shows_the_sentences_around_evidence_of_two_sentences() -> None:
+    from qa.server.pages import _in_context
+
+    text = "Một câu trước. Hai là bằng chứng. Ba cũng là bằng chứng. Bốn là câu sau. Năm thì không."
+    start, end = text.index("Hai"), text.index(" Bốn")
+    shown = [(f.text, f.kind) for f in _in_context(text, start, end)]
+    assert shown == [
+        ("Một câu trước. ", ""),
+        ("Hai là bằng chứng. Ba cũng là bằng chứng.", "evidence"),
+        (" Bốn là câu sau.", ""),
+    ]

@@ -196,11 +196,14 @@ def _card(rank: int, sources: list[Source], answer: Answer, index: Index) -> Car
 
 
 def _in_context(text: str, start: int, end: int) -> tuple[Fragment, ...]:
-    """The sentence ``text[start:end]`` marked, with the sentence before and after it (each cut short)."""
+    """The sentence ``text[start:end]`` (or run of sentences) marked, with the sentence before and after
+    it (each cut short)."""
     spans = list(sentence_spans(text))
     at = next((i for i, (a, b) in enumerate(spans) if a <= start < b), None)
+    last = next((i for i, (a, b) in enumerate(spans) if a < end <= b), at)
     before = text[spans[at - 1][0] : spans[at - 1][1]] if at else ""
-    after = text[spans[at + 1][0] : spans[at + 1][1]] if at is not None and at + 1 < len(spans) else ""
+    following = last + 1 if last is not None else len(spans)
+    after = text[spans[following][0] : spans[following][1]] if following < len(spans) else ""
     pieces = (
         Fragment(_tail(before, CONTEXT_CHARS) + " " if before else ""),
         Fragment(text[start:end], "evidence"),
