@@ -282,7 +282,13 @@ def meeting(tmp_path: Path) -> Engine:
 
 
 def test_who_is_a_person_is_answered_with_their_title(meeting: Engine) -> None:
-    for question in ("Hoàng Trung Hải là ai?", "Who is Hoang Trung Hai?"):
+    for question in (
+        "Hoàng Trung Hải là ai?",
+        "Who is Hoang Trung Hai?",
+        "hoang trung hai la ai",
+        "Hoàng Trung Hải giữ chức vụ gì?",
+        "What position does Hoang Trung Hai hold?",
+    ):
         answer = meeting.ask(question)
         assert answer.short_answer is not None and answer.short_answer.text == "Bí thư Thành ủy", question
         assert answer.evidence is not None and answer.evidence.text.startswith("Về phía Thành ủy")

@@ -162,20 +162,33 @@ _IDENTITY = re.compile(
 
 
 _FOLDED_SURNAMES = frozenset(fold(s) for s in SURNAMES)
+# the same asked of a full name in any case, folded: "hoang trung hai la ai", "vu duc bao giu chuc gi",
+# "What position does Vu Duc Bao hold?"
+_FOLDED_IDENTITY = re.compile(
+    r"^\s*(?:who\s+(?:is|was)\s+(?P<asked>[a-z]+(?:\s+[a-z]+){2,3})"
+    r"|what\s+(?:position|post|title|role|job)\s+(?:does|did)\s+(?P<holds>[a-z]+(?:\s+[a-z]+){2,3})\s+hold"
+    r"|(?P<named>[a-z]+(?:\s+[a-z]+){2,3})\s+(?:la\s+ai|giu\s+chuc(?:\s+vu)?\s+gi|la\s+nguoi\s+nao))"
+    r"\s*\??\s*$",
+)
 
 
 def identity_of(question: str) -> str | None:
-    """The person a "Who is X?" / "X là ai?" question asks about, as written, if it is one (a full name:
-    a known surname and two or three more syllables, with or without diacritics)."""
-    match = _IDENTITY.match(question)
-    name = (match.group("asked") or match.group("named")) if match else None
-    words = name.split() if name else []
-    return name if len(words) >= 3 and fold(words[0]) in _FOLDED_SURNAMES else None
+    """The person a "Who is X?" / "X là ai?" / "X giữ chức gì?" question asks about, as written, if it is
+    one (a full name: a known surname and two or three more syllables, with or without diacritics)."""
+    folded = fold(question)
+    match = _FOLDED_IDENTITY.match(folded)
+    if match is None:
+        return None
+    group = next(g for g in ("asked", "holds", "named") if match.group(g))
+    # folding keeps every character of NFC text in its place, so the name is cut from the question as written
+    at = slice(match.start(group), match.end(group))
+    name = question[at] if len(folded) == len(question) else folded[at]
+    return name if fold(name.split()[0]) in _FOLDED_SURNAMES else None
 
 
 def question_kind(question: str) -> QuestionKind:
     """Classify an English or Vietnamese (with or without diacritics) question."""
-    if _IDENTITY.match(question):
+    if _IDENTITY.match(question) or identity_of(question):
         return QuestionKind.OTHER
     folded = fold(question)
     for kind, pattern in _KIND_PATTERNS:
