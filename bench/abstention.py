@@ -63,8 +63,8 @@ def main() -> None:
     args = parser.parse_args()
     sys.path.insert(0, str(ROOT))
     from qa.answer.confidence import FEATURES, READ_FEATURES
-    from qa.answer.evidence import evidence_sentence
-    from qa.answer.reading import FoldReaders
+    from qa.answer.evidence import EVIDENCE_CHUNKS, evidence_sentence
+    from qa.answer.reading import FoldReaders, read_as
     from qa.config import get_settings
     from qa.embed import load_embedder
     from qa.embed.convert import prepare_e5
@@ -102,7 +102,9 @@ def main() -> None:
                 signals = features(index, ranking, hits[0] if hits else None, q.text)
                 if folds is not None:
                     sentence = evidence_sentence(retriever, ranking, q.text)  # type: ignore[arg-type]
-                    read = folds.for_question(q).read(q.text, [sentence.text]) if sentence else []
+                    passages = [h.chunk.text for h in retriever.hits(ranking, EVIDENCE_CHUNKS)]
+                    asked = read_as(q.text, ranking.language, passages)
+                    read = folds.for_question(q).read(asked, [sentence.text]) if sentence else []
                     signals["read"] = read[0].margin if read else -10.0
                 rows.append(
                     (name, ranking.language, [signals[f] for f in READ_FEATURES if f in signals], label)

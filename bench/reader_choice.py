@@ -28,7 +28,7 @@ def main() -> None:
     args = parser.parse_args()
     sys.path.insert(0, str(ROOT))
     from qa.answer import evidence
-    from qa.answer.reading import FoldReaders
+    from qa.answer.reading import FoldReaders, read_as
     from qa.config import get_settings
     from qa.embed import load_embedder
     from qa.embed.convert import prepare_e5
@@ -56,7 +56,8 @@ def main() -> None:
         hits = retriever.hits(ranking, evidence.EVIDENCE_CHUNKS)
         candidates = evidence._candidates(retriever, ranking, hits, q.text, question_kind(q.text))[:12]
         texts = [retriever.index.sentences[c.row].text for c in candidates]
-        readings = folds.for_question(q).read(q.text, texts) if texts else []
+        asked = read_as(q.text, ranking.language, [hit.chunk.text for hit in hits])
+        readings = folds.for_question(q).read(asked, texts) if texts else []
         rules = engine.ask(q.text, ranking=ranking)
         picks = {"rules": 0, "reader": max(range(len(readings)), key=lambda j: readings[j].margin, default=0)}
         for w in BLENDS:

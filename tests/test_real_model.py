@@ -251,9 +251,11 @@ class _Sure:
     def __init__(self, margin: float) -> None:
         self.margin = margin
         self.read_sentences: list[str] = []
+        self.questions: list[str] = []
 
     def read(self, question: str, sentences: Sequence[str]) -> list[Reading]:
         self.read_sentences += sentences
+        self.questions.append(question)
         return [Reading(-1, -1, self.margin, 0.0) for _ in sentences]
 
 
@@ -270,6 +272,12 @@ def test_the_readers_margin_in_a_vietnamese_questions_sentence_joins_its_confide
     plain = replace(real_engine, reader=None).ask("Who chaired the national online conference?")
     assert replace(real_engine, reader=english).ask(plain.question) == plain
     assert not english.read_sentences
+    # typed without diacritics: read with them, taken from the passages, for "not found" only
+    folded, unfolded = _Sure(9.0), _Sure(-9.0)
+    asked = "ai chu tri hoi nghi truc tuyen toan quoc"
+    high, low = (replace(real_engine, reader=r).ask(asked) for r in (folded, unfolded))
+    assert folded.questions == ["ai chủ trì hội nghị trực tuyến toàn quốc"]
+    assert high.confidence > low.confidence and high.short_answer == low.short_answer
 
 
 def test_the_chats_example_questions_are_answered_from_the_article_they_ask_about(

@@ -111,3 +111,15 @@ def test_english_terms_keep_names_numbers_and_foreign_words_only() -> None:
 def test_vietnamese_syllables() -> None:
     assert all(map(is_vietnamese_syllable, ["nghieng", "truong", "quyen", "khuyu", "a", "the"]))
     assert not any(map(is_vietnamese_syllable, ["meeting", "who", "hanoi", "team", "2018", "nfl"]))
+
+
+def test_diacritics_are_restored_from_the_passages_a_question_is_asked_of() -> None:
+    from qa.lang.text import restore_diacritics_from
+
+    passages = "Đội thủ của Panthers chỉ thua 308 điểm. Bà Mai chủ trì hội nghị. Nghị quyết về thu chi."
+    # "thu" takes its form in the pair it shares ("đội thủ"), not the one written more often elsewhere
+    assert restore_diacritics_from("Doi thu Panthers thua bao nhieu diem?", passages).startswith(
+        "Đội thủ Panthers thua bao"
+    )
+    assert restore_diacritics_from("ai chu tri hoi nghi", passages).endswith("chủ trì hội nghị")
+    assert restore_diacritics_from("", passages) == ""

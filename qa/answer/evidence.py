@@ -30,7 +30,7 @@ from .confidence import confidence, reads
 from .focus import Focus, focus_of, focused_marks, focused_sentence
 from .lead import english_lead, with_plain
 from .reader import Reading
-from .reading import Reads, span_of
+from .reading import Reads, read_as, span_of
 from .spans import aligned_span
 
 NOT_FOUND_EN = "Not found in the articles."
@@ -40,7 +40,8 @@ EVIDENCE_CHUNKS = 3  # the evidence sentence is taken from the best few passages
 # sentence beats the rules' on xquad-vi-dev out-of-fold (short F1 .414 against .382, bench/reader_choice.py)
 # and on the seed questions (.562 against .529, qa eval). Not English: better on xquad-vi-dev (.361 against
 # .259) but worse on the seed questions (.192 against .223, and .208 when it marks only what the rules leave
-# unmarked). Not Vietnamese without diacritics: worse on xquad-vi-dev (.290 against .379).
+# unmarked). Not Vietnamese without diacritics: read with them restored (``read_as``) it is better on
+# xquad-vi-dev (short F1 .399 against .379, qa eval) but worse on the seed questions (.265 against .450).
 READ: tuple[Language, ...] = ("vi",)
 # a span the reader marks over more words than this is no short answer: the rules' span instead (short F1
 # of Vietnamese questions on xquad-vi-dev out-of-fold .414 -> .417, on the seed questions .562 -> .570)
@@ -111,7 +112,7 @@ def answer_question(
     focus = focus_of(own)
     marks = focused_marks(focus, sentence.text) if focus is not None and sentence is not None else None
     spans = ranking.language in READ and marking is not QuestionKind.WHICH_ARTICLE and marks is None
-    reading = _read(reader, retriever, ranking, question, sentence, spans)
+    reading = _read(reader, retriever, ranking, question, sentence, spans, hits)
     probability, enough = confidence(
         retriever.index,
         ranking,
@@ -153,12 +154,15 @@ def _read(
     question: str,
     sentence: Span | None,
     spans: bool,
+    hits: list[Hit],
 ) -> Reading | None:
     """The reader's reading of the evidence sentence: for its span (``spans``) and, where it counts there
-    (qa/answer/confidence.py ``READ_MODELS``), for "not found"."""
+    (qa/answer/confidence.py ``READ_MODELS``), for "not found". ``hits``: the best passages, whose words
+    give a question typed without diacritics its diacritics (:func:`read_as`)."""
     if reader is None or sentence is None or not (spans or reads(retriever.index, ranking.language)):
         return None
-    return reader.read(question, [sentence.text])[0]
+    asked = read_as(question, ranking.language, [hit.chunk.text for hit in hits[:EVIDENCE_CHUNKS]])
+    return reader.read(asked, [sentence.text])[0]
 
 
 def evidence_sentence(

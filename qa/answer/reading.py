@@ -1,7 +1,8 @@
 """The learned reader (:mod:`qa.answer.reader`) in the answer step: it reads the question against the
-evidence sentence the rules picked; its margin there (span over "no answer") joins the confidence
-(qa/answer/confidence.py ``READ_MODELS``), and for questions written in Vietnamese with diacritics
-(qa/answer/evidence.py ``READ``) it marks the answer span.
+evidence sentence the rules picked; its margin there (span over "no answer") joins the confidence of
+Vietnamese questions, with or without diacritics (qa/answer/confidence.py ``READ_MODELS``; a question
+typed without them is read with them restored, :func:`read_as`), and for questions written with
+diacritics (qa/answer/evidence.py ``READ``) it marks the answer span.
 
 Why so little of what it could do: trained on partial SQuAD train files (5,411 questions) and then
 xquad-vi-dev (about 320 questions per language and fold), out-of-fold on xquad-vi-dev its span in the rules'
@@ -23,6 +24,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Protocol
 
+from ..lang.text import Language, restore_diacritics_from
 from .reader import WEIGHTS, Reader, Reading
 
 
@@ -30,6 +32,15 @@ class Reads(Protocol):
     """What the answer step needs of a reader: one :class:`Reading` per sentence, in order."""
 
     def read(self, question: str, sentences: Sequence[str]) -> list[Reading]: ...
+
+
+def read_as(question: str, language: Language, passages: Sequence[str]) -> str:
+    """The question as the reader reads it: one typed without diacritics with them restored from the
+    ``passages`` it is asked of (qa/lang/text.py ``restore_diacritics_from``). e5's layers under the
+    reader read Vietnamese without them poorly: its span in the rules' sentence on xquad-vi-dev
+    out-of-fold, short F1 .290 read as typed, .364 restored by pyvi alone, .382 restored from the passages
+    (the rules' .379), ``bench/reader_choice.py``."""
+    return restore_diacritics_from(question, " ".join(passages)) if language == "vi-folded" else question
 
 
 def span_of(reading: Reading, sentence: str) -> tuple[int, int] | None:

@@ -213,3 +213,61 @@ def restore_diacritics(text: str) -> str:
     except (KeyError, IndexError, ValueError):  # the model maps some letter pairs to nothing: keep the text
         return text
     return restored
+
+
+# Vietnamese question words typed without diacritics, which the passages asked of rarely hold and pyvi
+# often gets wrong ("ai" -> "ăi", "bao nhieu" -> "bảo nhiều"): the closed class, pairs first
+_QUESTION_PAIRS = {
+    ("bao", "nhieu"): ("bao", "nhiêu"),
+    ("bao", "gio"): ("bao", "giờ"),
+    ("bao", "lau"): ("bao", "lâu"),
+    ("the", "nao"): ("thế", "nào"),
+    ("tai", "sao"): ("tại", "sao"),
+    ("vi", "sao"): ("vì", "sao"),
+    ("o", "dau"): ("ở", "đâu"),
+    ("tai", "dau"): ("tại", "đâu"),
+}
+_QUESTION_WORDS = {"ai": "ai", "gi": "gì", "nao": "nào", "la": "là"}
+
+
+def restore_diacritics_from(text: str, source: str) -> str:
+    """``text`` typed without diacritics, its words given the diacritics they have in ``source`` (the
+    passages it is asked of): a question word its own ("bao nhiêu", "gì"), any other word its form in
+    the pair of words it shares with ``source``, else its most frequent form there, else pyvi's guess
+    (:func:`restore_diacritics`). 'ai chu tri hoi nghi' over '... chủ trì hội nghị' -> 'ai chủ trì hội
+    nghị'."""
+    tokens = list(_WORD.finditer(text))
+    if not tokens:
+        return text
+    singles, pairs = _written_forms(source)
+    folded = ["", *(fold(m.group(0)) for m in tokens), ""]  # a word between its neighbours
+    guessed = _WORD.findall(restore_diacritics(text))
+    guesses = guessed if len(guessed) == len(tokens) else [m.group(0) for m in tokens]
+    out, at = [], 0
+    for i, m in enumerate(tokens):
+        before, word, after = folded[i : i + 3]
+        if (before, word) in _QUESTION_PAIRS or ((before, word) in pairs and (word, after) not in pairs):
+            form = pairs[before, word][1]
+        elif (word, after) in pairs:
+            form = pairs[word, after][0]
+        else:
+            single = _QUESTION_WORDS.get(word) or singles.get(word)
+            form = single or (guesses[i] if fold(guesses[i]) == word else m.group(0))
+        out += [text[at : m.start()], form.capitalize() if m.group(0)[:1].isupper() else form.lower()]
+        at = m.end()
+    return "".join([*out, text[at:]])
+
+
+def _written_forms(source: str) -> tuple[dict[str, str], dict[tuple[str, str], tuple[str, str]]]:
+    """How the words of ``source`` are written, by their folded forms: each word's most frequent form, and
+    each pair of neighbouring words' first form (after the question words' pairs)."""
+    written = [m.group(0).lower() for m in _WORD.finditer(source)]
+    counts: dict[str, dict[str, int]] = {}
+    pairs = dict(_QUESTION_PAIRS)
+    for word, following in itertools.zip_longest(written, written[1:]):
+        forms = counts.setdefault(fold(word), {})
+        forms[word] = forms.get(word, 0) + 1
+        if following is not None:
+            pairs.setdefault((fold(word), fold(following)), (word, following))
+    singles = {key: max(forms, key=lambda form: (forms[form], form)) for key, forms in counts.items()}
+    return singles, pairs
