@@ -131,7 +131,7 @@ def answer_question(
             confidence=round(probability, 4),
         )
     if marks is not None:
-        text, short, lead = _focused(retriever, sentence, marks, own)
+        text, short, lead = _focused(retriever, sentence, marks, own, focus)
     else:
         text, short = _marked(retriever, sentence, marking, question, reading if spans else None)
         lead = _lead(marking, own, short)
@@ -185,7 +185,11 @@ def evidence_sentence(
 
 
 def _focused(
-    retriever: HybridRetriever, sentence: Span, marks: list[tuple[int, int]], question: str
+    retriever: HybridRetriever,
+    sentence: Span,
+    marks: list[tuple[int, int]],
+    question: str,
+    focus: Focus | None,
 ) -> tuple[str, Span | None, str | None]:
     """The evidence of a focused question (qa/answer/focus.py) with ``marks`` in ``**``, the first of
     them in the article, and for an English question its lead ("Led by A and B" for a meeting's heads)."""
@@ -198,7 +202,7 @@ def _focused(
     short = Span(sentence.doc_id, start, end, retriever.index.documents[sentence.doc_id].text[start:end])
     names = [with_plain(sentence.text[a:b]) for a, b in marks]
     lead = None
-    if analyse(question).english_question and focus_of(question) == Focus("chair"):
+    if analyse(question).english_question and focus == Focus("chair"):
         lead = "Led by " + " and ".join(names)
     return text, short, lead
 
