@@ -252,6 +252,13 @@ def test_the_rules_keep_english_and_unaccented_spans_and_those_the_reader_finds_
             "Trưởng ban Tổ chức Thành ủy",
         ),
         ("Đồng chí Hoàng Trung Hải tiếp thu các ý kiến.", "Hoàng Trung Hải", None),
+        ("Tổng thống Donald Trump tiếp Thủ tướng Nguyễn Xuân Phúc.", "Nguyen Xuan Phuc", "Thủ tướng"),
+        (
+            "Nguyễn Phú Trọng, Bí thư Quân ủy Trung ương tiếp Thượng tướng Lý Văn Long.",
+            "Nguyễn Phú Trọng",
+            "Bí thư Quân ủy Trung ương",
+        ),
+        ("Nguyễn Đức Chung, Chủ tịch UBND thành phố; bà Lan.", "Nguyễn Đức Chung", "Chủ tịch UBND thành phố"),
     ],
 )
 def test_a_persons_title_is_found_around_their_name(sentence: str, person: str, title: str | None) -> None:

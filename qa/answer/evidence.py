@@ -176,7 +176,7 @@ def evidence_sentence(
     best passages, when already taken), if any: the best of the ``EVIDENCE_CHUNKS`` best passages'."""
     hits = hits if hits is not None else retriever.hits(ranking, EVIDENCE_CHUNKS)
     focus = focus_of(question)
-    focused = focused_sentence(retriever.index, ranking, hits, focus) if focus is not None else None
+    focused = focused_sentence(retriever, ranking, hits, focus) if focus is not None else None
     if focused is not None:
         return focused
     kind = analyse(question).kind

@@ -25,11 +25,15 @@ from ..index.model import Index
 from ..lang.patterns import QuestionKind, identity_of, person_name_matches
 from ..lang.query import analyse
 from ..lang.text import fold
-from ..search.hybrid import Ranking
+from ..search.hybrid import HybridRetriever, Ranking
 from ..types import Hit, Span
 
 LEAD_MIN_CHARS = 50  # shorter lines after a title are bylines, dates and captions
 MAX_ROLE_CHARS = 200
+# "who is" reads the sentences of this many best passages: bounded work (35,440 articles: 1,894 candidate
+# sentences for "Nguyễn Phú Trọng là ai?", 267 ms to fold them all), and retrieval puts the passages
+# naming the person first
+PERSON_PASSAGES = 20
 # "Who chaired the review meeting?", "Ai chủ trì hội nghị?": a meeting's chair, not an office's
 _CHAIR = re.compile(
     r"\b(?:chair(?:ed|s)?|presid(?:ed|es|e)(?: over)?)\s+(?:the |a |an |this |that )?(?:[\w'-]+\s+){0,4}"
@@ -40,8 +44,19 @@ _CHAIR = re.compile(
 _CHAIRED = re.compile(r"\bchu tri\b")
 # the cues of a sentence naming who took part in a meeting
 _ATTENDED = re.compile(r"\b(?:tham du|tham gia|toi du|du hoi nghi|du buoi|co cac dong chi|co su tham du)\b")
-# words before a name that are courtesy, not a title
-_COURTESY = re.compile(r"^(?:các\s+)?(?:đồng chí|ông|bà|anh|chị)\s*", re.IGNORECASE)
+# words that link one person to another: no title runs across them
+_LINKS = frozenset(
+    ["tiếp", "tới", "gặp", "thăm", "của", "với", "và", "cho", "đến", "cùng", "là", "mời", "đón", "chúc"]
+)
+# lower-case words that titles hold ("Chủ tịch UBND thành phố")
+_PLACE_WORDS = frozenset({"thành phố", "thị xã", "thị trấn"})
+# how a title begins: the offices and ranks of Vietnamese news (a run of capitalised words before a name
+# that begins otherwise is not one: "Raul Castro tới Tổng Bí thư" holds the title "Tổng Bí thư")
+_TITLE_HEAD = re.compile(
+    r"\b(?:Tổng Bí thư|Bí thư|Phó|Thủ tướng|Chủ tịch|Chủ nhiệm|Trưởng|Bộ trưởng|Thứ trưởng|Ủy viên|Uỷ viên"
+    r"|Tổng Giám đốc|Giám đốc|Tổng Thư ký|Thư ký|Chánh|Tổng thống|Đại sứ|Đại tướng|Thượng tướng|Trung tướng"
+    r"|Thiếu tướng|Đại tá|Viện trưởng|Hiệu trưởng|Giáo sư|Tiến sĩ|Thường trực|Đại biểu)\b"
+)
 # where a title after a name ends: punctuation, "và", or the verb of the sentence
 _AFTER_ROLE_END = re.compile(
     r"[;.()\n]| (?:và|cho biết|cho rằng|nhấn mạnh|phát biểu|chủ trì|khẳng định|chúc mừng|tiếp thu|đề nghị"
@@ -70,15 +85,18 @@ def focus_of(question: str) -> Focus | None:
     return None
 
 
-def focused_sentence(index: Index, ranking: Ranking, hits: list[Hit], focus: Focus) -> Span | None:
+def focused_sentence(
+    retriever: HybridRetriever, ranking: Ranking, hits: list[Hit], focus: Focus
+) -> Span | None:
     """The evidence for a question of ``focus`` ranked as ``ranking`` (``hits``: its best passages), or
     None to let the usual scoring pick it."""
+    index = retriever.index
     if not hits:
         return None
     if focus.kind == "about":
         return article_lead(index, hits[0].chunk.doc_id)
     if focus.kind == "identity":
-        return introduction(index, ranking, focus.person)
+        return introduction(index, ranking, retriever.hits(ranking, PERSON_PASSAGES), focus.person)
     return chair_sentences(index, hits[0].chunk.doc_id)
 
 
@@ -93,38 +111,54 @@ def article_lead(index: Index, doc_id: str) -> Span | None:
     return lead or next((s for s in sentences if s.end > at >= 0), None)
 
 
-def introduction(index: Index, ranking: Ranking, person: str) -> Span | None:
-    """Of the candidate sentences of ``ranking`` naming ``person`` (diacritics aside), the one giving them
-    the longest title, the higher cosine first on a tie; None when none gives one."""
+def introduction(index: Index, ranking: Ranking, hits: list[Hit], person: str) -> Span | None:
+    """Of the sentences of ``hits`` (passages ranked as ``ranking``) naming ``person`` (diacritics aside),
+    the one giving them the longest title, the higher cosine first on a tie; None when none gives one."""
     best: tuple[tuple[int, float], int] | None = None
-    for at, row in enumerate(ranking.sentence_rows.tolist()):
+    rows = sorted({row for hit in hits for row in index.chunk_sentences[hit.chunk.chunk_id]})
+    for row in rows:
         role = role_span(index.sentences.text(row), person)
         if role is not None:
-            key = (role[1] - role[0], float(ranking.answer_sentences[at]))
+            key = (role[1] - role[0], ranking.sentence(row))
             best = (key, row) if best is None or key > best[0] else best
     return index.sentences[best[1]] if best is not None else None
 
 
 def role_span(sentence: str, person: str) -> tuple[int, int] | None:
     """Where ``sentence`` gives ``person`` (as written, diacritics aside) a title, if it does: the words
-    after the name set off by a comma up to the next ";", "." or verb of saying ("Hoàng Trung Hải, Ủy viên
-    Bộ Chính trị, Bí thư Thành ủy"), else the capitalised words right before it ("Bí thư Thành ủy Hà Nội
-    Hoàng Trung Hải"), courtesy words left out."""
+    after the name set off by a comma, from an office or rank up to the next ";", "." or verb ("Hoàng Trung
+    Hải, Ủy viên Bộ Chính trị, Bí thư Thành ủy"), else the capitalised words right before it from an office
+    or rank on ("Bí thư Thành ủy Hà Nội Hoàng Trung Hải")."""
     folded, name = fold(sentence), fold(person)
     at = folded.find(name)
     if at < 0:
         return None
     end = at + len(name)
-    if sentence[end : end + 2] == ", " and sentence[end + 2 : end + 3].isupper():
+    if sentence[end : end + 2] == ", " and _TITLE_HEAD.match(sentence, end + 2):
         start = end + 2
         stop = _AFTER_ROLE_END.search(sentence, start)
-        role_end = stop.start() if stop else len(sentence)
+        role_end = min(stop.start() if stop else len(sentence), _plain_words(sentence, start))
         following = next((m for m in person_name_matches(sentence) if m.start() >= start), None)
         role_end = min(role_end, following.start() if following else role_end)
         text = sentence[start:role_end].rstrip(" ,:")
         if text and len(text) <= MAX_ROLE_CHARS:
             return start, start + len(text)
     return _title_before(sentence, at)
+
+
+def _plain_words(sentence: str, start: int) -> int:
+    """Where, from ``start``, the sentence goes on after a title: the second of two lower-case words in a
+    row ("Bí thư Quân ủy Trung ương tiếp Thượng tướng" -> before "tiếp"), the lower-case place words of
+    titles aside ("Chủ tịch UBND thành phố"); the end of ``sentence`` if nowhere."""
+    words = [m for m in re.finditer(r"[^\W\d_]+", sentence) if m.start() >= start]
+    for i in range(len(words) - 1):
+        first, second = words[i].group(0), words[i + 1].group(0)
+        if not (first.islower() and second.islower()) or f"{first} {second}" in _PLACE_WORDS:
+            continue
+        if i + 2 < len(words) and f"{second} {words[i + 2].group(0)}" in _PLACE_WORDS:
+            continue
+        return words[i + 1].start()
+    return len(sentence)
 
 
 def _title_before(sentence: str, at: int) -> tuple[int, int] | None:
@@ -139,19 +173,17 @@ def _title_before(sentence: str, at: int) -> tuple[int, int] | None:
         word = words[i].group(0)
         if i < len(words) - 1 and not sentence[words[i].end() : words[i + 1].start()].isspace():
             break  # a title is one run of words: "khóa XII, Trưởng ban" is two things
+        if word in _LINKS:
+            break  # "Tổng thống Donald Trump tiếp Thủ tướng": the title is the one after "tiếp"
         if word[0].isupper() or (i > 0 and words[i - 1].group(0)[0].isupper()):
             first = i
         else:
             break
     if first == len(words):
         return None
-    start = words[first].start()
-    courtesy = _COURTESY.match(sentence, start)
-    start = courtesy.end() if courtesy else start
     end = words[-1].end()
-    if start >= end or not sentence[start].isupper():
-        return None
-    return start, end
+    head = _TITLE_HEAD.search(sentence, words[first].start(), end)
+    return (head.start(), end) if head is not None else None
 
 
 def chair_sentences(index: Index, doc_id: str) -> Span | None:
