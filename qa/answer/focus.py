@@ -3,10 +3,11 @@
 - **What an article says** ("Bài “…” nói gì?", "What does the article “…” say?"): the best-ranked article's
   lead, the first sentence after its title that is not a byline or a caption. The title the question
   quotes matches the title sentence best, and repeating it answers nothing.
-- **Who a person is** ("Who is Hoang Trung Hai?", "Hoàng Trung Hải là ai?"): of the candidate sentences
-  naming the person, the one giving them the longest title ("Hoàng Trung Hải, Ủy viên Bộ Chính trị, Bí thư
-  Thành ủy, …"; "Bí thư Thành ủy Hoàng Trung Hải"), the title marked. The best-scoring one is mostly one
-  where they act ("Đồng chí Hoàng Trung Hải tiếp thu các ý kiến").
+- **Who a person is** ("Who is Hoang Trung Hai?", "Hoàng Trung Hải là ai?", "X giữ chức vụ gì?"): of the
+  sentences of the best passages naming the person, the one giving them the longest title, from an office
+  or rank to the verb after it ("Hoàng Trung Hải, Ủy viên Bộ Chính trị, Bí thư Thành ủy, …"; "Bí thư Thành
+  ủy Hoàng Trung Hải"), the title marked. The best-scoring one is mostly one where they act ("Đồng chí
+  Hoàng Trung Hải tiếp thu các ý kiến").
 - **Who chaired a meeting** whose article does not say so: Vietnamese reports of a joint meeting name who
   took part, each side's delegation led by its head ("Tham gia hội nghị về phía Ban Tổ chức Trung ương có
   các đồng chí: Phạm Minh Chính, …; Về phía Thành ủy Hà Nội có các đồng chí: Hoàng Trung Hải, …"). The
