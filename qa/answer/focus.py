@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Literal
 
 from ..index.model import Index
 from ..lang.patterns import QuestionKind, identity_of, person_name_matches
@@ -70,7 +71,7 @@ class Focus:
     """A question answered by :func:`focused_sentence`: the ``kind`` of question, and for "who is" the
     ``person`` asked about as written."""
 
-    kind: str  # "about" | "identity" | "chair"
+    kind: Literal["about", "identity", "chair"]
     person: str = ""
 
 
@@ -107,9 +108,14 @@ def article_lead(index: Index, doc_id: str) -> Span | None:
     document = index.documents[doc_id]
     at = document.text.find(document.title) if document.title else -1
     after = at + len(document.title) if at >= 0 else 0
-    sentences = [index.sentences[int(row)] for row in index.sentences.rows_of([doc_id])]
+    sentences = _sentences_of(index, doc_id)
     lead = next((s for s in sentences if s.start >= after and len(s.text) >= LEAD_MIN_CHARS), None)
     return lead or next((s for s in sentences if s.end > at >= 0), None)
+
+
+def _sentences_of(index: Index, doc_id: str) -> list[Span]:
+    """The sentences of article ``doc_id``, in reading order."""
+    return [index.sentences[int(row)] for row in index.sentences.rows_of([doc_id])]
 
 
 def introduction(index: Index, ranking: Ranking, hits: list[Hit], person: str) -> Span | None:
@@ -163,8 +169,9 @@ def _plain_words(sentence: str, start: int) -> int:
 
 
 def _title_before(sentence: str, at: int) -> tuple[int, int] | None:
-    """The title right before the name at ``at``: its words back to the first lower-case word that does
-    not follow a capitalised one ("có Trưởng Ban Tổ chức T.Ư" -> "Trưởng Ban Tổ chức T.Ư")."""
+    """The title right before the name at ``at``: its words back to a comma, a word linking two people
+    or the first lower-case word that does not follow a capitalised one, from the first office or rank
+    among them on ("có Trưởng Ban Tổ chức T.Ư" -> "Trưởng Ban Tổ chức T.Ư"); None without one."""
     before = sentence[:at]
     words = list(re.finditer(r"[^\s,;:()]+", before))
     if not words or words[-1].end() != len(before) - 1 or not before.endswith(" "):
@@ -191,7 +198,7 @@ def chair_sentences(index: Index, doc_id: str) -> Span | None:
     """In article ``doc_id``: its first sentence saying who chaired ("chủ trì"), else its first sentence
     naming who took part (an attendance cue and at least two names) with the next one when that names
     another side's participants; None when it has neither."""
-    sentences = [index.sentences[int(row)] for row in index.sentences.rows_of([doc_id])]
+    sentences = _sentences_of(index, doc_id)
     chaired = next((s for s in sentences if _CHAIRED.search(fold(s.text))), None)
     if chaired is not None:
         return chaired
