@@ -7,6 +7,7 @@ top passages, with the span that answers a who / when / how-many / which-article
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Literal
 
@@ -314,8 +315,9 @@ def _span(kind: QuestionKind, sentence: str, question: str) -> tuple[int, int] |
     asks: Literal["name", "place"] | None = (
         "name" if kind is QuestionKind.WHO else "place" if kind is QuestionKind.WHERE else None
     )
-    if english:
-        question = " ".join([question, *translations(question)])
+    if english:  # the translations the sentence holds as words ("nhân viên" is not the "viên" of "viên chức")
+        held = [t for t in translations(question) if re.search(rf"(?<!\w){re.escape(t)}(?!\w)", sentence, re.I)]
+        question = " ".join([question, *held])
     return aligned_span(question, sentence, typed, asks, any_run=not english)
 
 
