@@ -6,10 +6,13 @@ Vietnamese dictionary and their translations join the question's BM25 tokens (fo
 low lexical weight English questions have. A word with several senses brings the first few.
 
 The dictionary, ``en_vi.tsv``, is derived from the English-Vietnamese translations of the English
-Wiktionary (as extracted by Matthias Buchmeier and published by the Open DSL Dictionary Project,
-https://github.com/open-dsl-dict/wiktionary-dict, ``src/en-vi-enwiktionary.txt``, version 20150102), under
-the Creative Commons Attribution-ShareAlike 3.0 Unported License; ``en_vi.tsv`` is under the same license.
-It was made with ``python -m qa.bilingual en-vi-enwiktionary.txt > qa/en_vi.tsv``.
+Wiktionary, as extracted with Matthias Buchmeier's script: the 2015 extract of the Open DSL Dictionary
+Project (https://github.com/open-dsl-dict/wiktionary-dict, ``src/en-vi-enwiktionary.txt``, CC BY-SA 3.0),
+then two extracts of the April 2024 Wiktionary, published by Phuc Tran Truong
+(https://github.com/phucdev/lm_transfer, ``bilingual_dictionary/MatthiasBuchmeier/en-vi-raw.txt`` and
+``bilingual_dictionary/Wiktionary/english-vietnamese.txt``, CC BY-SA 4.0), which add words such as
+"district", "deputy" and "congress". ``en_vi.tsv`` is under CC BY-SA 4.0. It was made with
+``python -m qa.lang.bilingual en-vi-enwiktionary.txt en-vi-raw.txt english-vietnamese.txt > qa/en_vi.tsv``.
 """
 
 from __future__ import annotations
@@ -37,6 +40,8 @@ _FUNCTION_WORDS = frozenset(
     """.split()  # noqa: SIM905 (a list of 130 quoted words reads worse)
 )
 _WORD = re.compile(r"[A-Za-z][A-Za-z'-]*")
+# a separator of the file, or Chinese characters (some entries give the Hán or Nôm spelling)
+_NOT_A_SENSE = re.compile(r"[\t|\u3400-\u9fff\uf900-\ufaff]|[\U00020000-\U0002ffff]")
 # inflections tried in turn: (ending, replacement), "countries" -> "country", "founded" -> "found"/"founde"
 _ENDINGS = (
     ("ies", "y"),
@@ -102,24 +107,31 @@ def dictionary() -> dict[str, list[str]]:
     return entries
 
 
-def convert(source: str) -> str:
-    """``en_vi.tsv`` from the Wiktionary extract ``source`` (lines ``word {pos} (gloss) :: tr, tr``)."""
+def convert(*sources: str) -> str:
+    """``en_vi.tsv`` from Wiktionary extracts, earlier sources' senses first. A source's lines are
+    ``word {pos} (gloss) :: tr, tr`` (Matthias Buchmeier's extract) or ``word<TAB>tr`` (one pair a line)."""
     entries: dict[str, list[str]] = {}
-    for line in source.splitlines():
-        if line.startswith("#") or " :: " not in line:
-            continue
-        head, translated = line.split(" :: ", 1)
-        english = re.sub(r"\s*\{.*", "", head).strip().lower()
-        translated = re.sub(r"\([^)]*\)|\[[^\]]*\]", " ", translated)  # "(sự) phóng túng", "[formal]"
-        senses = entries.setdefault(english, [])
-        for sense in re.split(r"[,;/]", translated):
-            sense = " ".join(sense.split())
-            if sense and sense not in senses and "\t" not in sense and "|" not in sense:
-                senses.append(sense)
+    for source in sources:
+        for line in source.splitlines():
+            if line.startswith("#"):
+                continue
+            if " :: " in line:
+                head, translated = line.split(" :: ", 1)
+            elif line.count("\t") == 1:
+                head, translated = line.split("\t")
+            else:
+                continue
+            english = re.sub(r"\s*\{.*", "", head).strip().lower()
+            translated = re.sub(r"\([^)]*\)|\[[^\]]*\]", " ", translated)  # "(sự) phóng túng", "[formal]"
+            senses = entries.setdefault(english, [])
+            for sense in re.split(r"[,;/]", translated):
+                sense = " ".join(sense.split())
+                if sense and sense not in senses and not _NOT_A_SENSE.search(sense):
+                    senses.append(sense)
     header = "# " + __doc__.split("\n\n")[2].strip().replace("\n", "\n# ") + "\n"
     rows = [f"{english}\t{'|'.join(senses[:SENSES])}" for english, senses in entries.items() if senses]
     return header + "\n".join(rows) + "\n"
 
 
 if __name__ == "__main__":
-    sys.stdout.write(convert(Path(sys.argv[1]).read_text(encoding="utf-8")))
+    sys.stdout.write(convert(*(Path(name).read_text(encoding="utf-8") for name in sys.argv[1:])))

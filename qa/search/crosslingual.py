@@ -71,7 +71,7 @@ def main() -> None:
     shift = learn(embedder)
     record = {
         "embedder": embedder.id,
-        "source": "qa/en_vi.tsv (English Wiktionary, CC BY-SA 3.0): headwords and first translations",
+        "source": "qa/en_vi.tsv (English Wiktionary, CC BY-SA 4.0): headwords and first translations",
         "pairs": len(dictionary()),
         "shift": [round(float(x), 6) for x in shift],
     }
