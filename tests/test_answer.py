@@ -67,6 +67,12 @@ def test_the_span_is_what_the_question_asks_for(kind: QuestionKind, sentence: st
     assert found is not None and sentence[found[0] : found[1]] == span
 
 
+def test_an_english_span_lines_up_only_with_translations_the_sentence_holds_as_words() -> None:
+    sentence = "Thành phố tinh giản được 1.549 biên chế, gồm 564 biên chế công chức, 668 biên chế viên chức."
+    found = _span(QuestionKind.HOW_MANY, sentence, "How many staff positions did Hanoi cut?")  # nhân viên
+    assert found is not None and sentence[found[0] : found[1]] == "1.549 biên chế"
+
+
 def test_who_question_marks_the_name(engine: Engine) -> None:
     answer = engine.ask("Ai chủ trì hội nghị trực tuyến toàn quốc?", top_k=2)
     assert answer.answerable

@@ -306,8 +306,9 @@ class _Scorer:
 
 def _span(kind: QuestionKind, sentence: str, question: str) -> tuple[int, int] | None:
     """Offsets of the answer within ``sentence``, or None, found by lining the question up with the
-    sentence (:mod:`qa.spans`). An English question lines up by its names, numbers and the Vietnamese
-    translations of its words, and gets a span only when it asks who, where, when or how many."""
+    sentence (:mod:`qa.spans`). An English question lines up by its names, numbers and those Vietnamese
+    translations of its words that ``sentence`` holds, and gets a span only when it asks who, where, when or
+    how many."""
     english = analyse(question).english_question
     if english and kind not in TYPED:
         return None
@@ -315,10 +316,15 @@ def _span(kind: QuestionKind, sentence: str, question: str) -> tuple[int, int] |
     asks: Literal["name", "place"] | None = (
         "name" if kind is QuestionKind.WHO else "place" if kind is QuestionKind.WHERE else None
     )
-    if english:  # the translations the sentence holds as words ("nhân viên" is not the "viên" of "viên chức")
-        held = [t for t in translations(question) if re.search(rf"(?<!\w){re.escape(t)}(?!\w)", sentence, re.I)]
+    if english:  # held as words: "nhân viên" is not the "viên" of "viên chức"
+        held = [t for t in translations(question) if _holds(sentence, t)]
         question = " ".join([question, *held])
     return aligned_span(question, sentence, typed, asks, any_run=not english)
+
+
+def _holds(text: str, words: str) -> bool:
+    """Whether ``text`` holds ``words`` as whole words, in any case."""
+    return re.search(rf"(?<!\w){re.escape(words)}(?!\w)", text, re.I) is not None
 
 
 def _typed(kind: QuestionKind, sentence: str, question: str) -> list[tuple[int, int]]:
