@@ -111,12 +111,12 @@ class Settings(BaseSettings):
         0.5, ge=0.0, le=1.0, description="Share of a chunk's dense score taken from its best sentence."
     )
     english_shift: float = Field(
-        1.5,
+        0.0,
         ge=0.0,
         le=3.0,
-        description="How far an English question's vector is moved toward Vietnamese when its evidence "
-        "sentence is picked (times the direction learnt from the dictionary, qa/crosslingual.py; 0: not "
-        "moved).",
+        description="How far an English question's vector (with its words' translations) is moved toward "
+        "Vietnamese when its evidence sentence is picked (times the direction learnt from the dictionary, "
+        "qa/crosslingual.py; 0: not moved).",
     )
     min_confidence: float | None = Field(
         None,
