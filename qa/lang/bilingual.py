@@ -26,6 +26,7 @@ from pathlib import Path
 from .text import english_terms, syllables
 
 SENSES = 3  # translations kept per English word (its first senses, in the dictionary's order)
+PHRASE_WORDS = 4  # the longest phrase looked up ("ho chi minh city")
 
 # Words of English questions that carry no content of their own (question words, auxiliaries, pronouns,
 # prepositions): translated they would match everywhere.
@@ -59,25 +60,31 @@ _ENDINGS = (
 
 def english_tokens(question: str) -> list[str]:
     """BM25 tokens of an English question: its names, numbers and terms (:func:`qa.text.english_terms`)
-    and the folded syllables of the Vietnamese translations of its other words."""
-    return english_terms(question) + [t for phrase in translations(question) for t in syllables(phrase)]
+    and the folded syllables of the Vietnamese translations of its other words and of those of its names
+    the dictionary knows ("Hanoi" -> Hà Nội, "Politburo" -> Bộ Chính trị)."""
+    found = translations(question, names=True)
+    return english_terms(question) + [t for phrase in found for t in syllables(phrase)]
 
 
-def translations(question: str) -> list[str]:
-    """Vietnamese translations of the English content words of ``question`` (names, which are
-    capitalised past the first word, are left to match as they are written)."""
+def translations(question: str, names: bool = False) -> list[str]:
+    """Vietnamese translations of the English content words and phrases of ``question``, longest phrase
+    first ("ho chi minh city"). Names, which are capitalised past the first word, match as they are
+    written and are looked up only with ``names``: for the answer step their translations lost
+    (xquad-vi-dev English answer-contains .710 -> .706: "Roman" -> La Mã, "Amazon" -> sông Amazon)."""
     entries = dictionary()
     words = _WORD.findall(question)
     lower = [w.lower() for w in words]
     found: list[str] = []
     taken: set[int] = set()
-    for i in range(len(lower) - 1):  # two-word entries first ("prime minister")
-        pair = f"{lower[i]} {lower[i + 1]}"
-        if pair in entries and not {lower[i], lower[i + 1]} <= _FUNCTION_WORDS:
-            found += entries[pair]
-            taken |= {i, i + 1}
+    for n in range(PHRASE_WORDS, 1, -1):
+        for i in range(len(lower) - n + 1):
+            span = set(range(i, i + n))
+            phrase = " ".join(lower[i : i + n])
+            if phrase in entries and not span & taken and not set(lower[i : i + n]) <= _FUNCTION_WORDS:
+                found += entries[phrase]
+                taken |= span
     for i, word in enumerate(lower):
-        if i in taken or word in _FUNCTION_WORDS or (i > 0 and words[i][:1].isupper()):
+        if i in taken or word in _FUNCTION_WORDS or (not names and i > 0 and words[i][:1].isupper()):
             continue
         for form in _forms(word):
             if form in entries:
