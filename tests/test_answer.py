@@ -18,7 +18,7 @@ from qa.config import Settings
 from qa.embed import FakeEmbedder
 from qa.engine import Engine
 from qa.errors import QuestionError
-from qa.lang.patterns import QuestionKind, question_kind
+from qa.lang.patterns import QuestionKind, holds_name, question_kind, vietnamese_names
 
 from .conftest import write_corpus
 
@@ -106,6 +106,32 @@ def test_weak_evidence_abstains(settings: Settings) -> None:
     # "not found" in the question's language, with or without diacritics
     for question in ("Ai vô địch Ngoại hạng Anh năm 2023?", "ai vo dich giai ngoai hang anh nam 2023"):
         assert strict.ask(question).answer == NOT_FOUND_VI
+
+
+def test_an_article_that_lacks_a_name_the_question_gives_does_not_answer_it(settings: Settings) -> None:
+    lenient = Engine.open(settings.model_copy(update={"min_confidence": 0.0}), FakeEmbedder())
+    assert lenient.ask("Thành phố đã tinh giản được bao nhiêu biên chế?").answerable
+    for question, not_found in [
+        ("Thành phố Hồ Chí Minh đã tinh giản được bao nhiêu biên chế?", NOT_FOUND_VI),
+        ("How many staff positions did Ho Chi Minh City cut?", NOT_FOUND_EN),
+    ]:
+        answer = lenient.ask(question)
+        assert not answer.answerable and answer.answer == not_found and answer.sources == ()
+    # the names the article writes, in any case, with or without diacritics
+    assert lenient.ask("What did Truong Tan Sang do with the Ha Noi Party Committee?").answerable
+
+
+def test_vietnamese_names_are_the_runs_of_capitalised_vietnamese_syllables() -> None:
+    question = "Did Truong Tan Sang meet Long Bien and the Super Bowl champions in Ho Chi Minh City?"
+    names = [("truong", "tan", "sang"), ("long", "bien"), ("ho", "chi", "minh")]
+    assert vietnamese_names(question, english=True) == names
+    assert vietnamese_names("Hà Nội tinh giản bao nhiêu biên chế?", english=False) == []  # the first word
+    # in a Vietnamese question, full names only: "Châu Âu" (Europe) may be written otherwise
+    asked = "Lãnh đạo Châu Âu nào gặp Trương Tấn Sang ở Thành phố Hồ Chí Minh?"
+    assert vietnamese_names(asked, english=False) == [("truong", "tan", "sang"), ("ho", "chi", "minh")]
+    assert holds_name("Tại TP.HCM và TPHCM", ("ho", "chi", "minh"))  # abbreviated by initials
+    assert holds_name("đồng chí Trương Tấn Sang", ("truong", "tan", "sang"))
+    assert not holds_name("Thành ủy Hà Nội", ("ho", "chi", "minh"))
 
 
 @pytest.mark.parametrize(

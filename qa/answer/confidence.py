@@ -25,15 +25,18 @@ import numpy.typing as npt
 
 from ..embed import e5_id
 from ..index.model import Index
+from ..lang.patterns import holds_name, vietnamese_names
 from ..lang.query import analyse
 from ..lang.text import Language, english_terms, syllable_bigrams, syllables
 from ..search.hybrid import Ranking
 from ..store import idf_share
-from ..types import Hit
+from ..types import Hit, Span
 
 FEATURES = ("margin", "sentence", "dense", "lead", "ahead", "words", "pairs")
 # with the learned reader on: and its margin (span over "no answer") in the evidence sentence
 READ_FEATURES = (*FEATURES, "read")
+# the probability shown when the answer's article lacks a name the question gives (:func:`names_held`)
+UNNAMED = 0.05
 LEAD_POOL = 64  # the best passage of another article is looked for among this many best by dense
 
 
@@ -130,10 +133,12 @@ def confidence(
     question: str,
     threshold: float | None = None,
     read: float | None = None,
+    evidence: tuple[str, Span | None] | None = None,
 ) -> tuple[float, bool]:
     """(probability that the articles answer ``question``, whether it reaches ``threshold``, by default
     the one of the question's language). ``read``: the reader's margin in the evidence sentence, when
-    the reader is on (:data:`READ_MODELS`)."""
+    the reader is on (:data:`READ_MODELS`). ``evidence``: the question as asked and its evidence sentence,
+    whose article must write the names the question gives (:func:`names_held`)."""
     signals = features(index, ranking, best, question)
     if index.embedder_id != e5_id():
         model = MARGIN_ONLY
@@ -142,4 +147,16 @@ def confidence(
     else:
         model, signals["read"] = READ_MODELS[ranking.language], read
     p = model.probability(signals)
+    asked, sentence = evidence or (question, None)
+    if sentence is not None and not names_held(index, asked, sentence.doc_id):
+        return min(p, UNNAMED), False
     return p, p >= (model.threshold if threshold is None else threshold)
+
+
+def names_held(index: Index, question: str, doc_id: str) -> bool:
+    """Whether the article ``doc_id`` writes every name ``question`` gives in Vietnamese syllables
+    (:func:`qa.lang.patterns.vietnamese_names`). An article about Hà Nội does not answer "How many staff
+    positions did Ho Chi Minh City cut?", however alike the rest of the question is (the model above gave
+    that .92)."""
+    names = vietnamese_names(question, english=analyse(question).english_question)
+    return all(holds_name(index.documents[doc_id].text, name) for name in names)

@@ -121,6 +121,7 @@ def answer_question(
         question,
         min_confidence,
         reading.margin if reading is not None else None,
+        (own, sentence),
     )
     if sentence is None or not enough:
         return Answer(

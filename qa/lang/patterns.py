@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from enum import Enum
 
-from .text import fold
+from .text import fold, is_vietnamese_syllable, syllables
 from .units import counts
 
 SURNAMES = (
@@ -184,6 +184,35 @@ def identity_of(question: str) -> str | None:
     at = slice(match.start(group), match.end(group))
     name = question[at] if len(folded) == len(question) else folded[at]
     return name if fold(name.split()[0]) in _FOLDED_SURNAMES else None
+
+
+_TOKEN = re.compile(r"\w+")
+
+
+def vietnamese_names(question: str, english: bool) -> list[tuple[str, ...]]:
+    """The names ``question`` writes in Vietnamese syllables, folded: runs of two or more capitalised words
+    past the first that are each a Vietnamese syllable ("Ho Chi Minh", "Long Bien"; not "Super Bowl"). In
+    a Vietnamese question only full names count (a known surname and two or three syllables: "Hồ Chí Minh";
+    not "Châu Âu", which an article may write otherwise)."""
+    names: list[tuple[str, ...]] = []
+    run: list[str] = []
+    for i, token in enumerate([*_TOKEN.findall(question), ""]):
+        if i and token[:1].isupper() and token[1:].islower() and is_vietnamese_syllable(fold(token)):
+            run.append(fold(token))
+            continue
+        if len(run) >= 2 and (english or (run[0] in _FOLDED_SURNAMES and 3 <= len(run) <= 4)):
+            names.append(tuple(run))
+        run = []
+    return names
+
+
+def holds_name(text: str, name: tuple[str, ...]) -> bool:
+    """Whether ``text`` writes ``name`` (:func:`vietnamese_names`): its syllables in a row, in any case and
+    with or without diacritics, or its initials as an abbreviation ("TP.HCM" holds "Ho Chi Minh")."""
+    if f" {' '.join(name)} " in f" {' '.join(syllables(text))} ":
+        return True
+    initials = "".join(syllable[0] for syllable in name).upper()
+    return re.search(rf"{initials}(?![A-ZĐ])", text) is not None  # "TPHCM" too
 
 
 def question_kind(question: str) -> QuestionKind:
