@@ -262,7 +262,7 @@ class _Sure:
 def test_the_readers_margin_in_a_vietnamese_questions_sentence_joins_its_confidence(
     real_engine: Engine,
 ) -> None:
-    question = "Thành phố Hồ Chí Minh cắt giảm bao nhiêu biên chế?"
+    question = "Thành phố cắt giảm bao nhiêu biên chế?"
     sure, unsure = _Sure(9.0), _Sure(-9.0)
     high = replace(real_engine, reader=sure).ask(question)
     low = replace(real_engine, reader=unsure).ask(question)
