@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from enum import Enum
 
-from .text import fold, is_vietnamese_syllable, syllables
+from .text import fold, is_vietnamese_syllable, syllables, tokens
 from .units import counts
 
 SURNAMES = (
@@ -186,9 +186,6 @@ def identity_of(question: str) -> str | None:
     return name if fold(name.split()[0]) in _FOLDED_SURNAMES else None
 
 
-_TOKEN = re.compile(r"\w+")
-
-
 def vietnamese_names(question: str, english: bool) -> list[tuple[str, ...]]:
     """The names ``question`` writes in Vietnamese syllables, folded: runs of two or more capitalised words
     past the first that are each a Vietnamese syllable ("Ho Chi Minh", "Long Bien"; not "Super Bowl"). In
@@ -196,7 +193,7 @@ def vietnamese_names(question: str, english: bool) -> list[tuple[str, ...]]:
     not "Châu Âu", which an article may write otherwise)."""
     names: list[tuple[str, ...]] = []
     run: list[str] = []
-    for i, token in enumerate([*_TOKEN.findall(question), ""]):
+    for i, token in enumerate([*tokens(question), ""]):
         if i and token[:1].isupper() and token[1:].islower() and is_vietnamese_syllable(fold(token)):
             run.append(fold(token))
             continue

@@ -45,9 +45,14 @@ def has_diacritics(text: str) -> bool:
     return fold(text) != text.lower()
 
 
+def tokens(text: str) -> list[str]:
+    """Word tokens as written: 'Ai chủ trì?' -> ['Ai', 'chủ', 'trì']."""
+    return _WORD.findall(text)
+
+
 def syllables(text: str) -> list[str]:
     """Folded syllable tokens: 'Ai chủ trì?' -> ['ai', 'chu', 'tri']."""
-    return _WORD.findall(fold(text))
+    return tokens(fold(text))
 
 
 def syllable_bigrams(text: str) -> list[str]:
