@@ -74,3 +74,36 @@ def test_a_file_cut_short_is_read_up_to_its_last_complete_article(tmp_path: Path
     cut = tmp_path / "cut.json"
     cut.write_text(text[: text.index('"Second"') + 40], encoding="utf-8")  # inside the second article
     assert squad_pairs([cut])[0] == squad_pairs([squad_file(tmp_path, name="one.json")])[0]
+
+
+def explorer_page(folder: Path, title: str = "Some_Castle") -> Path:
+    """An article page as the SQuAD explorer writes them: a paragraph, its questions and answers."""
+    folder.mkdir(exist_ok=True)
+    page = folder / f"{title}.html"
+    page.write_text(
+        f'<html><body><h1 id="title">{title}</h1><div class="para-wrap"><pre>{CONTEXT}</pre>'
+        '<div class="qa-wrap"><p> <strong class="question">When was the castle built?</strong></p>'
+        '<ol><li><p><i>Answer 1: </i><span class="answer">1205</span></p></li></ol></div>'
+        '<div class="qa-wrap"><p> <strong class="question">Who rebuilt it?</strong></p>'
+        '<ol><li><p><i>Answer 1: </i><span class="answer">The count&#39;s son</span></p></li></ol></div>'
+        "</div></body></html>",
+        encoding="utf-8",
+    )
+    return page
+
+
+def test_a_folder_of_explorer_pages_reads_as_its_squad_file(tmp_path: Path) -> None:
+    explorer_page(tmp_path / "train")
+    explorer_page(tmp_path / "train", "Super_Bowl_50")
+    pairs, dropped = squad_pairs([tmp_path / "train"])
+    labelled = [p for p in pairs if p.span]
+    assert [p.sentence[slice(*p.span)] for p in labelled] == ["1205", "The count's son"]
+    assert {p.article for p in pairs} == {"squad:Some_Castle"} and dropped == ["Super_Bowl_50"]
+
+
+def test_a_sample_of_questions_is_drawn_the_same_way_each_time(tmp_path: Path) -> None:
+    explorer_page(tmp_path / "train")
+    one = squad_pairs([tmp_path / "train"], questions=1)[0]
+    assert len({p.qid for p in one}) == 1
+    assert one == squad_pairs([tmp_path / "train"], questions=1)[0]
+    assert {p.qid for p in one} != {p.qid for p in squad_pairs([tmp_path / "train"], questions=1, seed=2)[0]}

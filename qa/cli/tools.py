@@ -56,8 +56,15 @@ def reader_train(
         list[Path] | None,
         typer.Option(
             "--squad",
-            help="A SQuAD-format training file (repeatable): a first model is trained on these alone "
-            "and the others start from it. XQuAD's articles in it are left out.",
+            help="A SQuAD-format training file, or a folder of the SQuAD explorer's article pages "
+            "(repeatable): a first model is trained on these alone and the others start from it. "
+            "XQuAD's articles in it are left out.",
+        ),
+    ] = None,
+    squad_questions: Annotated[
+        int | None,
+        typer.Option(
+            "--squad-questions", min=1, help="Read this many SQuAD questions, drawn at random (seeded)."
         ),
     ] = None,
     squad_epochs: Annotated[
@@ -75,8 +82,8 @@ def reader_train(
         typer.echo(f"error: {data} has no questions.jsonl and corpus/ folder", err=True)
         raise typer.Exit(2)
     for path in squad or []:
-        if not path.is_file():
-            typer.echo(f"error: {path} is not a file", err=True)
+        if not path.exists():
+            typer.echo(f"error: {path} is neither a file nor a folder", err=True)
             raise typer.Exit(2)
     began = time.perf_counter()
     with _user_errors():
@@ -88,6 +95,7 @@ def reader_train(
             log=lambda line: typer.echo(line, err=True),
             squad=squad or [],
             squad_epochs=squad_epochs,
+            squad_questions=squad_questions,
         )
     typer.echo(json.dumps(table, indent=1))
     typer.echo(f"weights: {out / 'all' / 'reader.safetensors'} ({time.perf_counter() - began:.0f} s)")

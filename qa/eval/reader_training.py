@@ -348,15 +348,17 @@ def train_reader(
     model_folder: Path | None = None,
     squad: Sequence[Path] = (),
     squad_epochs: int = 1,
+    squad_questions: int | None = None,
 ) -> dict[str, Any]:
     """Train ``folds`` held-out models and the ``all`` model on the encoder in ``model_folder`` (default:
     the packaged e5, converted); the out-of-fold validation table. With ``squad`` files, a ``base`` model
-    is first trained on them alone for ``squad_epochs``, and every other model starts from it."""
+    is first trained on them alone for ``squad_epochs`` (on ``squad_questions`` of their questions drawn at
+    random, if given), and every other model starts from it."""
     from ..embed.convert import prepare_e5
 
     out.mkdir(parents=True, exist_ok=True)
     pairs = question_pairs(data)
-    extra, dropped = squad_pairs(squad, excluded=sorted({p.article for p in pairs}))
+    extra, dropped = squad_pairs(squad, sorted({p.article for p in pairs}), squad_questions, SEED)
     if dropped:
         log(f"left out {len(dropped)} SQuAD articles of XQuAD or of {data.name}: {', '.join(dropped)}")
     pairs += extra

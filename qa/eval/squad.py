@@ -1,5 +1,7 @@
 """Training pairs from SQuAD-format files (``{"data": [{"title", "paragraphs": [{"context", "qas"}]}]}``),
-for the reader's first stage (qa/eval/reader_training.py).
+or from a folder of the SQuAD explorer's article pages (``explore/1.1/train/*.html`` of
+github.com/rajpurkar/SQuAD-explorer, the same questions and answers as ``train-v1.1.json``), for the
+reader's first stage (qa/eval/reader_training.py).
 
 Each answerable question is read against the sentence of its paragraph holding the first gold answer (the
 span labelled) and the paragraph's ``NEGATIVES`` other sentences most like it ("no answer"); an
@@ -12,7 +14,9 @@ or one of the question set's own articles, is dropped (``excluded``), whatever f
 from __future__ import annotations
 
 import json
+import random
 from collections.abc import Iterable, Sequence
+from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
@@ -81,27 +85,33 @@ def _key(title: str) -> str:
     return nfc(title).replace(" ", "_").casefold()
 
 
-def squad_pairs(paths: Iterable[Path], excluded: Sequence[str] = ()) -> tuple[list[Pair], list[str]]:
-    """The pairs of every question in the SQuAD files at ``paths`` (a question id seen twice is read
-    once), and the titles dropped as XQuAD's or ``excluded``."""
+def squad_pairs(
+    paths: Iterable[Path], excluded: Sequence[str] = (), questions: int | None = None, seed: int = 13
+) -> tuple[list[Pair], list[str]]:
+    """The pairs of every question in the SQuAD files or explorer folders at ``paths`` (a question id
+    seen twice is read once), or of ``questions`` of them drawn at random with ``seed``, and the titles
+    dropped as XQuAD's or ``excluded``."""
     banned = {_key(t) for t in SQUAD_DEV_TITLES} | {_key(t) for t in excluded}
     seen: set[str] = set()
     dropped: list[str] = []
-    pairs: list[Pair] = []
+    asked: list[tuple[str, str, dict[str, Any]]] = []
     for path in paths:
-        for article in _articles(path.read_text(encoding="utf-8")):
+        for article in _explorer_articles(path) if path.is_dir() else _articles(path.read_text("utf-8")):
             title = str(article.get("title", ""))
             if _key(title) in banned:
                 dropped.append(title)
                 continue
             for paragraph in article["paragraphs"]:
-                context = str(paragraph["context"])
-                spans = list(sentence_spans(context))
                 for qa in paragraph["qas"]:
-                    if qa["id"] in seen:
-                        continue
-                    seen.add(qa["id"])
-                    pairs += _question_pairs(f"squad:{title}", context, spans, qa)
+                    if qa["id"] not in seen:
+                        seen.add(qa["id"])
+                        asked.append((title, str(paragraph["context"]), qa))
+    if questions is not None and questions < len(asked):
+        drawn = sorted(random.Random(seed).sample(range(len(asked)), questions))
+        asked = [asked[i] for i in drawn]
+    pairs: list[Pair] = []
+    for title, context, qa in asked:
+        pairs += _question_pairs(f"squad:{title}", context, list(sentence_spans(context)), qa)
     return pairs, dropped
 
 
@@ -121,6 +131,55 @@ def _articles(text: str) -> list[dict[str, Any]]:
         except json.JSONDecodeError:
             break
         articles.append(article)
+    return articles
+
+
+class _ExplorerPage(HTMLParser):
+    """One article page of the SQuAD explorer: its title, and each paragraph (``<pre>``) with its
+    questions (``strong.question``) and their answers (``span.answer``)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.title = ""
+        self.paragraphs: list[dict[str, Any]] = []
+        self._into: str | None = None
+        self._text: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        kind = dict(attrs).get("class") or dict(attrs).get("id")
+        if tag == "pre" or (tag, kind) in {("h1", "title"), ("strong", "question"), ("span", "answer")}:
+            self._into, self._text = tag, []
+
+    def handle_data(self, data: str) -> None:
+        if self._into:
+            self._text.append(data)
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag != self._into:
+            return
+        text, self._into = "".join(self._text).strip(), None
+        if tag == "h1":
+            self.title = text
+        elif tag == "pre":
+            self.paragraphs.append({"context": text, "qas": []})
+        elif tag == "strong" and self.paragraphs:
+            qas = self.paragraphs[-1]["qas"]
+            qid = f"{self.title}/{len(self.paragraphs)}/{len(qas)}"
+            qas.append({"id": qid, "question": text, "answers": []})
+        elif tag == "span" and self.paragraphs and self.paragraphs[-1]["qas"]:
+            start = self.paragraphs[-1]["context"].find(text)
+            if start >= 0:  # the page gives no offset: the answer's first place in the paragraph
+                self.paragraphs[-1]["qas"][-1]["answers"].append({"text": text, "answer_start": start})
+
+
+def _explorer_articles(folder: Path) -> list[dict[str, Any]]:
+    """The articles of a folder of SQuAD explorer pages, in file name order."""
+    articles = []
+    for page in sorted(folder.glob("*.html")):
+        parser = _ExplorerPage()
+        parser.feed(page.read_text(encoding="utf-8"))
+        if parser.paragraphs:
+            articles.append({"title": parser.title or page.stem, "paragraphs": parser.paragraphs})
     return articles
 
 
