@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
+from qa.answer.reading import read_as
 from qa.engine import Engine
+from qa.eval.reader_training import question_pairs
 from qa.lang.bilingual import convert, english_tokens, translations
 from qa.lang.text import syllables
 
@@ -53,3 +58,18 @@ def test_later_extracts_add_words_and_senses_after_the_earlier_ones() -> None:
     later = "meeting\thội họp\nmeeting\thội nghị\ndeputy\tphó\n"
     rows = [line for line in convert(earlier, later).splitlines() if not line.startswith("#")]
     assert rows == ["meeting\thội nghị|hội họp", "fish\tcá", "deputy\tphó"]  # no Hán spelling as a sense
+
+
+def test_the_reader_reads_an_english_question_with_its_translations_as_it_was_trained(tmp_path: Path) -> None:
+    (tmp_path / "corpus").mkdir()
+    (tmp_path / "corpus" / "a_rice.txt").write_text("Lúa\n\nNông dân gặt lúa vào tháng mười. Trời mưa.")
+    (tmp_path / "corpus" / "b_other.txt").write_text("Khác\n\nMột bài khác.")
+    rows = [
+        {"id": f"q-{lang}", "lang": lang, "q": q, "docs": ["a_rice"], "answers": ["tháng mười"]}
+        for lang, q in [("en", "When do farmers harvest rice?"), ("vi", "Nông dân gặt lúa khi nào?")]
+    ]
+    (tmp_path / "questions.jsonl").write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in rows))
+    trained = {p.lang: p.question for p in question_pairs(tmp_path)}
+    asked = "When do farmers harvest rice?"
+    assert trained["en"] == read_as(asked, "en", []) != asked
+    assert "lúa" in trained["en"] and trained["vi"] == read_as(trained["vi"], "vi", [])

@@ -34,6 +34,7 @@ import numpy.typing as npt
 
 from ..answer.reader import MAX_TOKENS, WEIGHTS, Encoded, Tokenizer, best_spans
 from ..answer.span_model import span_model
+from ..lang.bilingual import with_translations
 from ..lang.text import nfc, sentence_spans, syllables
 from .metrics import token_f1
 from .pairs import Pair
@@ -79,7 +80,8 @@ def _pairs_of(record: dict[str, Any], articles: dict[str, list[str]], others: li
     rng = random.Random(f"{SEED}-{record['id']}")
     negatives = _negatives(record["q"], sentences, positives, rng)
     elsewhere = articles[rng.choice([a for a in others if a != article])]
-    base = dict(qid=record["id"], lang=record["lang"], article=article, question=record["q"], answers=answers)
+    question = with_translations(record["q"]) if record["lang"] == "en" else record["q"]
+    base = dict(qid=record["id"], lang=record["lang"], article=article, question=question, answers=answers)
     pairs = []
     for i in positives:
         answer = next(a for a in answers if a and a in sentences[i])

@@ -142,3 +142,9 @@ def convert(*sources: str) -> str:
 
 if __name__ == "__main__":
     sys.stdout.write(convert(*(Path(name).read_text(encoding="utf-8") for name in sys.argv[1:])))
+
+
+def with_translations(question: str) -> str:
+    """An English question with the Vietnamese translations of its words appended, as the answer step reads
+    it (qa/search/hybrid.py) and the reader is trained on and reads it (qa/answer/reading.py)."""
+    return " ".join([question, *translations(question)])

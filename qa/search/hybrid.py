@@ -27,7 +27,7 @@ from ..config import Retriever as RetrieverName
 from ..config import Settings
 from ..embed import Embedder, Vectors
 from ..index.model import Index
-from ..lang.bilingual import translations
+from ..lang.bilingual import with_translations
 from ..lang.query import analyse
 from ..lang.text import (
     Language,
@@ -208,7 +208,7 @@ class HybridRetriever:
         The search keeps ``query``: the move favours all-Vietnamese passages (with 2,000 news articles
         around xquad-vi-dev English doc hit@1 fell .891 -> .878 moved), and so did the translations (.959
         -> .945 on xquad-vi-dev alone)."""
-        mixed = " ".join([question, *translations(question)])
+        mixed = with_translations(question)
         read = self.embedder.embed_query(mixed) if mixed != question else query
         return crosslingual.shifted(read, self._shift, self.english_shift)
 
