@@ -38,11 +38,12 @@ NOT_FOUND_EN = "Not found in the articles."
 NOT_FOUND_VI = "Không tìm thấy câu trả lời trong các bài báo."
 EVIDENCE_CHUNKS = 3  # the evidence sentence is taken from the best few passages
 # the ways of writing whose span the reader marks when it is on. Vietnamese: its span in the rules'
-# sentence beats the rules' on xquad-vi-dev out-of-fold (short F1 .414 against .382, bench/reader_choice.py)
-# and on the seed questions (.562 against .529, qa eval). Not English: better on xquad-vi-dev (.361 against
-# .259) but worse on the seed questions (.192 against .223, and .208 when it marks only what the rules leave
-# unmarked). Not Vietnamese without diacritics: read with them restored (``read_as``) it is better on
-# xquad-vi-dev (short F1 .399 against .379, qa eval) but worse on the seed questions (.265 against .450).
+# sentence beats the rules' on xquad-vi-dev out-of-fold (short F1 .417 against .382, bench/reader_choice.py)
+# and on the seed questions (.583 against .529, qa eval). Not English: better on xquad-vi-dev (.362 against
+# .275) but worse on the seed questions (.247 against .260; with the weights before .192 against .223, and
+# .208 when it marked only what the rules leave unmarked). Not Vietnamese without diacritics: read with
+# them restored (``read_as``) it is better on xquad-vi-dev (short F1 .399 against .379, qa eval) but worse
+# on the seed questions (.265 against .450).
 READ: tuple[Language, ...] = ("vi",)
 # a span the reader marks over more words than this is no short answer: the rules' span instead (short F1
 # of Vietnamese questions on xquad-vi-dev out-of-fold .414 -> .417, on the seed questions .562 -> .570)

@@ -4,12 +4,12 @@ Vietnamese questions, with or without diacritics (qa/answer/confidence.py ``READ
 typed without them is read with them restored, :func:`read_as`), and for questions written with
 diacritics (qa/answer/evidence.py ``READ``) it marks the answer span.
 
-Why so little of what it could do: trained on partial SQuAD train files (5,411 questions) and then
-xquad-vi-dev (about 320 questions per language and fold), out-of-fold on xquad-vi-dev its span in the rules'
-sentence beats the rules' for English (short-answer F1 .361 against .259) and Vietnamese (.414 against
-.382), but on the seed questions, news rather than Wikipedia, only the Vietnamese gain holds (.562 against
-.529; English .192 against .223); it picks the evidence sentence much worse than the rules, and every blend
-of its margin with their score lowered answer-contains. ``python bench/reader_choice.py`` measures it; the
+Why so little of what it could do: trained on 8,000 questions of SQuAD v1.1 train and then xquad-vi-dev
+(about 320 questions per language and fold), out-of-fold on xquad-vi-dev its span in the rules' sentence
+beats the rules' for English (short-answer F1 .362 against .275) and Vietnamese (.417 against .382), but
+on the seed questions, news rather than Wikipedia, only the Vietnamese gain holds (.583 against .529;
+English .247 against .260); it picks the evidence sentence much worse than the rules, and every blend of
+its margin with their score lowered answer-contains. ``python bench/reader_choice.py`` measures it; the
 README has the tables.
 
 Which reader reads a question: the engine's own (the weights shipped in the package, or the ones a setting
