@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from qa.errors import CorpusError
 from qa.eval.squad import NEGATIVES, squad_pairs
 
 CONTEXT = (
@@ -107,3 +108,13 @@ def test_a_sample_of_questions_is_drawn_the_same_way_each_time(tmp_path: Path) -
     assert len({p.qid for p in one}) == 1
     assert one == squad_pairs([tmp_path / "train"], questions=1)[0]
     assert {p.qid for p in one} != {p.qid for p in squad_pairs([tmp_path / "train"], questions=1, seed=2)[0]}
+
+
+@pytest.mark.parametrize("name", ["empty-folder", "notes.txt"])
+def test_a_path_holding_no_squad_article_is_an_error_not_a_silent_run_without_squad(
+    tmp_path: Path, name: str
+) -> None:
+    path = tmp_path / name
+    path.mkdir() if name == "empty-folder" else path.write_text("not SQuAD at all", encoding="utf-8")
+    with pytest.raises(CorpusError, match="holds no SQuAD article"):
+        squad_pairs([path])

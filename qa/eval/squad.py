@@ -20,6 +20,7 @@ from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
+from ..errors import CorpusError
 from ..lang.text import nfc, sentence_spans, syllables
 from .pairs import Pair
 
@@ -96,7 +97,14 @@ def squad_pairs(
     dropped: list[str] = []
     asked: list[tuple[str, str, dict[str, Any]]] = []
     for path in paths:
-        for article in _explorer_articles(path) if path.is_dir() else _articles(path.read_text("utf-8")):
+        text = "" if path.is_dir() else path.read_text("utf-8", errors="replace")
+        articles = _explorer_articles(path) if path.is_dir() else _articles(text)
+        if not articles:
+            raise CorpusError(
+                f"{path} holds no SQuAD article: give a SQuAD-format JSON file (train-v1.1.json) or a "
+                "folder of the SQuAD explorer's article pages (explore/1.1/train)"
+            )
+        for article in articles:
             title = str(article.get("title", ""))
             if _key(title) in banned:
                 dropped.append(title)
@@ -177,7 +185,7 @@ def _explorer_articles(folder: Path) -> list[dict[str, Any]]:
     articles = []
     for page in sorted(folder.glob("*.html")):
         parser = _ExplorerPage()
-        parser.feed(page.read_text(encoding="utf-8"))
+        parser.feed(page.read_text(encoding="utf-8", errors="replace"))
         if parser.paragraphs:
             articles.append({"title": parser.title or page.stem, "paragraphs": parser.paragraphs})
     return articles
