@@ -97,14 +97,7 @@ def squad_pairs(
     dropped: list[str] = []
     asked: list[tuple[str, str, dict[str, Any]]] = []
     for path in paths:
-        text = "" if path.is_dir() else path.read_text("utf-8", errors="replace")
-        articles = _explorer_articles(path) if path.is_dir() else _articles(text)
-        if not articles:
-            raise CorpusError(
-                f"{path} holds no SQuAD article: give a SQuAD-format JSON file (train-v1.1.json) or a "
-                "folder of the SQuAD explorer's article pages (explore/1.1/train)"
-            )
-        for article in articles:
+        for article in _read(path):
             title = str(article.get("title", ""))
             if _key(title) in banned:
                 dropped.append(title)
@@ -121,6 +114,20 @@ def squad_pairs(
     for title, context, qa in asked:
         pairs += _question_pairs(f"squad:{title}", context, list(sentence_spans(context)), qa)
     return pairs, dropped
+
+
+def _read(path: Path) -> list[dict[str, Any]]:
+    """The articles of a SQuAD file or a folder of explorer pages; none is an error (a wrong path)."""
+    if path.is_dir():
+        articles = _explorer_articles(path)
+    else:
+        articles = _articles(path.read_text("utf-8", errors="replace"))
+    if not articles:
+        raise CorpusError(
+            f"{path} holds no SQuAD article: give a SQuAD-format JSON file (train-v1.1.json) or a "
+            "folder of the SQuAD explorer's article pages (explore/1.1/train)"
+        )
+    return articles
 
 
 def _articles(text: str) -> list[dict[str, Any]]:
