@@ -111,8 +111,11 @@ def squad_pairs(
         drawn = sorted(random.Random(seed).sample(range(len(asked)), questions))
         asked = [asked[i] for i in drawn]
     pairs: list[Pair] = []
+    spans: dict[str, list[tuple[int, int]]] = {}  # a paragraph's sentences, split once for its questions
     for title, context, qa in asked:
-        pairs += _question_pairs(f"squad:{title}", context, list(sentence_spans(context)), qa)
+        if context not in spans:
+            spans[context] = list(sentence_spans(context))
+        pairs += _question_pairs(f"squad:{title}", context, spans[context], qa)
     return pairs, dropped
 
 
@@ -161,7 +164,8 @@ class _ExplorerPage(HTMLParser):
         self._text: list[str] = []
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        kind = dict(attrs).get("class") or dict(attrs).get("id")
+        named = dict(attrs)
+        kind = named.get("class") or named.get("id")
         if tag == "pre" or (tag, kind) in {("h1", "title"), ("strong", "question"), ("span", "answer")}:
             self._into, self._text = tag, []
 
